@@ -1,0 +1,126 @@
+//! The command line: argument types (clap derive) and the commands they run.
+//!
+//! `main.rs` only calls [`main`] and maps its result to an exit code; everything here is
+//! library code that tests can reach.
+//!
+//! Invariants: a scenario is loaded and validated before any output folder is touched, and
+//! results are written atomically, so bad input or an interrupted run never leaves a partial
+//! output behind.
+
+use crate::format::count;
+use crate::results::{Results, write_atomic};
+use crate::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
+use crate::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+const RUN_EXAMPLES: &str = "Examples:
+  falsematch run                                   run the bundled default (kaganskikh-2019)
+  falsematch run closed-form-check --threads 2     a bundled scenario, by name
+  falsematch run my-scenario.toml --out results/ --seed 7 --quiet";
+
+const SCENARIOS_EXAMPLES: &str = "Examples:
+  falsematch scenarios                             list bundled scenarios";
+
+/// falsematch: how often does one-to-many face search name the wrong person?
+#[derive(Debug, Parser)]
+#[command(name = "falsematch", version, about, after_help = "Examples:
+  falsematch                        run the bundled default scenario (same as `falsematch run`)
+  falsematch run SCENARIO.toml      run a scenario file
+  falsematch scenarios              list bundled scenarios")]
+pub struct Cli {
+    /// The command (default: `run` on the bundled default scenario).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate the searches of a scenario and write results.json.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// List the bundled scenarios.
+    #[command(after_help = SCENARIOS_EXAMPLES)]
+    Scenarios,
+}
+
+/// Arguments of `falsematch run`.
+#[derive(Debug, Default, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Output folder [default: falsematch-out/<scenario name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Seed replacing the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Gallery entries per tile. Results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_TILE_ENTRIES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub tile_size: u64,
+    /// No progress bar and no summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses arguments and runs the command.
+///
+/// # Errors
+/// Any error of the command, with context; the binary prints it and exits with code 2.
+pub fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => run(RunArgs { tile_size: DEFAULT_TILE_ENTRIES, ..RunArgs::default() }),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Scenarios) => {
+            for b in BUNDLED {
+                let default = if b.name == DEFAULT_SCENARIO { " (default)" } else { "" };
+                println!("{:<20} {}{default}", b.name, b.description());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (mut scenario, _text) = Scenario::load(name)?;
+    if let Some(seed) = args.seed {
+        scenario.set_seed(seed);
+    }
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        tile_entries: args.tile_size,
+        progress: !args.quiet,
+        reverse_tiles: false,
+    };
+    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
+    if out_dir.exists() && !out_dir.is_dir() {
+        anyhow::bail!("{}: exists and is not a folder; give --out a folder", out_dir.display());
+    }
+    let work = work_estimate(&scenario, &options);
+    if !args.quiet {
+        eprintln!(
+            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections), about {} MiB of memory",
+            count(work.comparisons as u64),
+            scenario.config.replicates,
+            scenario.n_probes(),
+            count(scenario.config.gallery.detections),
+            count((work.memory_bytes / (1 << 20) as f64).ceil() as u64)
+        );
+    }
+    let output = simulate(&scenario, &options)?;
+    let results = Results::new(&scenario, &output);
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
+    let path = out_dir.join("results.json");
+    write_atomic(&path, &results.to_json()).with_context(|| format!("{}: cannot write", path.display()))?;
+    if !args.quiet {
+        print!("{}", crate::summary::render(&results));
+        println!("\nWrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! Tallies -> estimates: every rate with its interval and event count, overall and per probe
+//! group, from integer counts only.
+//!
+//! ```text
+//! FPIR(N, T)    = #{non-mated searches with max non-mate score >= T} / #non-mated searches
+//! SEL(N, T)     = sum over non-mated searches of #{entries >= T} / #non-mated searches
+//!                 (also in distinct people: identities with at least one entry >= T)
+//! FNIR(N, R, T) = #{mated searches whose mate has rank > R or best score < T} / #mated
+//! CMC(r)        = 1 - FNIR(N, r, -inf)
+//! FMR_gh(T)     = #{non-mated comparisons probe in g, entry in h, score >= T} / (n_g N_h)
+//! ```
+//!
+//! Intervals: Clopper-Pearson for rates (rule-of-3 bound at zero events, a flag under 30
+//! events); for FPIR and SEL also a percentile bootstrap resampling probe subjects (gallery
+//! identities held fixed; replicate galleries show gallery-to-gallery variation). Every
+//! bootstrap draw has its own random stream, so intervals repeat exactly. Floats are reduced
+//! in index order; nothing here depends on how the search was split.
+
+mod closed;
+pub mod interval;
+pub mod records;
+
+pub use closed::{ClosedFormCheck, closed_form_check};
+pub use interval::{Bounds, Estimate, IntervalMethod};
+pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
+
+use crate::rng::{Domain, StreamKey};
+use crate::scenario::Scenario;
+use crate::search::{Thresholds, score_value};
+use interval::percentile_interval;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// False candidates of one candidate group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CandidateGroupCount {
+    /// Candidate (gallery) group.
+    pub group: String,
+    /// False candidate detections, summed over non-mated searches.
+    pub detections: u64,
+    /// Distinct false candidate people, summed over non-mated searches.
+    pub people: u64,
+    /// Share of all false candidate detections.
+    pub share: f64,
+}
+
+/// Estimates at one threshold for one slice of searches.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThresholdRow {
+    /// Threshold label.
+    pub threshold: String,
+    /// Raw score threshold.
+    pub score: f64,
+    /// FPIR(N, T), non-mated searches.
+    pub fpir: Option<Estimate>,
+    /// SEL(N, T) in detections, non-mated searches.
+    pub sel: Option<Estimate>,
+    /// SEL(N, T) in distinct people, non-mated searches.
+    pub sel_people: Option<Estimate>,
+    /// FNIR(N, 1, T), mated searches.
+    pub fnir_rank_1: Option<Estimate>,
+    /// FNIR(N, K, T), mated searches.
+    pub fnir_rank_k: Option<Estimate>,
+    /// Who the false candidates are.
+    pub false_candidates: Vec<CandidateGroupCount>,
+}
+
+/// One point of the DET curve.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DetPoint {
+    /// Threshold (score).
+    pub score: f64,
+    /// FPIR at this threshold.
+    pub fpir: f64,
+    /// FNIR(N, K, T) at this threshold.
+    pub fnir: f64,
+}
+
+/// Estimates for one slice of searches: all probes, or one probe group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SliceEstimates {
+    /// "all" or the probe group's name.
+    pub probe_group: String,
+    /// Non-mated searches in the slice (all replicates).
+    pub non_mated_searches: u64,
+    /// Mated searches in the slice.
+    pub mated_searches: u64,
+    /// One row per threshold, ascending.
+    pub thresholds: Vec<ThresholdRow>,
+    /// CMC: identification rate at rank 1..=K (T = -inf).
+    pub cmc: Vec<Estimate>,
+    /// DET points (FPIR, FNIR at rank K) at the observed non-mated maxima, descending score.
+    pub det: Vec<DetPoint>,
+}
+
+/// One cell of the cross-group matrix.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrossGroupCell {
+    /// Probe group.
+    pub probe_group: String,
+    /// Candidate (gallery) group.
+    pub candidate_group: String,
+    /// FMR of the pair; events are the false candidates.
+    pub fmr: Estimate,
+}
+
+/// The cross-group matrix at one threshold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrossGroupTable {
+    /// Threshold label.
+    pub threshold: String,
+    /// Raw score threshold.
+    pub score: f64,
+    /// Cells, probe group major.
+    pub cells: Vec<CrossGroupCell>,
+}
+
+/// Per-replicate FPIR and SEL (all non-mated searches), at one threshold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicateRow {
+    /// Threshold label.
+    pub threshold: String,
+    /// FPIR.
+    pub fpir: Option<Estimate>,
+    /// SEL (Poisson interval).
+    pub sel: Option<Estimate>,
+}
+
+/// One replicate gallery.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicateEstimates {
+    /// Replicate index.
+    pub replicate: u32,
+    /// Gallery entries N.
+    pub entries: u64,
+    /// Gallery identities.
+    pub identities: u64,
+    /// Entries per group, in group order.
+    pub entries_per_group: Vec<u64>,
+    /// Identities per group.
+    pub identities_per_group: Vec<u64>,
+    /// FPIR and SEL per threshold.
+    pub thresholds: Vec<ReplicateRow>,
+}
+
+/// Everything estimated from a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Estimates {
+    /// All probes first, then each probe group with searches.
+    pub slices: Vec<SliceEstimates>,
+    /// Cross-group false-match matrix per threshold.
+    pub cross_group: Vec<CrossGroupTable>,
+    /// Per replicate gallery.
+    pub replicates: Vec<ReplicateEstimates>,
+    /// Closed-form comparison, when the scenario is in the closed-form regime.
+    pub closed_form: Option<ClosedFormCheck>,
+}
+
+/// Computes every estimate from the records of all replicates.
+pub fn estimate(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[ProbeRecord]) -> Estimates {
+    let thresholds = Thresholds::of(scenario);
+    let mut slices = vec![slice(scenario, &thresholds, "all", records.iter().collect(), 0)];
+    for (g, group) in scenario.groups.iter().enumerate() {
+        let members: Vec<&ProbeRecord> = records.iter().filter(|r| r.group as usize == g).collect();
+        if !members.is_empty() {
+            slices.push(slice(scenario, &thresholds, &group.name, members, g as u64 + 1));
+        }
+    }
+    Estimates {
+        slices,
+        cross_group: cross_group(scenario, outcomes, records),
+        replicates: outcomes.iter().map(|o| replicate_row(scenario, &thresholds, o, records)).collect(),
+        closed_form: scenario.is_closed_form_regime().then(|| closed_form_check(scenario, outcomes, records)),
+    }
+}
+
+fn slice(scenario: &Scenario, thresholds: &Thresholds, name: &str, members: Vec<&ProbeRecord>, stratum: u64) -> SliceEstimates {
+    let level = scenario.config.analysis.confidence_level;
+    let n_groups = scenario.n_groups();
+    let k = scenario.k() as u64;
+    let non_mated: Vec<&ProbeRecord> = members.iter().copied().filter(|r| r.mate.is_none()).collect();
+    let mated: Vec<&ProbeRecord> = members.iter().copied().filter(|r| r.mate.is_some()).collect();
+    let (n_nm, n_m) = (non_mated.len() as u64, mated.len() as u64);
+    let boot = bootstrap(scenario, thresholds, &non_mated, stratum);
+    let rows = (0..thresholds.q.len())
+        .map(|t| {
+            let q = thresholds.q[t];
+            let threshold = &scenario.thresholds[t];
+            let (fpir, sel, sel_people) = if n_nm > 0 {
+                let events = non_mated.iter().filter(|r| r.max_nonmate >= q).count() as u64;
+                let mut fpir = Estimate::proportion(events, n_nm, level);
+                fpir.bootstrap = boot.as_ref().map(|b| b.fpir[t]);
+                let total: u64 = non_mated.iter().map(|r| r.false_candidates(t, n_groups)).sum();
+                let people: u64 = non_mated.iter().map(|r| r.false_people(t, n_groups)).sum();
+                (
+                    Some(fpir),
+                    Some(Estimate::mean_count(total, n_nm, level, boot.as_ref().map(|b| b.sel[t]))),
+                    Some(Estimate::mean_count(people, n_nm, level, boot.as_ref().map(|b| b.people[t]))),
+                )
+            } else {
+                (None, None, None)
+            };
+            let fnir = |rank: u64| (n_m > 0).then(|| Estimate::proportion(mated.iter().filter(|r| r.misses(rank, q)).count() as u64, n_m, level));
+            let totals: Vec<(u64, u64)> = (0..n_groups)
+                .map(|h| non_mated.iter().fold((0, 0), |(d, p), r| (d + r.det[t * n_groups + h], p + r.ppl[t * n_groups + h])))
+                .collect();
+            let all: u64 = totals.iter().map(|x| x.0).sum();
+            ThresholdRow {
+                threshold: threshold.label.clone(),
+                score: threshold.score,
+                fpir,
+                sel,
+                sel_people,
+                fnir_rank_1: fnir(1),
+                fnir_rank_k: fnir(k),
+                false_candidates: totals
+                    .iter()
+                    .zip(&scenario.groups)
+                    .map(|(&(detections, people), g)| CandidateGroupCount {
+                        group: g.name.clone(),
+                        detections,
+                        people,
+                        share: if all > 0 { detections as f64 / all as f64 } else { 0.0 },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let cmc = if n_m > 0 {
+        (1..=k)
+            .map(|r| Estimate::proportion(mated.iter().filter(|m| m.mate.as_ref().is_some_and(|m| m.rank <= r)).count() as u64, n_m, level))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    SliceEstimates {
+        probe_group: name.into(),
+        non_mated_searches: n_nm,
+        mated_searches: n_m,
+        thresholds: rows,
+        cmc,
+        det: det_points(&non_mated, &mated, k),
+    }
+}
+
+/// At most this many DET points per slice (evenly spaced order statistics).
+const MAX_DET_POINTS: usize = 400;
+
+fn det_points(non_mated: &[&ProbeRecord], mated: &[&ProbeRecord], k: u64) -> Vec<DetPoint> {
+    if non_mated.is_empty() || mated.is_empty() {
+        return Vec::new();
+    }
+    let mut maxima: Vec<i32> = non_mated.iter().map(|r| r.max_nonmate).filter(|&m| m > i32::MIN).collect();
+    maxima.sort_unstable_by(|a, b| b.cmp(a));
+    maxima.dedup();
+    let step = maxima.len().div_ceil(MAX_DET_POINTS).max(1);
+    maxima
+        .iter()
+        .step_by(step)
+        .map(|&q| DetPoint {
+            score: score_value(q),
+            fpir: non_mated.iter().filter(|r| r.max_nonmate >= q).count() as f64 / non_mated.len() as f64,
+            fnir: mated.iter().filter(|r| r.misses(k, q)).count() as f64 / mated.len() as f64,
+        })
+        .collect()
+}
+
+struct BootstrapBounds {
+    fpir: Vec<Bounds>,
+    sel: Vec<Bounds>,
+    people: Vec<Bounds>,
+}
+
+/// Percentile bootstrap over non-mated probe subjects, one stream per draw.
+fn bootstrap(scenario: &Scenario, thresholds: &Thresholds, non_mated: &[&ProbeRecord], stratum: u64) -> Option<BootstrapBounds> {
+    let draws = u64::from(scenario.config.analysis.bootstrap_draws);
+    let n = non_mated.len();
+    if draws == 0 || n == 0 {
+        return None;
+    }
+    let n_t = thresholds.q.len();
+    let n_groups = scenario.n_groups();
+    // Per subject and threshold: (hit, false candidates, false people).
+    let per: Vec<Vec<(u64, u64, u64)>> = non_mated
+        .iter()
+        .map(|r| {
+            (0..n_t)
+                .map(|t| (u64::from(r.max_nonmate >= thresholds.q[t]), r.false_candidates(t, n_groups), r.false_people(t, n_groups)))
+                .collect()
+        })
+        .collect();
+    let key = StreamKey::new(scenario.seed(), 0, Domain::Bootstrap);
+    let sums: Vec<Vec<(u64, u64, u64)>> = (0..draws)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = key.stream((stratum << 32) | b);
+            let mut acc = vec![(0u64, 0u64, 0u64); n_t];
+            for _ in 0..n {
+                let i = rng.below(n as u64) as usize;
+                for (a, x) in acc.iter_mut().zip(&per[i]) {
+                    a.0 += x.0;
+                    a.1 += x.1;
+                    a.2 += x.2;
+                }
+            }
+            acc
+        })
+        .collect();
+    let level = scenario.config.analysis.confidence_level;
+    let bounds = |f: &dyn Fn(&(u64, u64, u64)) -> u64| -> Vec<Bounds> {
+        (0..n_t)
+            .map(|t| percentile_interval(sums.iter().map(|s| f(&s[t]) as f64 / n as f64).collect(), level))
+            .collect()
+    };
+    Some(BootstrapBounds { fpir: bounds(&|s| s.0), sel: bounds(&|s| s.1), people: bounds(&|s| s.2) })
+}
+
+/// Non-mated searches of group g in a replicate.
+fn non_mated_in(records: &[ProbeRecord], replicate: u32, g: usize) -> u64 {
+    records.iter().filter(|r| r.replicate == replicate && r.mate.is_none() && r.group as usize == g).count() as u64
+}
+
+fn cross_group(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[ProbeRecord]) -> Vec<CrossGroupTable> {
+    let level = scenario.config.analysis.confidence_level;
+    let n_groups = scenario.n_groups();
+    scenario
+        .thresholds
+        .iter()
+        .enumerate()
+        .map(|(t, threshold)| {
+            let mut cells = Vec::new();
+            for (g, probe_group) in scenario.groups.iter().enumerate() {
+                for (h, candidate_group) in scenario.groups.iter().enumerate() {
+                    let events: u64 = records.iter().filter(|r| r.mate.is_none() && r.group as usize == g).map(|r| r.det[t * n_groups + h]).sum();
+                    let trials: u64 = outcomes.iter().map(|o| non_mated_in(records, o.replicate, g) * o.tally.entries_per_group[h]).sum();
+                    if trials > 0 {
+                        cells.push(CrossGroupCell {
+                            probe_group: probe_group.name.clone(),
+                            candidate_group: candidate_group.name.clone(),
+                            fmr: Estimate::proportion(events, trials, level),
+                        });
+                    }
+                }
+            }
+            CrossGroupTable { threshold: threshold.label.clone(), score: threshold.score, cells }
+        })
+        .collect()
+}
+
+fn replicate_row(scenario: &Scenario, thresholds: &Thresholds, outcome: &ReplicateOutcome, records: &[ProbeRecord]) -> ReplicateEstimates {
+    let level = scenario.config.analysis.confidence_level;
+    let n_groups = scenario.n_groups();
+    let non_mated: Vec<&ProbeRecord> = records.iter().filter(|r| r.replicate == outcome.replicate && r.mate.is_none()).collect();
+    let n = non_mated.len() as u64;
+    ReplicateEstimates {
+        replicate: outcome.replicate,
+        entries: outcome.entries,
+        identities: outcome.identities,
+        entries_per_group: outcome.tally.entries_per_group.clone(),
+        identities_per_group: outcome.tally.identities_per_group.clone(),
+        thresholds: scenario
+            .thresholds
+            .iter()
+            .enumerate()
+            .map(|(t, threshold)| ReplicateRow {
+                threshold: threshold.label.clone(),
+                fpir: (n > 0).then(|| Estimate::proportion(non_mated.iter().filter(|r| r.max_nonmate >= thresholds.q[t]).count() as u64, n, level)),
+                sel: (n > 0).then(|| Estimate::mean_count(non_mated.iter().map(|r| r.false_candidates(t, n_groups)).sum(), n, level, None)),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,76 @@
+//! Number formatting, owned by one module so every output says numbers the same way.
+//!
+//! ```text
+//! rates:   0 -> "0";  < 0.001 -> 2.50e-4 (3 significant digits);  else 3 significant digits
+//! counts:  thousands separators: 2,100,000
+//! means:   >= 1000 -> 30,712;  >= 10 -> 238.4;  else as a rate
+//! shares:  45.2 %
+//! ```
+
+/// A rate (or any small non-negative number) with 3 significant digits.
+pub fn rate(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else {
+        let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+        format!("{x:.digits$}")
+    }
+}
+
+/// An integer count with thousands separators.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A mean count (e.g. false candidates per search).
+pub fn mean(x: f64) -> String {
+    if x >= 1000.0 {
+        count(x.round() as u64)
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        rate(x)
+    }
+}
+
+/// A share as a percentage with one decimal.
+pub fn share(x: f64) -> String {
+    format!("{:.1} %", 100.0 * x)
+}
+
+/// An estimate with its interval: "0.125 [0.101, 0.152]".
+pub fn with_interval(value: f64, lower: f64, upper: f64, f: fn(f64) -> String) -> String {
+    format!("{} [{}, {}]", f(value), f(lower), f(upper))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(rate(0.0), "0");
+        assert_eq!(rate(2.5e-4), "2.50e-4");
+        assert_eq!(rate(0.00420), "0.00420");
+        assert_eq!(rate(0.5), "0.500");
+        assert_eq!(rate(1.0), "1.00");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(2_100_000), "2,100,000");
+        assert_eq!(mean(30712.4), "30,712");
+        assert_eq!(mean(238.04), "238.0");
+        assert_eq!(mean(2.5), "2.50");
+        assert_eq!(share(0.4521), "45.2 %");
+        assert_eq!(with_interval(0.5, 0.25, 0.75, rate), "0.500 [0.250, 0.750]");
+    }
+}

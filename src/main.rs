@@ -1,0 +1,24 @@
+//! The `falsematch` binary: parse arguments, run, map the outcome to an exit code.
+//! Exit codes: 0 success, 1 a check failed, 2 bad input or an error.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = falsematch::cli::Cli::parse();
+    match falsematch::cli::main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed pipe (`falsematch scenarios | head`) is not an error.
+            if err
+                .chain()
+                .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

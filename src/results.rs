@@ -1,0 +1,260 @@
+//! `results.json`: the resolved scenario, the model as resolved, the conventions, every
+//! estimate with its interval and counts, and each search's candidate list.
+//!
+//! Invariants: the bytes depend only on (tool version, scenario, seed): no time, host, thread
+//! count or tile size; every map is a list in a fixed order (groups in file order, thresholds
+//! ascending); the file is written to a temporary name and renamed, so a reader never sees half
+//! a file.
+
+use crate::estimate::{Estimates, MateDetection, ProbeRecord};
+use crate::population::QUANT_SCALE;
+use crate::run::RunOutput;
+use crate::scenario::{ScenarioConfig, Scenario, Threshold};
+use crate::search::score_value;
+use serde::Serialize;
+use std::path::Path;
+
+/// Version of the `results.json` layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The tool that wrote the file.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tool {
+    /// "falsematch".
+    pub name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+}
+
+/// One group as resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupModel {
+    /// Name.
+    pub name: String,
+    /// Concentration rho_g ("how alike faces of this group look to the algorithm").
+    pub rho: f64,
+    /// Beta concentration of per-identity rho, if any.
+    pub rho_concentration: Option<f64>,
+    /// u_g . u_h for every group h, in group order.
+    pub direction_cosines: Vec<f64>,
+}
+
+/// A capture condition as resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureModel {
+    /// Name.
+    pub name: String,
+    /// Lowest capture noise.
+    pub noise_min: f64,
+    /// Highest capture noise.
+    pub noise_max: f64,
+}
+
+/// The population model as resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Model {
+    /// Embedding dimension d.
+    pub dimension: usize,
+    /// Demographic block size D.
+    pub demographic_dimension: usize,
+    /// Effective identity dimension d_eff ("discriminative capacity").
+    pub effective_dimension: usize,
+    /// Capture-noise block size.
+    pub noise_dimension: usize,
+    /// Groups.
+    pub groups: Vec<GroupModel>,
+    /// Gallery capture condition ("capture quality" of the archive).
+    pub gallery_capture: CaptureModel,
+    /// Probe capture condition.
+    pub probe_capture: CaptureModel,
+    /// Mean genuine score at the lowest noise levels, sqrt(1-s_a^2) sqrt(1-s_b^2).
+    pub genuine_mean: f64,
+    /// True when the closed forms hold exactly.
+    pub closed_form_regime: bool,
+}
+
+/// How scores, ranks and intervals are defined.
+#[derive(Clone, Debug, Serialize)]
+pub struct Conventions {
+    /// Score representation.
+    pub score: &'static str,
+    /// Quantization scale.
+    pub quantization_scale: f64,
+    /// Smallest score step.
+    pub score_resolution: f64,
+    /// Largest possible score change from quantization.
+    pub max_quantization_error: f64,
+    /// Decision rule.
+    pub candidate_rule: &'static str,
+    /// Tie and rank rule.
+    pub ties: &'static str,
+    /// Interval methods.
+    pub intervals: &'static str,
+    /// Confidence level.
+    pub confidence_level: f64,
+    /// Bootstrap draws.
+    pub bootstrap_draws: u32,
+}
+
+/// One candidate, for reading.
+#[derive(Clone, Debug, Serialize)]
+pub struct CandidateView {
+    /// Rank (1-based).
+    pub rank: usize,
+    /// Score.
+    pub score: f64,
+    /// Gallery entry.
+    pub entry: u64,
+    /// Identity.
+    pub identity: u64,
+    /// Group name.
+    pub group: String,
+    /// True for a detection of the searched subject.
+    pub mate: bool,
+}
+
+/// The mate of a mated search, for reading.
+#[derive(Clone, Debug, Serialize)]
+pub struct MateView {
+    /// Identity.
+    pub identity: u64,
+    /// Pessimistic rank of the identity.
+    pub rank: u64,
+    /// Best score.
+    pub score: f64,
+    /// Every detection.
+    pub detections: Vec<MateDetection>,
+}
+
+/// One search, for reading.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchView {
+    /// Replicate.
+    pub replicate: u32,
+    /// Probe index.
+    pub probe: u32,
+    /// Probe group.
+    pub group: String,
+    /// True for a mated search.
+    pub mated: bool,
+    /// Highest non-mate score.
+    pub max_non_mate_score: Option<f64>,
+    /// The mate.
+    pub mate: Option<MateView>,
+    /// Top-K candidates.
+    pub candidates: Vec<CandidateView>,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Serialize)]
+pub struct Results<'a> {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Writer.
+    pub tool: Tool,
+    /// SHA-256 of the scenario text.
+    pub scenario_sha256: &'a str,
+    /// The scenario, every default filled in.
+    pub scenario: &'a ScenarioConfig,
+    /// The model as resolved.
+    pub model: Model,
+    /// Definitions.
+    pub conventions: Conventions,
+    /// Thresholds, ascending.
+    pub thresholds: &'a [Threshold],
+    /// Every estimate.
+    pub estimates: &'a Estimates,
+    /// Every search and its candidate list.
+    pub searches: Vec<SearchView>,
+}
+
+impl<'a> Results<'a> {
+    /// Assembles the results of a run.
+    pub fn new(scenario: &'a Scenario, output: &'a RunOutput) -> Self {
+        let capture = |i: usize| {
+            let c = &scenario.captures[i];
+            CaptureModel { name: c.name.clone(), noise_min: c.noise_min, noise_max: c.noise_max }
+        };
+        let (sa, sb) = (scenario.captures[scenario.probe_capture].noise_min, scenario.captures[scenario.gallery_capture].noise_min);
+        let d = scenario.dim as f64;
+        Results {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: "falsematch", version: env!("CARGO_PKG_VERSION") },
+            scenario_sha256: &scenario.text_sha256,
+            scenario: &scenario.config,
+            model: Model {
+                dimension: scenario.dim,
+                demographic_dimension: scenario.demographic_dim,
+                effective_dimension: scenario.effective_dim,
+                noise_dimension: scenario.noise_dim,
+                groups: scenario
+                    .groups
+                    .iter()
+                    .map(|g| GroupModel {
+                        name: g.name.clone(),
+                        rho: g.rho,
+                        rho_concentration: g.rho_concentration,
+                        direction_cosines: scenario.groups.iter().map(|h| g.direction.iter().zip(&h.direction).map(|(a, b)| a * b).sum()).collect(),
+                    })
+                    .collect(),
+                gallery_capture: capture(scenario.gallery_capture),
+                probe_capture: capture(scenario.probe_capture),
+                genuine_mean: (1.0 - sa * sa).sqrt() * (1.0 - sb * sb).sqrt(),
+                closed_form_regime: scenario.is_closed_form_regime(),
+            },
+            conventions: Conventions {
+                score: "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2",
+                quantization_scale: QUANT_SCALE,
+                score_resolution: 1.0 / (QUANT_SCALE * QUANT_SCALE),
+                max_quantization_error: 0.5 * d.sqrt() / QUANT_SCALE,
+                candidate_rule: "an entry is a candidate at threshold T when its score >= T",
+                ties: "candidate lists break ties by lower gallery index; a mate's rank counts every non-mate entry scoring >= the mate (ties against the mate, pessimistic)",
+                intervals: "rates: Clopper-Pearson exact, with a rule-of-3 upper bound at zero events and a flag under 30 events; FPIR and SEL also (SEL mainly) by percentile bootstrap over probe subjects with gallery identities fixed; SEL also exact Poisson; FMR pairs share subjects, so their Clopper-Pearson intervals are narrower than the truth outside the closed-form regime",
+                confidence_level: scenario.config.analysis.confidence_level,
+                bootstrap_draws: scenario.config.analysis.bootstrap_draws,
+            },
+            thresholds: &scenario.thresholds,
+            estimates: &output.estimates,
+            searches: output.records.iter().map(|r| search_view(scenario, r)).collect(),
+        }
+    }
+
+    /// The JSON bytes (pretty, newline-terminated).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("results contain only finite numbers, strings and lists");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
+    let group = |g: u16| scenario.groups[g as usize].name.clone();
+    SearchView {
+        replicate: r.replicate,
+        probe: r.probe,
+        group: group(r.group),
+        mated: r.mate.is_some(),
+        max_non_mate_score: (r.max_nonmate > i32::MIN).then(|| score_value(r.max_nonmate)),
+        mate: r.mate.as_ref().map(|m| MateView { identity: m.identity, rank: m.rank, score: score_value(m.best_score), detections: m.detections.clone() }),
+        candidates: r
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| CandidateView { rank: i + 1, score: score_value(c.score), entry: c.entry, identity: c.identity, group: group(c.group), mate: c.mate })
+            .collect(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+///
+/// # Errors
+/// The I/O error of the write or the rename; the temporary file is removed on failure.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

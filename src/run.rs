@@ -1,0 +1,166 @@
+//! One run: for each replicate, lay out the gallery, make the probes, search every tile in
+//! parallel, merge the integer tallies, then estimate.
+//!
+//! ```text
+//! Scenario -> per replicate: GalleryLayout + ProbeSet -> tiles (parallel: generate, search, tally)
+//!          -> Tally (merged) -> ProbeRecords -> Estimates
+//! ```
+//!
+//! Invariants: memory is O(tile x threads + probes + N / 256), never O(N x d); tiles may be
+//! processed in any order by any number of threads and the tallies are the same integers;
+//! nothing here writes files.
+
+use crate::estimate::{Estimates, ProbeRecord, ReplicateOutcome, estimate, records};
+use crate::population::{GalleryLayout, Population};
+use crate::scenario::Scenario;
+use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
+use crate::tally::Tally;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use std::io::IsTerminal;
+
+/// Default tile size, in gallery entries.
+pub const DEFAULT_TILE_ENTRIES: u64 = 4096;
+
+/// How to run (never changes results).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads (None: one per core).
+    pub threads: Option<usize>,
+    /// Gallery entries per tile (rounded to whole identity blocks).
+    pub tile_entries: u64,
+    /// Show a progress bar on stderr (only when stderr is a terminal).
+    pub progress: bool,
+    /// Process tiles in reverse order (tests use it to show order does not matter).
+    pub reverse_tiles: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { threads: None, tile_entries: DEFAULT_TILE_ENTRIES, progress: false, reverse_tiles: false }
+    }
+}
+
+/// Why a run failed after its scenario was validated.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A mated probe found no enrolled identity of its group.
+    #[error(transparent)]
+    NoEnrolledIdentity(#[from] NoEnrolledIdentity),
+    /// The worker pool could not start.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads {
+        /// Requested threads.
+        threads: usize,
+        /// Why.
+        message: String,
+    },
+}
+
+/// What a run produced, before any file is written.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// Per replicate: gallery facts, probes' mates and the merged tally.
+    pub outcomes: Vec<ReplicateOutcome>,
+    /// One record per search.
+    pub records: Vec<ProbeRecord>,
+    /// Everything estimated.
+    pub estimates: Estimates,
+}
+
+/// The size of a run, known before it starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorkEstimate {
+    /// Probe-entry comparisons in all replicates.
+    pub comparisons: f64,
+    /// Approximate peak memory, bytes.
+    pub memory_bytes: f64,
+}
+
+/// Estimates the work and memory of a run.
+pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate {
+    let n = scenario.config.gallery.detections as f64;
+    let m = scenario.n_probes() as f64;
+    let d = scenario.dim as f64;
+    let threads = options.threads.unwrap_or_else(rayon::current_num_threads) as f64;
+    let per_probe_tally = (2 * scenario.thresholds.len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
+    // Each worker holds a tile, its scores, and a few tally accumulators (rayon fold splits).
+    let tile = options.tile_entries as f64 * (d * 2.0 + 24.0);
+    let memory = m * d * 2.0 + threads * (tile + 4.0 * m * per_probe_tally) + n / 256.0 * 8.0 + m * per_probe_tally * 2.0;
+    WorkEstimate { comparisons: n * m * f64::from(scenario.config.replicates), memory_bytes: memory }
+}
+
+/// Runs the scenario.
+///
+/// # Errors
+/// [`RunError`] when the worker pool cannot start or a mated probe has no enrolled identity.
+pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, RunError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = options.threads {
+        builder = builder.num_threads(threads);
+    }
+    let pool = builder.build().map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
+    pool.install(|| simulate_in_pool(scenario, options))
+}
+
+fn progress_bar(total: u64, enabled: bool) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, RunError> {
+    let thresholds = Thresholds::of(scenario);
+    let n_thresholds = thresholds.q.len();
+    let n_groups = scenario.n_groups();
+    let mut outcomes = Vec::new();
+    let replicates = scenario.config.replicates;
+    let bar = progress_bar(0, options.progress);
+    for replicate in 0..replicates {
+        let population = Population::new(scenario, replicate);
+        bar.set_message(format!("replicate {}/{replicates}: laying out gallery", replicate + 1));
+        let layout = GalleryLayout::build(&population);
+        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let mut tiles = layout.tiles(options.tile_entries);
+        if options.reverse_tiles {
+            tiles.reverse();
+        }
+        if replicate == 0 {
+            bar.set_length(tiles.len() as u64 * u64::from(replicates));
+        }
+        bar.set_message(format!("replicate {}/{replicates}", replicate + 1));
+        let mate_counts = probes.mate_counts();
+        let empty = || Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts);
+        let tally = tiles
+            .par_iter()
+            .fold(
+                || (empty(), Vec::new()),
+                |(mut acc, mut scores), blocks| {
+                    let tile = layout.generate(&population, blocks.clone());
+                    search_tile(&tile, &probes, &thresholds, &mut acc, &mut scores);
+                    bar.inc(1);
+                    (acc, scores)
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(empty, Tally::merge);
+        outcomes.push(ReplicateOutcome {
+            replicate,
+            entries: layout.detections,
+            identities: layout.identities,
+            probe_group: probes.group,
+            mate: probes.mate,
+            tally,
+        });
+    }
+    bar.finish_and_clear();
+    let records: Vec<ProbeRecord> = outcomes.iter().flat_map(|o| records(o, n_thresholds, n_groups)).collect();
+    let estimates = estimate(scenario, &outcomes, &records);
+    Ok(RunOutput { outcomes, records, estimates })
+}

@@ -1,0 +1,40 @@
+//! Scenarios compiled into the binary, so `falsematch run` works from any directory.
+//!
+//! The files live under `datasets/scenarios/`; `datasets/README.md` explains each one.
+
+/// A scenario shipped inside the binary.
+#[derive(Clone, Copy, Debug)]
+pub struct BundledScenario {
+    /// Name, as given to `falsematch run NAME`.
+    pub name: &'static str,
+    /// Path in the repository (used in error messages).
+    pub file: &'static str,
+    /// The TOML text.
+    pub text: &'static str,
+}
+
+impl BundledScenario {
+    /// The scenario's one-line description (its `description` field).
+    pub fn description(&self) -> String {
+        super::Scenario::from_toml(self.text, self.file)
+            .map(|s| s.config.description)
+            .unwrap_or_else(|e| format!("(invalid: {e})"))
+    }
+}
+
+/// Name of the scenario `falsematch run` uses when given none.
+pub const DEFAULT_SCENARIO: &str = "kaganskikh-2019";
+
+/// Every bundled scenario, the default first.
+pub const BUNDLED: &[BundledScenario] = &[
+    BundledScenario {
+        name: "kaganskikh-2019",
+        file: "datasets/scenarios/kaganskikh-2019.toml",
+        text: include_str!("../../datasets/scenarios/kaganskikh-2019.toml"),
+    },
+    BundledScenario {
+        name: "closed-form-check",
+        file: "datasets/scenarios/closed-form-check.toml",
+        text: include_str!("../../datasets/scenarios/closed-form-check.toml"),
+    },
+];

@@ -1,0 +1,286 @@
+//! The scenario file as written: serde types for the TOML, unchecked.
+//!
+//! Every table rejects unknown keys. Defaults are filled in by serde, so a deserialized
+//! [`ScenarioConfig`] serialized again is the *resolved* scenario that `results.json` records.
+//! Field meanings, units and defaults are documented in `datasets/README.md`; ranges are
+//! checked in [`super::validate`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// Short name, used for the output folder.
+    pub name: String,
+    /// One line saying what the scenario asks.
+    #[serde(default)]
+    pub description: String,
+    /// Where the numbers come from (one entry per source).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Seed of every random stream of the run.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Number of independent replicate galleries (each with its own probes).
+    #[serde(default = "default_replicates")]
+    pub replicates: u32,
+    /// Embedding space.
+    #[serde(default)]
+    pub embedding: EmbeddingConfig,
+    /// Demographic attributes (sex, region, age band, ...).
+    pub attributes: Vec<AttributeConfig>,
+    /// Demographic groups: cells of the attributes, with their shares and concentration.
+    pub groups: Vec<GroupConfig>,
+    /// Capture conditions by name, with their noise levels.
+    pub captures: BTreeMap<String, CaptureConfig>,
+    /// The searched archive.
+    pub gallery: GalleryConfig,
+    /// The searches.
+    pub probes: ProbesConfig,
+    /// Candidate lists.
+    #[serde(default)]
+    pub search: SearchConfig,
+    /// Decision thresholds, raw or as vendor percentages.
+    pub thresholds: ThresholdsConfig,
+    /// Interval settings.
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_replicates() -> u32 {
+    1
+}
+
+/// Embedding space: total dimension and the algorithm's discriminative capacity.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Embedding dimension d.
+    #[serde(default = "default_dimension")]
+    pub dimension: usize,
+    /// Effective (identity) dimension d_eff.
+    #[serde(default = "default_effective_dimension")]
+    pub effective_dimension: usize,
+}
+
+fn default_dimension() -> usize {
+    512
+}
+fn default_effective_dimension() -> usize {
+    13
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            dimension: default_dimension(),
+            effective_dimension: default_effective_dimension(),
+        }
+    }
+}
+
+/// One demographic attribute and its values.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeConfig {
+    /// Attribute name, e.g. "sex".
+    pub name: String,
+    /// Its values, e.g. ["female", "male"].
+    pub values: Vec<String>,
+    /// Weight of each value in the group direction (default 1 each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<f64>>,
+}
+
+/// One demographic group.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Group name, e.g. "male european".
+    pub name: String,
+    /// The group's value of every attribute.
+    pub attributes: BTreeMap<String, String>,
+    /// Share of gallery identities in this group.
+    pub gallery_share: f64,
+    /// Share of probes in this group.
+    pub probe_share: f64,
+    /// Concentration: how alike faces of this group look to the algorithm, in [0, 1).
+    pub rho: f64,
+    /// If set, each identity draws its own rho from Beta(rho k, (1 - rho) k) with this k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho_concentration: Option<f64>,
+}
+
+/// A capture condition.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Capture noise s in [0, 1): 0 is a perfect photo.
+    pub noise: f64,
+    /// If set, each capture draws its noise uniformly in [noise, noise_max].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_max: Option<f64>,
+}
+
+/// The gallery (archive of detections).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GalleryConfig {
+    /// Number of gallery entries N (detections).
+    pub detections: u64,
+    /// Capture condition of gallery detections.
+    pub capture: String,
+    /// Classes of identities by how often they are seen.
+    #[serde(default = "default_identity_classes")]
+    pub identity_classes: Vec<IdentityClassConfig>,
+}
+
+fn default_identity_classes() -> Vec<IdentityClassConfig> {
+    vec![IdentityClassConfig {
+        label: "one detection each".into(),
+        share: 1.0,
+        mean_detections: 1.0,
+        distribution: CountDistribution::Fixed,
+    }]
+}
+
+/// How many detections an identity of a class contributes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityClassConfig {
+    /// Label, e.g. "passers-by".
+    pub label: String,
+    /// Share of identities in this class.
+    pub share: f64,
+    /// Mean detections per identity (>= 1).
+    pub mean_detections: f64,
+    /// Distribution of the count.
+    #[serde(default)]
+    pub distribution: CountDistribution,
+}
+
+/// Distribution of detections per identity.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CountDistribution {
+    /// Geometric on {1, 2, ...} with the class mean.
+    #[default]
+    Geometric,
+    /// Exactly the class mean (an integer).
+    Fixed,
+}
+
+/// The searches.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbesConfig {
+    /// Searches whose subject is enrolled in the gallery.
+    #[serde(default)]
+    pub mated: u32,
+    /// Searches whose subject is not in the gallery.
+    #[serde(default)]
+    pub non_mated: u32,
+    /// Capture condition of probes.
+    pub capture: String,
+}
+
+/// Candidate list settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Candidate list length K.
+    #[serde(default = "default_k")]
+    pub candidate_list_length: usize,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            candidate_list_length: default_k(),
+        }
+    }
+}
+
+/// Thresholds, raw and as confidence percentages.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsConfig {
+    /// Raw score thresholds (cosine), in [-1, 1].
+    #[serde(default)]
+    pub raw: Vec<f64>,
+    /// Vendor "confidence %" thresholds, in [0, 100].
+    #[serde(default)]
+    pub percent: Vec<f64>,
+    /// How a percentage maps to a raw score; each percent threshold is resolved under each.
+    #[serde(default = "default_mappings")]
+    pub percent_mappings: Vec<PercentMapping>,
+}
+
+fn default_mappings() -> Vec<PercentMapping> {
+    vec![PercentMapping::Identity]
+}
+
+/// How a vendor's confidence percentage maps to a raw cosine score.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PercentMapping {
+    /// score = % / 100.
+    Identity,
+    /// % / 100 = (1 + cos) / 2, so score = 2 % / 100 - 1.
+    HalfCosine,
+}
+
+impl PercentMapping {
+    /// The raw score of `percent` under this mapping.
+    pub fn score(self, percent: f64) -> f64 {
+        match self {
+            PercentMapping::Identity => percent / 100.0,
+            PercentMapping::HalfCosine => 2.0 * percent / 100.0 - 1.0,
+        }
+    }
+
+    /// The formula, as shown in reports.
+    pub fn formula(self) -> &'static str {
+        match self {
+            PercentMapping::Identity => "score = %/100",
+            PercentMapping::HalfCosine => "%/100 = (1+score)/2",
+        }
+    }
+}
+
+/// Interval settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Bootstrap resamples of probe subjects (0 = no bootstrap).
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap_draws: u32,
+    /// Confidence level of every interval.
+    #[serde(default = "default_confidence")]
+    pub confidence_level: f64,
+}
+
+fn default_bootstrap() -> u32 {
+    1000
+}
+fn default_confidence() -> f64 {
+    0.95
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_draws: default_bootstrap(),
+            confidence_level: default_confidence(),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Scenarios: parse a TOML file (or a bundled one) into a [`ScenarioConfig`], then validate it
+//! once into a [`Scenario`] that the rest of the crate trusts.
+//!
+//! ```text
+//! text --toml + serde_path_to_error--> ScenarioConfig --validate--> Scenario
+//! ```
+//!
+//! Invariants: every error names the file and the field (as a path such as `groups[1].rho`)
+//! and says what is allowed; nothing after [`Scenario`] can fail on user input.
+
+mod bundled;
+mod config;
+mod validate;
+
+pub use bundled::{BUNDLED, BundledScenario, DEFAULT_SCENARIO};
+pub use config::*;
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the scenario: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A directory was given.
+    #[error("{file}: is a directory; give a scenario file (.toml) or a bundled scenario name")]
+    IsDirectory {
+        /// The path.
+        file: String,
+    },
+    /// The file is empty.
+    #[error("{file}: is empty; a scenario needs at least name, attributes, groups, captures, gallery, probes and thresholds")]
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// TOML syntax, an unknown key, a wrong type or a missing field.
+    #[error("{file}:{line}:{column}: {location}{message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// "field `a.b`: " or empty.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value out of its allowed range, or inconsistent with another.
+    #[error("{file}: field `{field}`: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// Path of the field.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// Neither a file nor a bundled scenario.
+    #[error("{name}: no such file, and not a bundled scenario (bundled: {bundled}); see `falsematch scenarios`")]
+    Unknown {
+        /// What was asked for.
+        name: String,
+        /// Bundled names.
+        bundled: String,
+    },
+}
+
+/// A resolved threshold.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Threshold {
+    /// Label as shown in reports, e.g. "0.50" or "67 % [identity]".
+    pub label: String,
+    /// Raw score T (a candidate is returned when score >= T).
+    pub score: f64,
+    /// Where it comes from, e.g. "raw" or "67 % via score = %/100".
+    pub origin: String,
+}
+
+/// A demographic group, validated.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// Unit direction u_g in the demographic block.
+    pub direction: Vec<f64>,
+    /// Share of gallery identities.
+    pub gallery_share: f64,
+    /// Share of probes.
+    pub probe_share: f64,
+    /// Concentration rho_g.
+    pub rho: f64,
+    /// Beta concentration of per-identity rho, if rho varies per identity.
+    pub rho_concentration: Option<f64>,
+}
+
+/// A capture condition, validated.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// Name.
+    pub name: String,
+    /// Lowest capture noise.
+    pub noise_min: f64,
+    /// Highest capture noise (equal to `noise_min` when fixed).
+    pub noise_max: f64,
+}
+
+impl Capture {
+    /// True when every capture of this condition has the same noise.
+    pub fn is_fixed(&self) -> bool {
+        self.noise_min == self.noise_max
+    }
+}
+
+/// A class of gallery identities by how often they are seen.
+#[derive(Clone, Debug)]
+pub struct IdentityClass {
+    /// Label.
+    pub label: String,
+    /// Mean detections per identity.
+    pub mean_detections: f64,
+    /// Distribution of the count.
+    pub distribution: CountDistribution,
+}
+
+/// A validated scenario: everything the simulator needs, nothing it must check again.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario as resolved, every default filled in (recorded in results).
+    pub config: ScenarioConfig,
+    /// SHA-256 of the scenario text, hex.
+    pub text_sha256: String,
+    /// Embedding dimension d.
+    pub dim: usize,
+    /// Size of the demographic block (total number of attribute values).
+    pub demographic_dim: usize,
+    /// Effective identity dimension d_eff.
+    pub effective_dim: usize,
+    /// Size of the capture-noise block, d - D - d_eff.
+    pub noise_dim: usize,
+    /// Groups, in file order.
+    pub groups: Vec<Group>,
+    /// Capture conditions, in name order.
+    pub captures: Vec<Capture>,
+    /// Identity classes of the gallery.
+    pub identity_classes: Vec<IdentityClass>,
+    /// Cumulative shares of the identity classes.
+    pub class_cumulative: Vec<f64>,
+    /// Cumulative gallery shares of the groups.
+    pub gallery_group_cumulative: Vec<f64>,
+    /// Cumulative probe shares of the groups.
+    pub probe_group_cumulative: Vec<f64>,
+    /// Index of the gallery's capture condition.
+    pub gallery_capture: usize,
+    /// Index of the probes' capture condition.
+    pub probe_capture: usize,
+    /// Thresholds, ascending by score.
+    pub thresholds: Vec<Threshold>,
+}
+
+impl Scenario {
+    /// Parses and validates scenario text; `file` names it in errors.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the file, the line or field, and what is allowed.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, ScenarioError> {
+        if text.trim().is_empty() {
+            return Err(ScenarioError::Empty { file: file.into() });
+        }
+        let config = parse(text, file)?;
+        let mut scenario = validate::validate(config, file)?;
+        scenario.text_sha256 = sha256_hex(text.as_bytes());
+        Ok(scenario)
+    }
+
+    /// Loads a scenario from a path, or by the name of a bundled scenario.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] as for [`Scenario::from_toml`], or when the file cannot be read.
+    pub fn load(path_or_name: &str) -> Result<(Self, String), ScenarioError> {
+        let path = Path::new(path_or_name);
+        if path.is_dir() {
+            return Err(ScenarioError::IsDirectory {
+                file: path_or_name.into(),
+            });
+        }
+        if path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+                file: path_or_name.into(),
+                source,
+            })?;
+            return Ok((Self::from_toml(&text, path_or_name)?, text));
+        }
+        match BUNDLED.iter().find(|b| b.name == path_or_name) {
+            Some(b) => Ok((Self::from_toml(b.text, b.file)?, b.text.to_string())),
+            None => Err(ScenarioError::Unknown {
+                name: path_or_name.into(),
+                bundled: BUNDLED
+                    .iter()
+                    .map(|b| b.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// The run seed.
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// Replaces the seed (`--seed`).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.config.seed = seed;
+    }
+
+    /// Number of groups.
+    pub fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Number of probes per replicate (mated first, then non-mated).
+    pub fn n_probes(&self) -> usize {
+        (self.config.probes.mated + self.config.probes.non_mated) as usize
+    }
+
+    /// Candidate list length K.
+    pub fn k(&self) -> usize {
+        self.config.search.candidate_list_length
+    }
+
+    /// True when the closed forms of DESIGN.md section 4 hold exactly: rho fixed per group,
+    /// one detection per identity, and a fixed noise level for gallery and probe captures.
+    pub fn is_closed_form_regime(&self) -> bool {
+        self.groups.iter().all(|g| g.rho_concentration.is_none())
+            && self.identity_classes.iter().all(|c| {
+                c.mean_detections == 1.0 && c.distribution == CountDistribution::Fixed
+            })
+            && self.captures[self.gallery_capture].is_fixed()
+            && self.captures[self.probe_capture].is_fixed()
+    }
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse(text: &str, file: &str) -> Result<ScenarioConfig, ScenarioError> {
+    let syntax = |span: Option<std::ops::Range<usize>>, location: String, message: &str| {
+        let offset = span.map(|s| s.start).unwrap_or(0).min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ScenarioError::Syntax {
+            file: file.into(),
+            line,
+            column,
+            location,
+            message: message.trim().replace('\n', "; "),
+        }
+    };
+    let deserializer =
+        toml::Deserializer::parse(text).map_err(|e| syntax(e.span(), String::new(), e.message()))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let location = if path.is_empty() || path == "." {
+            String::new()
+        } else {
+            format!("field `{path}`: ")
+        };
+        let inner = e.into_inner();
+        syntax(inner.span(), location, inner.message())
+    })
+}
+
+#[cfg(test)]
+mod tests;

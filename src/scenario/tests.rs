@@ -1,0 +1,98 @@
+//! Parsing and validation: every error names the field and the allowed range.
+
+use super::*;
+
+const BASE: &str = r#"
+name = "t"
+[[attributes]]
+name = "sex"
+values = ["female", "male"]
+[[groups]]
+name = "f"
+attributes = { sex = "female" }
+gallery_share = 0.5
+probe_share = 0.5
+rho = 0.1
+[[groups]]
+name = "m"
+attributes = { sex = "male" }
+gallery_share = 0.5
+probe_share = 0.5
+rho = 0.1
+[captures.cctv]
+noise = 0.5
+[gallery]
+detections = 1000
+capture = "cctv"
+[probes]
+non_mated = 10
+capture = "cctv"
+[thresholds]
+raw = [0.5]
+percent = [67.0]
+percent_mappings = ["identity", "half_cosine"]
+"#;
+
+fn error_of(text: &str) -> String {
+    Scenario::from_toml(text, "s.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_are_filled_and_thresholds_resolved() {
+    let s = Scenario::from_toml(BASE, "s.toml").unwrap();
+    assert_eq!(s.dim, 512);
+    assert_eq!(s.effective_dim, 13);
+    assert_eq!(s.demographic_dim, 2);
+    assert_eq!(s.noise_dim, 512 - 2 - 13);
+    assert_eq!(s.config.seed, 1);
+    assert_eq!(s.config.analysis.bootstrap_draws, 1000);
+    let scores: Vec<f64> = s.thresholds.iter().map(|t| t.score).collect();
+    assert_eq!(scores.len(), 3);
+    assert!((scores[0] - 0.34).abs() < 1e-12, "{scores:?}");
+    assert_eq!(scores[1], 0.5);
+    assert_eq!(scores[2], 0.67);
+    assert!(s.is_closed_form_regime());
+    assert_eq!(s.text_sha256.len(), 64);
+}
+
+#[test]
+fn errors_name_the_field_and_the_range() {
+    let cases = [
+        (BASE.replace("rho = 0.1\n[[groups]]", "rho = 1.2\n[[groups]]"), "groups[0].rho", "[0, 1)"),
+        (BASE.replace("gallery_share = 0.5\nprobe_share = 0.5\nrho = 0.1\n[captures", "gallery_share = 0.6\nprobe_share = 0.5\nrho = 0.1\n[captures"), "groups[*].gallery_share", "sum to 1"),
+        (BASE.replace("raw = [0.5]", "raw = [1.5]"), "thresholds.raw[0]", "[-1, 1]"),
+        (BASE.replace("non_mated = 10", "non_mated = 0"), "probes", "[1, 1000000]"),
+        (BASE.replace("capture = \"cctv\"\n[probes]", "capture = \"dashcam\"\n[probes]"), "gallery.capture", "cctv"),
+        (BASE.replace("sex = \"male\"", "sex = \"other\""), "groups[1].attributes.sex", "female, male"),
+        (BASE.replace("[gallery]", "[embedding]\neffective_dimension = 1\n[gallery]"), "embedding.effective_dimension", "[2,"),
+    ];
+    for (text, field, allowed) in cases {
+        let e = error_of(&text);
+        assert!(e.contains(&format!("`{field}`")) && e.contains(allowed) && e.starts_with("s.toml"), "{e}");
+    }
+}
+
+#[test]
+fn syntax_errors_give_line_and_field() {
+    let text = BASE.replace("[gallery]\n", "[gallery]\ncolour = 3\n");
+    let e = error_of(&text);
+    let line = text.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+    assert!(e.starts_with(&format!("s.toml:{line}:")) && e.contains("field `gallery.colour`: unknown field"), "{e}");
+    let e = error_of(&BASE.replace("detections = 1000", "detections = \"many\""));
+    assert!(e.contains("field `gallery.detections`"), "{e}");
+    let line = BASE.lines().position(|l| l.starts_with("detections")).unwrap() + 1;
+    assert!(e.starts_with(&format!("s.toml:{line}:")), "{e}");
+    let e = error_of("name = \"t\"\n[[groups]\n");
+    assert!(e.starts_with("s.toml:2:"), "{e}");
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(error_of("  \n").contains("is empty"));
+}
+
+#[test]
+fn bundled_scenarios_are_valid() {
+    for b in BUNDLED {
+        let s = Scenario::from_toml(b.text, b.file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.config.name, b.name);
+        assert!(!s.config.description.is_empty() && !s.config.sources.is_empty());
+    }
+}

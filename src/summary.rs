@@ -1,0 +1,79 @@
+//! The short plain-text summary `falsematch run` prints: gallery size, thresholds, FPIR and
+//! selectivity per threshold with intervals, and who the false candidates are.
+//!
+//! A view over [`Results`]: it computes nothing, it only formats (through `format`).
+
+use crate::format::{count, mean, rate, share, with_interval};
+use crate::results::Results;
+use std::fmt::Write;
+
+/// Renders the summary of a run.
+pub fn render(results: &Results<'_>) -> String {
+    let mut out = String::new();
+    let s = results.scenario;
+    let e = results.estimates;
+    let all = &e.slices[0];
+    let _ = writeln!(out, "falsematch {} - scenario {} (seed {})", results.tool.version, s.name, s.seed);
+    if !s.description.is_empty() {
+        let _ = writeln!(out, "{}", s.description);
+    }
+    let entries: u64 = e.replicates.iter().map(|r| r.entries).sum::<u64>() / e.replicates.len().max(1) as u64;
+    let identities: u64 = e.replicates.iter().map(|r| r.identities).sum::<u64>() / e.replicates.len().max(1) as u64;
+    let _ = writeln!(
+        out,
+        "\nGallery: {} detections of about {} people, {} replicate gallery(ies). Searches: {} non-mated (subject not in the gallery), {} mated.",
+        count(entries),
+        count(identities),
+        e.replicates.len(),
+        count(all.non_mated_searches),
+        count(all.mated_searches)
+    );
+    let _ = writeln!(
+        out,
+        "A candidate is any detection scoring >= the threshold. {:.0} % intervals: FPIR and FNIR Clopper-Pearson, SEL bootstrap over searched subjects.\n",
+        100.0 * results.conventions.confidence_level
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>7}  {:<27} {:<30} {:<26} FNIR rank 1",
+        "threshold", "score", "FPIR", "SEL (false detections)", "SEL (distinct people)"
+    );
+    for row in &all.thresholds {
+        let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
+            x.as_ref().map_or("-".to_string(), |x| with_interval(x.value, x.lower, x.upper, f))
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:>7.3}  {:<27} {:<30} {:<26} {}",
+            row.threshold,
+            row.score,
+            est(&row.fpir, rate),
+            est(&row.sel, mean),
+            est(&row.sel_people, mean),
+            est(&row.fnir_rank_1, rate)
+        );
+    }
+    if all.non_mated_searches > 0 {
+        let _ = writeln!(out, "\nWho the false candidates are (share of false detections in non-mated searches):");
+        let groups: Vec<&str> = all.thresholds[0].false_candidates.iter().map(|c| c.group.as_str()).collect();
+        let _ = write!(out, "{:<24}", "threshold");
+        for g in &groups {
+            let _ = write!(out, " {g:>16}");
+        }
+        let _ = writeln!(out);
+        for row in &all.thresholds {
+            let _ = write!(out, "{:<24}", row.threshold);
+            let total: u64 = row.false_candidates.iter().map(|c| c.detections).sum();
+            for c in &row.false_candidates {
+                let cell = if total == 0 { "-".to_string() } else { share(c.share) };
+                let _ = write!(out, " {cell:>16}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if let Some(check) = &e.closed_form {
+        let worst = check.fmr.iter().filter_map(|c| c.z).chain(check.searches.iter().filter_map(|c| c.fpir_z)).fold(0.0f64, |a, z| a.max(z.abs()));
+        let _ = writeln!(out, "\nClosed-form check: largest |z| over {} FMR and {} FPIR comparisons is {:.2}.", check.fmr.len(), check.searches.len(), worst);
+    }
+    out
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per concern.
+
+mod cli;
+mod closed_form;
+mod determinism;
+mod properties;
+mod support;
