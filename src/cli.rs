@@ -25,10 +25,15 @@ const SCENARIOS_EXAMPLES: &str = "Examples:
 
 /// falsematch: how often does one-to-many face search name the wrong person?
 #[derive(Debug, Parser)]
-#[command(name = "falsematch", version, about, after_help = "Examples:
+#[command(
+    name = "falsematch",
+    version,
+    about,
+    after_help = "Examples:
   falsematch                        run the bundled default scenario (same as `falsematch run`)
   falsematch run SCENARIO.toml      run a scenario file
-  falsematch scenarios              list bundled scenarios")]
+  falsematch scenarios              list bundled scenarios"
+)]
 pub struct Cli {
     /// The command (default: `run` on the bundled default scenario).
     #[command(subcommand)]
@@ -74,11 +79,18 @@ pub struct RunArgs {
 /// Any error of the command, with context; the binary prints it and exits with code 2.
 pub fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => run(RunArgs { tile_size: DEFAULT_TILE_ENTRIES, ..RunArgs::default() }),
+        None => run(RunArgs {
+            tile_size: DEFAULT_TILE_ENTRIES,
+            ..RunArgs::default()
+        }),
         Some(Command::Run(args)) => run(args),
         Some(Command::Scenarios) => {
             for b in BUNDLED {
-                let default = if b.name == DEFAULT_SCENARIO { " (default)" } else { "" };
+                let default = if b.name == DEFAULT_SCENARIO {
+                    " (default)"
+                } else {
+                    ""
+                };
                 println!("{:<20} {}{default}", b.name, b.description());
             }
             Ok(())
@@ -98,9 +110,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         progress: !args.quiet,
         reverse_tiles: false,
     };
-    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
+    let out_dir = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
     if out_dir.exists() && !out_dir.is_dir() {
-        anyhow::bail!("{}: exists and is not a folder; give --out a folder", out_dir.display());
+        anyhow::bail!(
+            "{}: exists and is not a folder; give --out a folder",
+            out_dir.display()
+        );
     }
     let work = work_estimate(&scenario, &options);
     if !args.quiet {
@@ -115,9 +132,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let output = simulate(&scenario, &options)?;
     let results = Results::new(&scenario, &output);
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
     let path = out_dir.join("results.json");
-    write_atomic(&path, &results.to_json()).with_context(|| format!("{}: cannot write", path.display()))?;
+    write_atomic(&path, &results.to_json())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
     if !args.quiet {
         print!("{}", crate::summary::render(&results));
         println!("\nWrote {}", path.display());

@@ -51,11 +51,17 @@ pub struct PairModel {
 impl PairModel {
     /// FMR(T): probability that a non-mated comparison scores >= `threshold`.
     pub fn fmr(&self, threshold: f64) -> f64 {
-        let k = (1.0 - self.noise_a * self.noise_a).sqrt() * (1.0 - self.noise_b * self.noise_b).sqrt();
+        let k =
+            (1.0 - self.noise_a * self.noise_a).sqrt() * (1.0 - self.noise_b * self.noise_b).sqrt();
         let shared = k * (self.rho_a * self.rho_b).sqrt() * self.direction_cosine;
         let spread = k * ((1.0 - self.rho_a) * (1.0 - self.rho_b)).sqrt();
         let noise = self.noise_a * self.noise_b;
-        let identity_tail = |v: f64| cosine_upper_tail(self.effective_dim, (threshold - shared - noise * v) / spread);
+        let identity_tail = |v: f64| {
+            cosine_upper_tail(
+                self.effective_dim,
+                (threshold - shared - noise * v) / spread,
+            )
+        };
         if noise == 0.0 || self.noise_dim == 0 {
             return identity_tail(0.0);
         }
@@ -80,7 +86,13 @@ fn expectation_over_cosine(m: usize, f: impl Fn(f64) -> f64) -> f64 {
             return f64::NEG_INFINITY;
         }
         let c = libm::cos(theta);
-        let ln_density = if m == 2 { 0.0 } else if c <= 0.0 { f64::NEG_INFINITY } else { (m as f64 - 2.0) * libm::log(c) };
+        let ln_density = if m == 2 {
+            0.0
+        } else if c <= 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            (m as f64 - 2.0) * libm::log(c)
+        };
         ln_density - ln_norm + libm::log(value)
     };
     // Locate the integrand's support on a coarse grid.
@@ -106,7 +118,11 @@ fn expectation_over_cosine(m: usize, f: impl Fn(f64) -> f64) -> f64 {
     let h = (hi - lo) / FINE as f64;
     let value = |theta: f64| {
         let v = ln_integrand(theta);
-        if v == f64::NEG_INFINITY { 0.0 } else { libm::exp(v) }
+        if v == f64::NEG_INFINITY {
+            0.0
+        } else {
+            libm::exp(v)
+        }
     };
     let mut sum = value(lo) + value(hi);
     for i in 1..FINE {
@@ -178,7 +194,11 @@ mod tests {
 
     #[test]
     fn noise_free_pair_is_a_pure_beta_tail() {
-        let p = PairModel { noise_a: 0.0, noise_b: 0.0, ..pair(16, 0.0, 0.0, 0.0, 0.0) };
+        let p = PairModel {
+            noise_a: 0.0,
+            noise_b: 0.0,
+            ..pair(16, 0.0, 0.0, 0.0, 0.0)
+        };
         assert_eq!(p.fmr(0.4), cosine_upper_tail(16, 0.4));
     }
 

@@ -142,7 +142,14 @@ impl<'a> Population<'a> {
 
     /// Writes the quantized embedding of one capture of `template` into `out` (length d).
     /// `gallery` selects the gallery's capture condition and stream, else the probes'.
-    pub fn capture(&self, template: &Template, gallery: bool, index: u64, out: &mut [i16], noise: &mut [f64]) {
+    pub fn capture(
+        &self,
+        template: &Template,
+        gallery: bool,
+        index: u64,
+        out: &mut [i16],
+        noise: &mut [f64],
+    ) {
         let s = self.scenario;
         let (key, condition) = if gallery {
             (&self.gallery_capture, &s.captures[s.gallery_capture])
@@ -150,13 +157,17 @@ impl<'a> Population<'a> {
             (&self.probe_capture, &s.captures[s.probe_capture])
         };
         let mut rng = key.stream(index);
-        let level = condition.noise_min + (condition.noise_max - condition.noise_min) * rng.uniform();
+        let level =
+            condition.noise_min + (condition.noise_max - condition.noise_min) * rng.uniform();
         let signal = (1.0 - level * level).sqrt();
         let quantize = |x: f64| (x * QUANT_SCALE).round() as i16;
         let (demographic, rest) = out.split_at_mut(s.demographic_dim);
         let (identity, noise_block) = rest.split_at_mut(s.effective_dim);
         let a = signal * template.rho.sqrt();
-        for (o, u) in demographic.iter_mut().zip(&s.groups[template.group as usize].direction) {
+        for (o, u) in demographic
+            .iter_mut()
+            .zip(&s.groups[template.group as usize].direction)
+        {
             *o = quantize(a * u);
         }
         let b = signal * (1.0 - template.rho).sqrt();
@@ -175,7 +186,13 @@ impl<'a> Population<'a> {
 
     /// Generates the gallery entries of identities `[first_identity, end_identity)`, whose first
     /// detection is gallery entry `first_entry`, cut at `layout.detections`.
-    pub fn generate(&self, first_identity: u64, end_identity: u64, first_entry: u64, layout: &GalleryLayout) -> Tile {
+    pub fn generate(
+        &self,
+        first_identity: u64,
+        end_identity: u64,
+        first_entry: u64,
+        layout: &GalleryLayout,
+    ) -> Tile {
         let s = self.scenario;
         let mut identity = Vec::new();
         let mut group = Vec::new();
@@ -202,13 +219,22 @@ impl<'a> Population<'a> {
         let mut entry = first_entry;
         for (count, template) in &templates {
             for _ in 0..*count {
-                let out = embeddings.row_mut(row).into_slice().expect("rows of a standard-layout array are contiguous");
+                let out = embeddings
+                    .row_mut(row)
+                    .into_slice()
+                    .expect("rows of a standard-layout array are contiguous");
                 self.capture(template, true, entry, out, &mut noise);
                 row += 1;
                 entry += 1;
             }
         }
-        Tile { first_entry, embeddings, identity, group, identities_per_group }
+        Tile {
+            first_entry,
+            embeddings,
+            identity,
+            group,
+            identities_per_group,
+        }
     }
 }
 
@@ -242,7 +268,11 @@ impl GalleryLayout {
         while total < detections {
             let sums: Vec<u64> = (next_block..next_block + batch)
                 .into_par_iter()
-                .map(|b| (b * IDENTITY_BLOCK..(b + 1) * IDENTITY_BLOCK).map(|i| population.gallery_count(i)).sum())
+                .map(|b| {
+                    (b * IDENTITY_BLOCK..(b + 1) * IDENTITY_BLOCK)
+                        .map(|i| population.gallery_count(i))
+                        .sum()
+                })
                 .collect();
             for sum in sums {
                 if total >= detections {
@@ -261,7 +291,11 @@ impl GalleryLayout {
             entry += population.gallery_count(identities);
             identities += 1;
         }
-        Self { detections, identities, block_start }
+        Self {
+            detections,
+            identities,
+            block_start,
+        }
     }
 
     /// Number of identity blocks.
@@ -275,7 +309,10 @@ impl GalleryLayout {
         let mut start = 0;
         while start < self.n_blocks() {
             let mut end = start + 1;
-            while end < self.n_blocks() && self.block_start[end as usize + 1] - self.block_start[start as usize] <= tile_entries {
+            while end < self.n_blocks()
+                && self.block_start[end as usize + 1] - self.block_start[start as usize]
+                    <= tile_entries
+            {
                 end += 1;
             }
             tiles.push(start..end);

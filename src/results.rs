@@ -9,7 +9,7 @@
 use crate::estimate::{Estimates, MateDetection, ProbeRecord};
 use crate::population::QUANT_SCALE;
 use crate::run::RunOutput;
-use crate::scenario::{ScenarioConfig, Scenario, Threshold};
+use crate::scenario::{Scenario, ScenarioConfig, Threshold};
 use crate::search::score_value;
 use serde::Serialize;
 use std::path::Path;
@@ -173,13 +173,23 @@ impl<'a> Results<'a> {
     pub fn new(scenario: &'a Scenario, output: &'a RunOutput) -> Self {
         let capture = |i: usize| {
             let c = &scenario.captures[i];
-            CaptureModel { name: c.name.clone(), noise_min: c.noise_min, noise_max: c.noise_max }
+            CaptureModel {
+                name: c.name.clone(),
+                noise_min: c.noise_min,
+                noise_max: c.noise_max,
+            }
         };
-        let (sa, sb) = (scenario.captures[scenario.probe_capture].noise_min, scenario.captures[scenario.gallery_capture].noise_min);
+        let (sa, sb) = (
+            scenario.captures[scenario.probe_capture].noise_min,
+            scenario.captures[scenario.gallery_capture].noise_min,
+        );
         let d = scenario.dim as f64;
         Results {
             schema_version: SCHEMA_VERSION,
-            tool: Tool { name: "falsematch", version: env!("CARGO_PKG_VERSION") },
+            tool: Tool {
+                name: "falsematch",
+                version: env!("CARGO_PKG_VERSION"),
+            },
             scenario_sha256: &scenario.text_sha256,
             scenario: &scenario.config,
             model: Model {
@@ -194,7 +204,17 @@ impl<'a> Results<'a> {
                         name: g.name.clone(),
                         rho: g.rho,
                         rho_concentration: g.rho_concentration,
-                        direction_cosines: scenario.groups.iter().map(|h| g.direction.iter().zip(&h.direction).map(|(a, b)| a * b).sum()).collect(),
+                        direction_cosines: scenario
+                            .groups
+                            .iter()
+                            .map(|h| {
+                                g.direction
+                                    .iter()
+                                    .zip(&h.direction)
+                                    .map(|(a, b)| a * b)
+                                    .sum()
+                            })
+                            .collect(),
                     })
                     .collect(),
                 gallery_capture: capture(scenario.gallery_capture),
@@ -215,13 +235,18 @@ impl<'a> Results<'a> {
             },
             thresholds: &scenario.thresholds,
             estimates: &output.estimates,
-            searches: output.records.iter().map(|r| search_view(scenario, r)).collect(),
+            searches: output
+                .records
+                .iter()
+                .map(|r| search_view(scenario, r))
+                .collect(),
         }
     }
 
     /// The JSON bytes (pretty, newline-terminated).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("results contain only finite numbers, strings and lists");
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .expect("results contain only finite numbers, strings and lists");
         bytes.push(b'\n');
         bytes
     }
@@ -235,12 +260,24 @@ fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
         group: group(r.group),
         mated: r.mate.is_some(),
         max_non_mate_score: (r.max_nonmate > i32::MIN).then(|| score_value(r.max_nonmate)),
-        mate: r.mate.as_ref().map(|m| MateView { identity: m.identity, rank: m.rank, score: score_value(m.best_score), detections: m.detections.clone() }),
+        mate: r.mate.as_ref().map(|m| MateView {
+            identity: m.identity,
+            rank: m.rank,
+            score: score_value(m.best_score),
+            detections: m.detections.clone(),
+        }),
         candidates: r
             .candidates
             .iter()
             .enumerate()
-            .map(|(i, c)| CandidateView { rank: i + 1, score: score_value(c.score), entry: c.entry, identity: c.identity, group: group(c.group), mate: c.mate })
+            .map(|(i, c)| CandidateView {
+                rank: i + 1,
+                score: score_value(c.score),
+                entry: c.entry,
+                identity: c.identity,
+                group: group(c.group),
+                mate: c.mate,
+            })
             .collect(),
     }
 }
@@ -250,7 +287,10 @@ fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
 /// # Errors
 /// The I/O error of the write or the rename; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("output");
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {

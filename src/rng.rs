@@ -202,8 +202,7 @@ impl Stream {
             let v = v * v * v;
             let u = self.uniform_open();
             let x2 = x * x;
-            if u < 1.0 - 0.0331 * x2 * x2
-                || libm::log(u) < 0.5 * x2 + d * (1.0 - v + libm::log(v))
+            if u < 1.0 - 0.0331 * x2 * x2 || libm::log(u) < 0.5 * x2 + d * (1.0 - v + libm::log(v))
             {
                 return d * v;
             }
@@ -290,7 +289,9 @@ mod tests {
         let first = s.next_u64();
         let mut again = StreamKey::new(42, 0, Domain::GalleryIdentity).stream(0);
         assert_eq!(first, again.next_u64());
-        let normal = StreamKey::new(42, 0, Domain::ProbeCapture).stream(5).normal();
+        let normal = StreamKey::new(42, 0, Domain::ProbeCapture)
+            .stream(5)
+            .normal();
         assert!(normal.is_finite());
     }
 
@@ -302,11 +303,17 @@ mod tests {
         let mut it = draws.iter().copied();
         let (mean, var) = moments(|| it.next().unwrap(), n);
         assert!(mean.abs() < 5.0 * (1.0 / n as f64).sqrt(), "mean {mean}");
-        assert!((var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "var {var}");
+        assert!(
+            (var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(),
+            "var {var}"
+        );
         // P(|Z| > 3) = 2.6998e-3; binomial sd over n draws.
         let tail = draws.iter().filter(|v| v.abs() > 3.0).count() as f64 / n as f64;
         let p = 2.699_796e-3;
-        assert!((tail - p).abs() < 5.0 * (p * (1.0 - p) / n as f64).sqrt(), "tail {tail}");
+        assert!(
+            (tail - p).abs() < 5.0 * (p * (1.0 - p) / n as f64).sqrt(),
+            "tail {tail}"
+        );
         // The ziggurat's base strip (beyond R = 3.44) is exercised.
         assert!(draws.iter().any(|v| v.abs() > ZIGGURAT_R));
     }
@@ -317,7 +324,10 @@ mod tests {
         let n = 200_000;
         for shape in [0.4, 1.0, 6.5] {
             let (mean, var) = moments(|| s.gamma(shape), n);
-            assert!((mean - shape).abs() < 5.0 * (shape / n as f64).sqrt(), "{shape}: {mean}");
+            assert!(
+                (mean - shape).abs() < 5.0 * (shape / n as f64).sqrt(),
+                "{shape}: {mean}"
+            );
             assert!((var - shape).abs() < 0.05 * shape, "{shape}: var {var}");
         }
         let (mean, _) = moments(|| s.beta(2.0, 38.0), n);

@@ -37,7 +37,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { threads: None, tile_entries: DEFAULT_TILE_ENTRIES, progress: false, reverse_tiles: false }
+        Self {
+            threads: None,
+            tile_entries: DEFAULT_TILE_ENTRIES,
+            progress: false,
+            reverse_tiles: false,
+        }
     }
 }
 
@@ -83,11 +88,18 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     let m = scenario.n_probes() as f64;
     let d = scenario.dim as f64;
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads) as f64;
-    let per_probe_tally = (2 * scenario.thresholds.len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
+    let per_probe_tally =
+        (2 * scenario.thresholds.len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
     // Each worker holds a tile, its scores, and a few tally accumulators (rayon fold splits).
     let tile = options.tile_entries as f64 * (d * 2.0 + 24.0);
-    let memory = m * d * 2.0 + threads * (tile + 4.0 * m * per_probe_tally) + n / 256.0 * 8.0 + m * per_probe_tally * 2.0;
-    WorkEstimate { comparisons: n * m * f64::from(scenario.config.replicates), memory_bytes: memory }
+    let memory = m * d * 2.0
+        + threads * (tile + 4.0 * m * per_probe_tally)
+        + n / 256.0 * 8.0
+        + m * per_probe_tally * 2.0;
+    WorkEstimate {
+        comparisons: n * m * f64::from(scenario.config.replicates),
+        memory_bytes: memory,
+    }
 }
 
 /// Runs the scenario.
@@ -99,7 +111,10 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, 
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
     }
-    let pool = builder.build().map_err(|e| RunError::Threads { threads: options.threads.unwrap_or(0), message: e.to_string() })?;
+    let pool = builder.build().map_err(|e| RunError::Threads {
+        threads: options.threads.unwrap_or(0),
+        message: e.to_string(),
+    })?;
     pool.install(|| simulate_in_pool(scenario, options))
 }
 
@@ -109,8 +124,10 @@ fn progress_bar(total: u64, enabled: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
@@ -124,7 +141,10 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
     let bar = progress_bar(0, options.progress);
     for replicate in 0..replicates {
         let population = Population::new(scenario, replicate);
-        bar.set_message(format!("replicate {}/{replicates}: laying out gallery", replicate + 1));
+        bar.set_message(format!(
+            "replicate {}/{replicates}: laying out gallery",
+            replicate + 1
+        ));
         let layout = GalleryLayout::build(&population);
         let probes = ProbeSet::build(&population, &layout, replicate)?;
         let mut tiles = layout.tiles(options.tile_entries);
@@ -160,7 +180,14 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
         });
     }
     bar.finish_and_clear();
-    let records: Vec<ProbeRecord> = outcomes.iter().flat_map(|o| records(o, n_thresholds, n_groups)).collect();
+    let records: Vec<ProbeRecord> = outcomes
+        .iter()
+        .flat_map(|o| records(o, n_thresholds, n_groups))
+        .collect();
     let estimates = estimate(scenario, &outcomes, &records);
-    Ok(RunOutput { outcomes, records, estimates })
+    Ok(RunOutput {
+        outcomes,
+        records,
+        estimates,
+    })
 }

@@ -20,11 +20,12 @@ use crate::scenario::Scenario;
 use crate::tally::{Candidate, ProbeTally, Tally};
 use ndarray::Array2;
 
-/// Exact integer dot product of two quantized embeddings.
-#[inline]
+/// Exact integer dot product of two quantized embeddings (portable code; the compiler
+/// vectorizes it for whatever instruction set the calling function is compiled for).
+#[inline(always)]
 pub fn dot(a: &[i16], b: &[i16]) -> i32 {
-    // Eight independent lanes let the compiler vectorize; wrapping adds are exact here because
-    // no partial sum can leave i32 (see the module docs).
+    // Sixteen independent lanes let the compiler vectorize; wrapping adds are exact here
+    // because no partial sum can leave i32 (see the module docs).
     let mut lanes = [0i32; 16];
     let chunks_a = a.chunks_exact(16);
     let chunks_b = b.chunks_exact(16);
@@ -42,6 +43,182 @@ pub fn dot(a: &[i16], b: &[i16]) -> i32 {
     lanes.iter().fold(tail, |acc, &x| acc.wrapping_add(x))
 }
 
+#[inline(always)]
+fn score_rows_generic(rows: &[i16], dim: usize, probe: &[i16], out: &mut Vec<i32>) {
+    out.clear();
+    out.extend(rows.chunks_exact(dim).map(|row| dot(row, probe)));
+}
+
+/// An instruction-set path of the scoring loop. Every path computes the same exact integers;
+/// they differ only in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Baseline instructions of the target (SSE2 on x86-64).
+    Portable,
+    /// AVX2 (x86-64).
+    Avx2,
+    /// AVX-512 F + BW (x86-64).
+    Avx512,
+}
+
+impl Kernel {
+    /// The fastest path this CPU supports (detected once). `FALSEMATCH_KERNEL=portable`
+    /// forces the portable path.
+    pub fn detect() -> Kernel {
+        static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *KERNEL.get_or_init(|| {
+            if std::env::var("FALSEMATCH_KERNEL").is_ok_and(|v| v == "portable") {
+                return Kernel::Portable;
+            }
+            Kernel::available()
+                .into_iter()
+                .last()
+                .unwrap_or(Kernel::Portable)
+        })
+    }
+
+    /// Every path this CPU can run, slowest first.
+    pub fn available() -> Vec<Kernel> {
+        #[allow(unused_mut)]
+        let mut kernels = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                kernels.push(Kernel::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+            {
+                kernels.push(Kernel::Avx512);
+            }
+        }
+        kernels
+    }
+
+    /// Scores `probe` against every row of `rows` (row-major, `dim` columns) into `out`.
+    /// A path the CPU lacks falls back to the portable one.
+    pub fn score_rows(self, rows: &[i16], dim: usize, probe: &[i16], out: &mut Vec<i32>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Kernel::Avx512
+                    if std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512bw") =>
+                {
+                    // SAFETY: the CPU supports the features the function is compiled for.
+                    return unsafe { x86::score_rows_avx512(rows, dim, probe, out) };
+                }
+                Kernel::Avx2 if std::is_x86_feature_detected!("avx2") => {
+                    // SAFETY: as above.
+                    return unsafe { x86::score_rows_avx2(rows, dim, probe, out) };
+                }
+                _ => {}
+            }
+        }
+        score_rows_generic(rows, dim, probe, out);
+    }
+}
+
+/// Multiply-add kernels: `madd` multiplies adjacent int16 pairs and adds each pair into one
+/// int32 lane (at most 2 * 32767^2 < 2^31, exact), then lanes accumulate with exact int32 adds.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    fn dot_avx2(a: &[i16], b: &[i16]) -> i32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let mut i = 0;
+        // SAFETY (all loads): i + 32 <= n (or i + 16 <= n) keeps every 16-lane load in bounds.
+        while i + 32 <= n {
+            unsafe {
+                let x0 = _mm256_loadu_si256(pa.add(i) as *const __m256i);
+                let y0 = _mm256_loadu_si256(pb.add(i) as *const __m256i);
+                let x1 = _mm256_loadu_si256(pa.add(i + 16) as *const __m256i);
+                let y1 = _mm256_loadu_si256(pb.add(i + 16) as *const __m256i);
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+            }
+            i += 32;
+        }
+        if i + 16 <= n {
+            unsafe {
+                let x = _mm256_loadu_si256(pa.add(i) as *const __m256i);
+                let y = _mm256_loadu_si256(pb.add(i) as *const __m256i);
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x, y));
+            }
+            i += 16;
+        }
+        let acc = _mm256_add_epi32(acc0, acc1);
+        let mut lanes = [0i32; 8];
+        // SAFETY: `lanes` is 32 bytes, the size of one 256-bit store.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc) };
+        let tail = a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(&x, &y)| i32::from(x) * i32::from(y))
+            .fold(0i32, i32::wrapping_add);
+        lanes.iter().fold(tail, |s, &x| s.wrapping_add(x))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn dot_avx512(a: &[i16], b: &[i16]) -> i32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm512_setzero_si512();
+        let mut acc1 = _mm512_setzero_si512();
+        let mut i = 0;
+        // SAFETY (all loads): i + 64 <= n (or i + 32 <= n) keeps every 32-lane load in bounds.
+        while i + 64 <= n {
+            unsafe {
+                let x0 = _mm512_loadu_si512(pa.add(i) as *const __m512i);
+                let y0 = _mm512_loadu_si512(pb.add(i) as *const __m512i);
+                let x1 = _mm512_loadu_si512(pa.add(i + 32) as *const __m512i);
+                let y1 = _mm512_loadu_si512(pb.add(i + 32) as *const __m512i);
+                acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(x0, y0));
+                acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(x1, y1));
+            }
+            i += 64;
+        }
+        if i + 32 <= n {
+            unsafe {
+                let x = _mm512_loadu_si512(pa.add(i) as *const __m512i);
+                let y = _mm512_loadu_si512(pb.add(i) as *const __m512i);
+                acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(x, y));
+            }
+            i += 32;
+        }
+        let mut lanes = [0i32; 16];
+        // SAFETY: `lanes` is 64 bytes, the size of one 512-bit store.
+        unsafe {
+            _mm512_storeu_si512(
+                lanes.as_mut_ptr() as *mut __m512i,
+                _mm512_add_epi32(acc0, acc1),
+            )
+        };
+        let tail = a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(&x, &y)| i32::from(x) * i32::from(y))
+            .fold(0i32, i32::wrapping_add);
+        lanes.iter().fold(tail, |s, &x| s.wrapping_add(x))
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn score_rows_avx2(rows: &[i16], dim: usize, probe: &[i16], out: &mut Vec<i32>) {
+        out.clear();
+        out.extend(rows.chunks_exact(dim).map(|row| dot_avx2(row, probe)));
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn score_rows_avx512(rows: &[i16], dim: usize, probe: &[i16], out: &mut Vec<i32>) {
+        out.clear();
+        out.extend(rows.chunks_exact(dim).map(|row| dot_avx512(row, probe)));
+    }
+}
+
 /// The score value of an integer score.
 pub fn score_value(q: i32) -> f64 {
     f64::from(q) / (QUANT_SCALE * QUANT_SCALE)
@@ -50,7 +227,9 @@ pub fn score_value(q: i32) -> f64 {
 /// The least integer score whose value is >= `threshold`.
 pub fn threshold_q(threshold: f64) -> i32 {
     let scale2 = QUANT_SCALE * QUANT_SCALE;
-    let mut q = (threshold * scale2).ceil().clamp(-(scale2 + 1.0), scale2 + 1.0) as i32;
+    let mut q = (threshold * scale2)
+        .ceil()
+        .clamp(-(scale2 + 1.0), scale2 + 1.0) as i32;
     while score_value(q - 1) >= threshold {
         q -= 1;
     }
@@ -82,7 +261,9 @@ pub struct ProbeSet {
 
 /// A mated probe's group has no enrolled identity in this replicate's gallery.
 #[derive(Debug, thiserror::Error)]
-#[error("replicate {replicate}: the gallery has no identity of group `{group}` to be the subject of a mated probe; raise gallery.detections or the group's gallery_share")]
+#[error(
+    "replicate {replicate}: the gallery has no identity of group `{group}` to be the subject of a mated probe; raise gallery.detections or the group's gallery_share"
+)]
 pub struct NoEnrolledIdentity {
     /// Replicate.
     pub replicate: u32,
@@ -95,7 +276,11 @@ impl ProbeSet {
     ///
     /// # Errors
     /// [`NoEnrolledIdentity`] when a mated probe's group has no identity in the gallery.
-    pub fn build(population: &Population<'_>, layout: &GalleryLayout, replicate: u32) -> Result<Self, NoEnrolledIdentity> {
+    pub fn build(
+        population: &Population<'_>,
+        layout: &GalleryLayout,
+        replicate: u32,
+    ) -> Result<Self, NoEnrolledIdentity> {
         let s = population.scenario();
         let n_mated = u64::from(s.config.probes.mated);
         let n = s.n_probes();
@@ -110,18 +295,28 @@ impl ProbeSet {
             let template = if p < n_mated {
                 // Draw enrolled identities until one of the probe's group; give up after far
                 // more tries than the group's gallery share makes plausible.
-                let max_tries = 1000 + (1000.0 / s.groups[g as usize].gallery_share.max(1e-9)) as u64;
+                let max_tries =
+                    1000 + (1000.0 / s.groups[g as usize].gallery_share.max(1e-9)) as u64;
                 let identity = (0..max_tries)
                     .map(|_| rng.below(layout.identities))
                     .find(|&i| population.gallery_header(i).1 == g)
-                    .ok_or_else(|| NoEnrolledIdentity { replicate, group: s.groups[g as usize].name.clone() })?;
-                mate.push(Some(Mate { identity, detections: Vec::new() }));
+                    .ok_or_else(|| NoEnrolledIdentity {
+                        replicate,
+                        group: s.groups[g as usize].name.clone(),
+                    })?;
+                mate.push(Some(Mate {
+                    identity,
+                    detections: Vec::new(),
+                }));
                 population.gallery_identity(identity).1
             } else {
                 mate.push(None);
                 population.probe_identity(p - n_mated, g)
             };
-            let row = embeddings.row_mut(p as usize).into_slice().expect("contiguous row");
+            let row = embeddings
+                .row_mut(p as usize)
+                .into_slice()
+                .expect("contiguous row");
             population.capture(&template, false, p, row, &mut noise);
             group.push(g);
         }
@@ -135,16 +330,28 @@ impl ProbeSet {
                     .rows()
                     .into_iter()
                     .enumerate()
-                    .map(|(j, row)| (tile.first_entry + j as u64, dot(row.as_slice().expect("contiguous row"), probe)))
+                    .map(|(j, row)| {
+                        (
+                            tile.first_entry + j as u64,
+                            dot(row.as_slice().expect("contiguous row"), probe),
+                        )
+                    })
                     .collect();
             }
         }
-        Ok(Self { embeddings, group, mate })
+        Ok(Self {
+            embeddings,
+            group,
+            mate,
+        })
     }
 
     /// Number of mate detections of each probe (0 for non-mated probes).
     pub fn mate_counts(&self) -> Vec<usize> {
-        self.mate.iter().map(|m| m.as_ref().map_or(0, |m| m.detections.len())).collect()
+        self.mate
+            .iter()
+            .map(|m| m.as_ref().map_or(0, |m| m.detections.len()))
+            .collect()
     }
 }
 
@@ -158,7 +365,13 @@ pub struct Thresholds {
 impl Thresholds {
     /// The integer thresholds of a scenario.
     pub fn of(scenario: &Scenario) -> Self {
-        Self { q: scenario.thresholds.iter().map(|t| threshold_q(t.score)).collect() }
+        Self {
+            q: scenario
+                .thresholds
+                .iter()
+                .map(|t| threshold_q(t.score))
+                .collect(),
+        }
     }
 
     /// Index of the highest threshold that `score` reaches, if any.
@@ -168,84 +381,174 @@ impl Thresholds {
     }
 }
 
+/// Bytes of gallery rows scored against every probe before moving on (fits in L1/L2, so each
+/// row is read from memory once per tile, not once per probe).
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// A probe's progress through a tile: the identity whose detections are being read, with its
+/// group and best non-mate score so far (flushed into the distinct-people counts when the
+/// identity ends).
+type Current = Option<(u64, u16, i32)>;
+
 /// Searches every probe against one tile and adds the counts to `tally`.
-pub fn search_tile(tile: &Tile, probes: &ProbeSet, thresholds: &Thresholds, tally: &mut Tally, scores: &mut Vec<i32>) {
+pub fn search_tile(
+    tile: &Tile,
+    probes: &ProbeSet,
+    thresholds: &Thresholds,
+    tally: &mut Tally,
+    scores: &mut Vec<i32>,
+) {
     let n_groups = tally.entries_per_group.len();
     for &g in &tile.group {
         tally.entries_per_group[g as usize] += 1;
     }
-    for (a, b) in tally.identities_per_group.iter_mut().zip(&tile.identities_per_group) {
+    for (a, b) in tally
+        .identities_per_group
+        .iter_mut()
+        .zip(&tile.identities_per_group)
+    {
         *a += b;
     }
     let k = tally.k;
-    let t_min = thresholds.q.first().copied().unwrap_or(i32::MAX);
-    for (p, probe_tally) in tally.probes.iter_mut().enumerate() {
-        let probe = probes.embeddings.row(p);
-        let probe = probe.as_slice().expect("contiguous row");
-        scores.clear();
-        scores.extend(tile.embeddings.rows().into_iter().map(|row| dot(row.as_slice().expect("contiguous row"), probe)));
-        let mate = probes.mate[p].as_ref();
-        let mate_identity = mate.map_or(u64::MAX, |m| m.identity);
-        let mate_min = mate.and_then(|m| m.detections.iter().map(|d| d.1).min()).unwrap_or(i32::MAX);
-        consume(tile, scores, mate_identity, mate, mate_min, t_min, thresholds, n_groups, k, probe_tally);
+    let kernel = Kernel::detect();
+    let rows = tile
+        .embeddings
+        .as_slice()
+        .expect("tiles are standard-layout arrays");
+    let dim = tile.embeddings.ncols();
+    let ctx = Context {
+        tile,
+        thresholds,
+        t_min: thresholds.q.first().copied().unwrap_or(i32::MAX),
+        n_groups,
+        k,
+    };
+    let mut current: Vec<Current> = vec![None; tally.probes.len()];
+    let chunk_rows = (CHUNK_BYTES / (2 * dim.max(1))).max(8);
+    for chunk_start in (0..tile.len()).step_by(chunk_rows) {
+        let chunk_end = (chunk_start + chunk_rows).min(tile.len());
+        let chunk = &rows[chunk_start * dim..chunk_end * dim];
+        for (p, probe_tally) in tally.probes.iter_mut().enumerate() {
+            let probe = probes.embeddings.row(p);
+            kernel.score_rows(
+                chunk,
+                dim,
+                probe.as_slice().expect("contiguous row"),
+                scores,
+            );
+            ctx.consume(
+                chunk_start,
+                scores,
+                probes.mate[p].as_ref(),
+                &mut current[p],
+                probe_tally,
+            );
+        }
+    }
+    for (c, t) in current.into_iter().zip(&mut tally.probes) {
+        ctx.flush(c, t);
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn consume(
-    tile: &Tile,
-    scores: &[i32],
-    mate_identity: u64,
-    mate: Option<&Mate>,
-    mate_min: i32,
+/// What consuming scores needs besides the scores.
+struct Context<'a> {
+    tile: &'a Tile,
+    thresholds: &'a Thresholds,
     t_min: i32,
-    thresholds: &Thresholds,
     n_groups: usize,
     k: usize,
-    t: &mut ProbeTally,
-) {
-    // The current identity's best non-mate score, flushed into `ppl` when the identity ends.
-    let mut current: Option<(u64, u16, i32)> = None;
-    let flush = |current: Option<(u64, u16, i32)>, t: &mut ProbeTally| {
-        if let Some((_, group, best)) = current {
-            if let Some(b) = thresholds.bucket(best) {
-                t.ppl[b * n_groups + group as usize] += 1;
+}
+
+impl Context<'_> {
+    /// Adds the distinct-person count of a finished identity.
+    #[inline]
+    fn flush(&self, current: Current, t: &mut ProbeTally) {
+        if let Some((_, group, best)) = current
+            && let Some(b) = self.thresholds.bucket(best)
+        {
+            t.ppl[b * self.n_groups + group as usize] += 1;
+        }
+    }
+
+    /// Tallies the scores of tile rows `first..first + scores.len()` for one probe.
+    #[inline]
+    fn consume(
+        &self,
+        first: usize,
+        scores: &[i32],
+        mate: Option<&Mate>,
+        current: &mut Current,
+        t: &mut ProbeTally,
+    ) {
+        let (tile, n_groups, k) = (self.tile, self.n_groups, self.k);
+        let mate_identity = mate.map_or(u64::MAX, |m| m.identity);
+        let mate_min = mate
+            .and_then(|m| m.detections.iter().map(|d| d.1).min())
+            .unwrap_or(i32::MAX);
+        let mut kth = if t.top.len() == k {
+            t.top[k - 1].score
+        } else {
+            i32::MIN
+        };
+        // Below `interest` an entry changes nothing but the non-mate maximum: not the top-K, no
+        // threshold count, no mate rank, and no identity's count (its detections are
+        // contiguous, so skipping some of them never splits an identity's tally).
+        let interest = |kth: i32| kth.min(self.t_min).min(mate_min);
+        let last = first + scores.len() - 1;
+        let mate_inside =
+            tile.identity[first] <= mate_identity && mate_identity <= tile.identity[last];
+        if !mate_inside {
+            let chunk_max = scores.iter().copied().max().unwrap_or(i32::MIN);
+            if chunk_max < interest(kth) {
+                t.max_nonmate = t.max_nonmate.max(chunk_max);
+                return;
             }
         }
-    };
-    let mut kth = if t.top.len() == k { t.top[k - 1].score } else { i32::MIN };
-    for (j, &score) in scores.iter().enumerate() {
-        let identity = tile.identity[j];
-        let group = tile.group[j];
-        let is_mate = identity == mate_identity;
-        if score >= kth {
-            t.offer(
-                Candidate { score, entry: tile.first_entry + j as u64, identity, group, mate: is_mate },
-                k,
-            );
-            if t.top.len() == k {
-                kth = t.top[k - 1].score;
+        for (offset, &score) in scores.iter().enumerate() {
+            let j = first + offset;
+            let identity = tile.identity[j];
+            let is_mate = identity == mate_identity;
+            if score < interest(kth) {
+                if !is_mate {
+                    t.max_nonmate = t.max_nonmate.max(score);
+                }
+                continue;
             }
-        }
-        if is_mate {
-            continue;
-        }
-        t.max_nonmate = t.max_nonmate.max(score);
-        match &mut current {
-            Some((id, _, best)) if *id == identity => *best = (*best).max(score),
-            _ => {
-                flush(current, t);
-                current = Some((identity, group, score));
+            let group = tile.group[j];
+            if score >= kth {
+                t.offer(
+                    Candidate {
+                        score,
+                        entry: tile.first_entry + j as u64,
+                        identity,
+                        group,
+                        mate: is_mate,
+                    },
+                    k,
+                );
+                if t.top.len() == k {
+                    kth = t.top[k - 1].score;
+                }
             }
-        }
-        if score >= t_min {
-            if let Some(b) = thresholds.bucket(score) {
+            if is_mate {
+                continue;
+            }
+            t.max_nonmate = t.max_nonmate.max(score);
+            match current {
+                Some((id, _, best)) if *id == identity => *best = (*best).max(score),
+                _ => {
+                    self.flush(current.take(), t);
+                    *current = Some((identity, group, score));
+                }
+            }
+            if score >= self.t_min
+                && let Some(b) = self.thresholds.bucket(score)
+            {
                 t.det[b * n_groups + group as usize] += 1;
             }
-        }
-        if score >= mate_min {
-            if let Some(m) = mate {
+            if score >= mate_min
+                && let Some(m) = mate
+            {
                 for (beaten, &(_, mate_score)) in t.beaten.iter_mut().zip(&m.detections) {
                     if score >= mate_score {
                         *beaten += 1;
@@ -254,7 +557,6 @@ fn consume(
             }
         }
     }
-    flush(current, t);
 }
 
 #[cfg(test)]
@@ -282,8 +584,41 @@ mod tests {
     }
 
     #[test]
+    fn every_kernel_path_gives_the_same_integers() {
+        let dim = 77;
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as i64 % 4000 - 2000) as i16
+        };
+        let rows: Vec<i16> = (0..dim * 40).map(|_| next()).collect();
+        let probe: Vec<i16> = (0..dim).map(|_| next()).collect();
+        let mut reference = Vec::new();
+        Kernel::Portable.score_rows(&rows, dim, &probe, &mut reference);
+        let exact: Vec<i32> = rows
+            .chunks(dim)
+            .map(|r| {
+                r.iter()
+                    .zip(&probe)
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum()
+            })
+            .collect();
+        assert_eq!(reference, exact);
+        for kernel in Kernel::available() {
+            let mut out = Vec::new();
+            kernel.score_rows(&rows, dim, &probe, &mut out);
+            assert_eq!(out, reference, "{kernel:?}");
+        }
+    }
+
+    #[test]
     fn bucket_is_the_highest_passed_threshold() {
-        let t = Thresholds { q: vec![10, 20, 20, 30] };
+        let t = Thresholds {
+            q: vec![10, 20, 20, 30],
+        };
         assert_eq!(t.bucket(9), None);
         assert_eq!(t.bucket(10), Some(0));
         assert_eq!(t.bucket(25), Some(2));

@@ -13,12 +13,18 @@ pub fn render(results: &Results<'_>) -> String {
     let s = results.scenario;
     let e = results.estimates;
     let all = &e.slices[0];
-    let _ = writeln!(out, "falsematch {} - scenario {} (seed {})", results.tool.version, s.name, s.seed);
+    let _ = writeln!(
+        out,
+        "falsematch {} - scenario {} (seed {})",
+        results.tool.version, s.name, s.seed
+    );
     if !s.description.is_empty() {
         let _ = writeln!(out, "{}", s.description);
     }
-    let entries: u64 = e.replicates.iter().map(|r| r.entries).sum::<u64>() / e.replicates.len().max(1) as u64;
-    let identities: u64 = e.replicates.iter().map(|r| r.identities).sum::<u64>() / e.replicates.len().max(1) as u64;
+    let entries: u64 =
+        e.replicates.iter().map(|r| r.entries).sum::<u64>() / e.replicates.len().max(1) as u64;
+    let identities: u64 =
+        e.replicates.iter().map(|r| r.identities).sum::<u64>() / e.replicates.len().max(1) as u64;
     let _ = writeln!(
         out,
         "\nGallery: {} detections of about {} people, {} replicate gallery(ies). Searches: {} non-mated (subject not in the gallery), {} mated.",
@@ -40,7 +46,9 @@ pub fn render(results: &Results<'_>) -> String {
     );
     for row in &all.thresholds {
         let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
-            x.as_ref().map_or("-".to_string(), |x| with_interval(x.value, x.lower, x.upper, f))
+            x.as_ref().map_or("-".to_string(), |x| {
+                with_interval(x.value, x.lower, x.upper, f)
+            })
         };
         let _ = writeln!(
             out,
@@ -54,8 +62,15 @@ pub fn render(results: &Results<'_>) -> String {
         );
     }
     if all.non_mated_searches > 0 {
-        let _ = writeln!(out, "\nWho the false candidates are (share of false detections in non-mated searches):");
-        let groups: Vec<&str> = all.thresholds[0].false_candidates.iter().map(|c| c.group.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\nWho the false candidates are (share of false detections in non-mated searches):"
+        );
+        let groups: Vec<&str> = all.thresholds[0]
+            .false_candidates
+            .iter()
+            .map(|c| c.group.as_str())
+            .collect();
         let _ = write!(out, "{:<24}", "threshold");
         for g in &groups {
             let _ = write!(out, " {g:>16}");
@@ -65,15 +80,30 @@ pub fn render(results: &Results<'_>) -> String {
             let _ = write!(out, "{:<24}", row.threshold);
             let total: u64 = row.false_candidates.iter().map(|c| c.detections).sum();
             for c in &row.false_candidates {
-                let cell = if total == 0 { "-".to_string() } else { share(c.share) };
+                let cell = if total == 0 {
+                    "-".to_string()
+                } else {
+                    share(c.share)
+                };
                 let _ = write!(out, " {cell:>16}");
             }
             let _ = writeln!(out);
         }
     }
     if let Some(check) = &e.closed_form {
-        let worst = check.fmr.iter().filter_map(|c| c.z).chain(check.searches.iter().filter_map(|c| c.fpir_z)).fold(0.0f64, |a, z| a.max(z.abs()));
-        let _ = writeln!(out, "\nClosed-form check: largest |z| over {} FMR and {} FPIR comparisons is {:.2}.", check.fmr.len(), check.searches.len(), worst);
+        let worst = check
+            .fmr
+            .iter()
+            .filter_map(|c| c.z)
+            .chain(check.searches.iter().filter_map(|c| c.fpir_z))
+            .fold(0.0f64, |a, z| a.max(z.abs()));
+        let _ = writeln!(
+            out,
+            "\nClosed-form check: largest |z| over {} FMR and {} FPIR comparisons is {:.2}.",
+            check.fmr.len(),
+            check.searches.len(),
+            worst
+        );
     }
     out
 }

@@ -35,7 +35,10 @@ pub struct Candidate {
 impl Candidate {
     /// Candidate-list order: higher score first, ties broken by lower gallery index.
     pub fn rank_order(&self, other: &Self) -> Ordering {
-        other.score.cmp(&self.score).then(self.entry.cmp(&other.entry))
+        other
+            .score
+            .cmp(&self.score)
+            .then(self.entry.cmp(&other.entry))
     }
 }
 
@@ -143,7 +146,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn candidate(score: i32, entry: u64) -> Candidate {
-        Candidate { score, entry, identity: entry / 2, group: 0, mate: false }
+        Candidate {
+            score,
+            entry,
+            identity: entry / 2,
+            group: 0,
+            mate: false,
+        }
     }
 
     proptest! {
@@ -179,6 +188,9 @@ mod tests {
         for e in [9, 3, 7] {
             t.offer(candidate(10, e), 2);
         }
-        assert_eq!(t.top.iter().map(|c| c.entry).collect::<Vec<_>>(), vec![3, 7]);
+        assert_eq!(
+            t.top.iter().map(|c| c.entry).collect::<Vec<_>>(),
+            vec![3, 7]
+        );
     }
 }

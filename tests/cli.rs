@@ -16,23 +16,65 @@ fn bad_input_exits_2_with_one_line_naming_file_and_field_and_writes_nothing() {
     // (file, fragments the message must contain)
     let cases: &[(&str, &[&str])] = &[
         ("bad/malformed.toml", &["malformed.toml:2:"]),
-        ("bad/unknown_key.toml", &["unknown_key.toml:", "field `gallery.colour`", "unknown field"]),
-        ("bad/wrong_type.toml", &["wrong_type.toml:", "field `gallery.detections`"]),
-        ("bad/rho_out_of_range.toml", &["rho_out_of_range.toml", "field `groups[0].rho`", "[0, 1)", "1.2"]),
-        ("bad/shares_not_one.toml", &["shares_not_one.toml", "gallery_share", "sum to 1"]),
-        ("bad/threshold_out_of_range.toml", &["threshold_out_of_range.toml", "field `thresholds.raw[1]`", "[-1, 1]"]),
-        ("bad/zero_probes.toml", &["zero_probes.toml", "field `probes`", "got 0"]),
+        (
+            "bad/unknown_key.toml",
+            &[
+                "unknown_key.toml:",
+                "field `gallery.colour`",
+                "unknown field",
+            ],
+        ),
+        (
+            "bad/wrong_type.toml",
+            &["wrong_type.toml:", "field `gallery.detections`"],
+        ),
+        (
+            "bad/rho_out_of_range.toml",
+            &[
+                "rho_out_of_range.toml",
+                "field `groups[0].rho`",
+                "[0, 1)",
+                "1.2",
+            ],
+        ),
+        (
+            "bad/shares_not_one.toml",
+            &["shares_not_one.toml", "gallery_share", "sum to 1"],
+        ),
+        (
+            "bad/threshold_out_of_range.toml",
+            &[
+                "threshold_out_of_range.toml",
+                "field `thresholds.raw[1]`",
+                "[-1, 1]",
+            ],
+        ),
+        (
+            "bad/zero_probes.toml",
+            &["zero_probes.toml", "field `probes`", "got 0"],
+        ),
         ("bad/empty.toml", &["empty.toml", "is empty"]),
-        ("bad/no-such-file.toml", &["no-such-file.toml", "no such file"]),
+        (
+            "bad/no-such-file.toml",
+            &["no-such-file.toml", "no such file"],
+        ),
         ("bad", &["bad", "is a directory"]),
     ];
     let tmp = tempfile::tempdir().unwrap();
     for (file, fragments) in cases {
         let out = tmp.path().join(file.replace('/', "_"));
-        let assert = falsematch().args(["run", &data(file), "--out"]).arg(&out).assert().code(2);
+        let assert = falsematch()
+            .args(["run", &data(file), "--out"])
+            .arg(&out)
+            .assert()
+            .code(2);
         let output = assert.get_output();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{file}: one line expected, got: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{file}: one line expected, got: {stderr}"
+        );
         assert!(stderr.starts_with("error: "), "{file}: {stderr}");
         for f in *fragments {
             assert!(stderr.contains(f), "{file}: `{f}` missing from: {stderr}");
@@ -45,30 +87,69 @@ fn bad_input_exits_2_with_one_line_naming_file_and_field_and_writes_nothing() {
 
 #[test]
 fn usage_errors_exit_2() {
-    falsematch().args(["run", "--threads", "0"]).assert().code(2);
+    falsematch()
+        .args(["run", "--threads", "0"])
+        .assert()
+        .code(2);
     falsematch().args(["frobnicate"]).assert().code(2);
 }
 
 #[test]
 fn help_shows_an_example_for_each_command() {
-    for args in [vec!["--help"], vec!["run", "--help"], vec!["scenarios", "--help"]] {
-        let out = falsematch().args(&args).assert().success().get_output().stdout.clone();
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["scenarios", "--help"],
+    ] {
+        let out = falsematch()
+            .args(&args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("Examples:") && text.contains("falsematch "), "{args:?}: {text}");
+        assert!(
+            text.contains("Examples:") && text.contains("falsematch "),
+            "{args:?}: {text}"
+        );
     }
 }
 
 #[test]
 fn scenarios_lists_the_bundled_ones() {
-    let out = falsematch().arg("scenarios").assert().success().get_output().stdout.clone();
+    let out = falsematch()
+        .arg("scenarios")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("kaganskikh-2019") && text.contains("(default)") && text.contains("closed-form-check"), "{text}");
+    assert!(
+        text.contains("kaganskikh-2019")
+            && text.contains("(default)")
+            && text.contains("closed-form-check"),
+        "{text}"
+    );
 }
 
 fn run_to(dir: &Path, extra: &[&str]) -> Vec<u8> {
-    falsematch().args(["run", &data("small.toml"), "--quiet", "--out"]).arg(dir).args(extra).assert().success();
-    let leftovers: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers, vec![std::ffi::OsString::from("results.json")], "only results.json, no temporary files");
+    falsematch()
+        .args(["run", &data("small.toml"), "--quiet", "--out"])
+        .arg(dir)
+        .args(extra)
+        .assert()
+        .success();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![std::ffi::OsString::from("results.json")],
+        "only results.json, no temporary files"
+    );
     std::fs::read(dir.join("results.json")).unwrap()
 }
 
@@ -76,8 +157,14 @@ fn run_to(dir: &Path, extra: &[&str]) -> Vec<u8> {
 fn results_are_byte_identical_for_one_and_two_threads() {
     let tmp = tempfile::tempdir().unwrap();
     let one = run_to(&tmp.path().join("one"), &["--threads", "1"]);
-    let two = run_to(&tmp.path().join("two"), &["--threads", "2", "--tile-size", "300"]);
-    assert!(one == two, "results.json differs between --threads 1 and --threads 2");
+    let two = run_to(
+        &tmp.path().join("two"),
+        &["--threads", "2", "--tile-size", "300"],
+    );
+    assert!(
+        one == two,
+        "results.json differs between --threads 1 and --threads 2"
+    );
     let json: serde_json::Value = serde_json::from_slice(&one).unwrap();
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["scenario"]["name"], "small");
@@ -91,10 +178,28 @@ fn results_are_byte_identical_for_one_and_two_threads() {
 #[test]
 fn a_run_prints_a_summary_and_names_its_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = falsematch().current_dir(tmp.path()).args(["run", &data("small.toml")]).assert().success().get_output().stdout.clone();
+    let out = falsematch()
+        .current_dir(tmp.path())
+        .args(["run", &data("small.toml")])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
-    for needle in ["Gallery: 5,000 detections", "FPIR", "SEL", "67 % [identity]", "Who the false candidates are", "Wrote falsematch-out/small/results.json"] {
+    for needle in [
+        "Gallery: 5,000 detections",
+        "FPIR",
+        "SEL",
+        "67 % [identity]",
+        "Who the false candidates are",
+        "Wrote falsematch-out/small/results.json",
+    ] {
         assert!(text.contains(needle), "`{needle}` missing: {text}");
     }
-    assert!(tmp.path().join("falsematch-out/small/results.json").is_file());
+    assert!(
+        tmp.path()
+            .join("falsematch-out/small/results.json")
+            .is_file()
+    );
 }

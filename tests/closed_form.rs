@@ -12,7 +12,8 @@ fn z(events: f64, trials: f64, p: f64) -> f64 {
 #[test]
 fn isotropic_fmr_and_fpir_follow_the_beta_tail() {
     // (d_eff, thresholds): FMR from about 3e-2 down to 2e-4 in each dimension.
-    let cases: [(usize, [f64; 2]); 3] = [(16, [0.30, 0.55]), (64, [0.15, 0.30]), (128, [0.10, 0.22])];
+    let cases: [(usize, [f64; 2]); 3] =
+        [(16, [0.30, 0.55]), (64, [0.15, 0.30]), (128, [0.10, 0.22])];
     for (d_eff, thresholds) in cases {
         let n_entries = 20_000u64;
         let n_probes = 100u32;
@@ -24,32 +25,57 @@ fn isotropic_fmr_and_fpir_follow_the_beta_tail() {
             let fmr = &output.estimates.cross_group[t].cells[0].fmr;
             assert_eq!(fmr.trials, n_entries * u64::from(n_probes));
             let zf = z(fmr.events as f64, fmr.trials as f64, p);
-            assert!(zf.abs() < Z_TOL, "d_eff {d_eff} T {}: FMR {} vs Beta tail {p:e} (z = {zf:.2})", row.score, fmr.value);
+            assert!(
+                zf.abs() < Z_TOL,
+                "d_eff {d_eff} T {}: FMR {} vs Beta tail {p:e} (z = {zf:.2})",
+                row.score,
+                fmr.value
+            );
             // FPIR against 1 - (1 - FMR)^N.
             let expected = fpir(&[p], &[n_entries]);
             let f = row.fpir.as_ref().unwrap();
             if expected < 1.0 - 1e-12 {
                 let zp = z(f.events as f64, f.trials as f64, expected);
-                assert!(zp.abs() < Z_TOL, "d_eff {d_eff} T {}: FPIR {} vs {expected} (z = {zp:.2})", row.score, f.value);
+                assert!(
+                    zp.abs() < Z_TOL,
+                    "d_eff {d_eff} T {}: FPIR {} vs {expected} (z = {zp:.2})",
+                    row.score,
+                    f.value
+                );
             } else {
                 assert_eq!(f.events, f.trials);
             }
             // Interval contains the closed form's expectation here (95 %, fixed seed).
             let sel = row.sel.as_ref().unwrap();
             let expected_sel = p * n_entries as f64;
-            assert!((sel.value - expected_sel).abs() < Z_TOL * (expected_sel / f64::from(n_probes)).sqrt(), "SEL {} vs {expected_sel}", sel.value);
+            assert!(
+                (sel.value - expected_sel).abs()
+                    < Z_TOL * (expected_sel / f64::from(n_probes)).sqrt(),
+                "SEL {} vs {expected_sel}",
+                sel.value
+            );
         }
         // The run's own closed-form check agrees with the test's arithmetic.
-        let check = output.estimates.closed_form.as_ref().expect("isotropic scenarios are in the closed-form regime");
+        let check = output
+            .estimates
+            .closed_form
+            .as_ref()
+            .expect("isotropic scenarios are in the closed-form regime");
         for (row, t) in check.fmr.iter().zip(thresholds) {
-            assert!((row.closed_form - cosine_upper_tail(d_eff, t)).abs() < 1e-12 * row.closed_form.max(1e-300) + 1e-300);
+            assert!(
+                (row.closed_form - cosine_upper_tail(d_eff, t)).abs()
+                    < 1e-12 * row.closed_form.max(1e-300) + 1e-300
+            );
         }
     }
 }
 
 #[test]
 fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
-    let bundled = BUNDLED.iter().find(|b| b.name == "closed-form-check").unwrap();
+    let bundled = BUNDLED
+        .iter()
+        .find(|b| b.name == "closed-form-check")
+        .unwrap();
     let scenario = falsematch::scenario::Scenario::from_toml(bundled.text, bundled.file).unwrap();
     assert!(scenario.groups.iter().all(|g| g.rho > 0.0));
     let output = run(&scenario, &RunOptions::default());
@@ -66,6 +92,13 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
         }
     }
     // Same-group pairs match more often than cross-group pairs (u_g . u_h = 0 across sexes).
-    let at = |pg: &str, gg: &str| check.fmr.iter().find(|r| r.threshold == "0.40" && r.probe_group == pg && r.gallery_group == gg).unwrap().simulated;
+    let at = |pg: &str, gg: &str| {
+        check
+            .fmr
+            .iter()
+            .find(|r| r.threshold == "0.40" && r.probe_group == pg && r.gallery_group == gg)
+            .unwrap()
+            .simulated
+    };
     assert!(at("female", "female") > 2.0 * at("female", "male"));
 }

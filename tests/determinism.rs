@@ -9,17 +9,44 @@ use falsematch::search::ProbeSet;
 #[test]
 fn results_do_not_depend_on_threads_tiles_or_order() {
     let scenario = rich(3);
-    let reference = results_json(&scenario, &RunOptions { threads: Some(1), ..RunOptions::default() });
+    let reference = results_json(
+        &scenario,
+        &RunOptions {
+            threads: Some(1),
+            ..RunOptions::default()
+        },
+    );
     let variants = [
-        RunOptions { threads: Some(2), ..RunOptions::default() },
-        RunOptions { threads: Some(2), tile_entries: 1, ..RunOptions::default() },
-        RunOptions { threads: Some(3), tile_entries: 2500, reverse_tiles: true, ..RunOptions::default() },
-        RunOptions { threads: Some(1), ..RunOptions::default() },
+        RunOptions {
+            threads: Some(2),
+            ..RunOptions::default()
+        },
+        RunOptions {
+            threads: Some(2),
+            tile_entries: 1,
+            ..RunOptions::default()
+        },
+        RunOptions {
+            threads: Some(3),
+            tile_entries: 2500,
+            reverse_tiles: true,
+            ..RunOptions::default()
+        },
+        RunOptions {
+            threads: Some(1),
+            ..RunOptions::default()
+        },
     ];
     for options in variants {
-        assert!(results_json(&scenario, &options) == reference, "results differ with {options:?}");
+        assert!(
+            results_json(&scenario, &options) == reference,
+            "results differ with {options:?}"
+        );
     }
-    assert!(results_json(&rich(4), &RunOptions::default()) != reference, "a new seed gives new results");
+    assert!(
+        results_json(&rich(4), &RunOptions::default()) != reference,
+        "a new seed gives new results"
+    );
 }
 
 #[test]
@@ -35,7 +62,12 @@ fn value_stability_of_a_tiny_run() {
     let all = &output.estimates.slices[0];
     let pinned = (
         layout.identities,
-        tile.embeddings.row(0).iter().take(6).copied().collect::<Vec<i16>>(),
+        tile.embeddings
+            .row(0)
+            .iter()
+            .take(6)
+            .copied()
+            .collect::<Vec<i16>>(),
         probes.mate[0].as_ref().unwrap().identity,
         output.records[0].max_nonmate,
         all.thresholds[0].sel.as_ref().unwrap().events,

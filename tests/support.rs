@@ -10,7 +10,13 @@ use falsematch::scenario::Scenario;
 pub const Z_TOL: f64 = 4.0;
 
 /// A one-group isotropic scenario (rho = 0, no capture noise) in `effective_dim` dims.
-pub fn isotropic(effective_dim: usize, detections: u64, non_mated: u32, thresholds: &[f64], seed: u64) -> Scenario {
+pub fn isotropic(
+    effective_dim: usize,
+    detections: u64,
+    non_mated: u32,
+    thresholds: &[f64],
+    seed: u64,
+) -> Scenario {
     let raw: Vec<String> = thresholds.iter().map(|t| format!("{t}")).collect();
     let text = format!(
         r#"

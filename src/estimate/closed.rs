@@ -87,7 +87,12 @@ pub fn fmr_matrix(scenario: &Scenario, threshold: f64) -> Vec<Vec<f64>> {
                         noise_dim: scenario.noise_dim,
                         rho_a: g.rho,
                         rho_b: h.rho,
-                        direction_cosine: g.direction.iter().zip(&h.direction).map(|(a, b)| a * b).sum(),
+                        direction_cosine: g
+                            .direction
+                            .iter()
+                            .zip(&h.direction)
+                            .map(|(a, b)| a * b)
+                            .sum(),
                         noise_a: probe_noise,
                         noise_b: gallery_noise,
                     }
@@ -99,20 +104,30 @@ pub fn fmr_matrix(scenario: &Scenario, threshold: f64) -> Vec<Vec<f64>> {
 }
 
 /// Compares the simulated FMR, FPIR and SEL with the closed forms.
-pub fn closed_form_check(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[ProbeRecord]) -> ClosedFormCheck {
+pub fn closed_form_check(
+    scenario: &Scenario,
+    outcomes: &[ReplicateOutcome],
+    records: &[ProbeRecord],
+) -> ClosedFormCheck {
     let n_groups = scenario.n_groups();
     let mut fmr_rows = Vec::new();
     let mut search_rows = Vec::new();
     for (t, threshold) in scenario.thresholds.iter().enumerate() {
         let p = fmr_matrix(scenario, threshold.score);
         for (g, probe_group) in scenario.groups.iter().enumerate() {
-            let searches: Vec<&ProbeRecord> = records.iter().filter(|r| r.mate.is_none() && r.group as usize == g).collect();
+            let searches: Vec<&ProbeRecord> = records
+                .iter()
+                .filter(|r| r.mate.is_none() && r.group as usize == g)
+                .collect();
             if searches.is_empty() {
                 continue;
             }
             for (h, gallery_group) in scenario.groups.iter().enumerate() {
                 let events: u64 = searches.iter().map(|r| r.det[t * n_groups + h]).sum();
-                let trials: u64 = searches.iter().map(|r| outcome(outcomes, r.replicate).tally.entries_per_group[h]).sum();
+                let trials: u64 = searches
+                    .iter()
+                    .map(|r| outcome(outcomes, r.replicate).tally.entries_per_group[h])
+                    .sum();
                 if trials == 0 {
                     continue;
                 }
@@ -163,5 +178,8 @@ pub fn closed_form_check(scenario: &Scenario, outcomes: &[ReplicateOutcome], rec
 }
 
 fn outcome(outcomes: &[ReplicateOutcome], replicate: u32) -> &ReplicateOutcome {
-    outcomes.iter().find(|o| o.replicate == replicate).expect("every record comes from a replicate of the run")
+    outcomes
+        .iter()
+        .find(|o| o.replicate == replicate)
+        .expect("every record comes from a replicate of the run")
 }

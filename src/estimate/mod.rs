@@ -157,29 +157,64 @@ pub struct Estimates {
 }
 
 /// Computes every estimate from the records of all replicates.
-pub fn estimate(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[ProbeRecord]) -> Estimates {
+pub fn estimate(
+    scenario: &Scenario,
+    outcomes: &[ReplicateOutcome],
+    records: &[ProbeRecord],
+) -> Estimates {
     let thresholds = Thresholds::of(scenario);
-    let mut slices = vec![slice(scenario, &thresholds, "all", records.iter().collect(), 0)];
+    let mut slices = vec![slice(
+        scenario,
+        &thresholds,
+        "all",
+        records.iter().collect(),
+        0,
+    )];
     for (g, group) in scenario.groups.iter().enumerate() {
         let members: Vec<&ProbeRecord> = records.iter().filter(|r| r.group as usize == g).collect();
         if !members.is_empty() {
-            slices.push(slice(scenario, &thresholds, &group.name, members, g as u64 + 1));
+            slices.push(slice(
+                scenario,
+                &thresholds,
+                &group.name,
+                members,
+                g as u64 + 1,
+            ));
         }
     }
     Estimates {
         slices,
         cross_group: cross_group(scenario, outcomes, records),
-        replicates: outcomes.iter().map(|o| replicate_row(scenario, &thresholds, o, records)).collect(),
-        closed_form: scenario.is_closed_form_regime().then(|| closed_form_check(scenario, outcomes, records)),
+        replicates: outcomes
+            .iter()
+            .map(|o| replicate_row(scenario, &thresholds, o, records))
+            .collect(),
+        closed_form: scenario
+            .is_closed_form_regime()
+            .then(|| closed_form_check(scenario, outcomes, records)),
     }
 }
 
-fn slice(scenario: &Scenario, thresholds: &Thresholds, name: &str, members: Vec<&ProbeRecord>, stratum: u64) -> SliceEstimates {
+fn slice(
+    scenario: &Scenario,
+    thresholds: &Thresholds,
+    name: &str,
+    members: Vec<&ProbeRecord>,
+    stratum: u64,
+) -> SliceEstimates {
     let level = scenario.config.analysis.confidence_level;
     let n_groups = scenario.n_groups();
     let k = scenario.k() as u64;
-    let non_mated: Vec<&ProbeRecord> = members.iter().copied().filter(|r| r.mate.is_none()).collect();
-    let mated: Vec<&ProbeRecord> = members.iter().copied().filter(|r| r.mate.is_some()).collect();
+    let non_mated: Vec<&ProbeRecord> = members
+        .iter()
+        .copied()
+        .filter(|r| r.mate.is_none())
+        .collect();
+    let mated: Vec<&ProbeRecord> = members
+        .iter()
+        .copied()
+        .filter(|r| r.mate.is_some())
+        .collect();
     let (n_nm, n_m) = (non_mated.len() as u64, mated.len() as u64);
     let boot = bootstrap(scenario, thresholds, &non_mated, stratum);
     let rows = (0..thresholds.q.len())
@@ -190,19 +225,44 @@ fn slice(scenario: &Scenario, thresholds: &Thresholds, name: &str, members: Vec<
                 let events = non_mated.iter().filter(|r| r.max_nonmate >= q).count() as u64;
                 let mut fpir = Estimate::proportion(events, n_nm, level);
                 fpir.bootstrap = boot.as_ref().map(|b| b.fpir[t]);
-                let total: u64 = non_mated.iter().map(|r| r.false_candidates(t, n_groups)).sum();
+                let total: u64 = non_mated
+                    .iter()
+                    .map(|r| r.false_candidates(t, n_groups))
+                    .sum();
                 let people: u64 = non_mated.iter().map(|r| r.false_people(t, n_groups)).sum();
                 (
                     Some(fpir),
-                    Some(Estimate::mean_count(total, n_nm, level, boot.as_ref().map(|b| b.sel[t]))),
-                    Some(Estimate::mean_count(people, n_nm, level, boot.as_ref().map(|b| b.people[t]))),
+                    Some(Estimate::mean_count(
+                        total,
+                        n_nm,
+                        level,
+                        boot.as_ref().map(|b| b.sel[t]),
+                    )),
+                    Some(Estimate::mean_count(
+                        people,
+                        n_nm,
+                        level,
+                        boot.as_ref().map(|b| b.people[t]),
+                    )),
                 )
             } else {
                 (None, None, None)
             };
-            let fnir = |rank: u64| (n_m > 0).then(|| Estimate::proportion(mated.iter().filter(|r| r.misses(rank, q)).count() as u64, n_m, level));
+            let fnir = |rank: u64| {
+                (n_m > 0).then(|| {
+                    Estimate::proportion(
+                        mated.iter().filter(|r| r.misses(rank, q)).count() as u64,
+                        n_m,
+                        level,
+                    )
+                })
+            };
             let totals: Vec<(u64, u64)> = (0..n_groups)
-                .map(|h| non_mated.iter().fold((0, 0), |(d, p), r| (d + r.det[t * n_groups + h], p + r.ppl[t * n_groups + h])))
+                .map(|h| {
+                    non_mated.iter().fold((0, 0), |(d, p), r| {
+                        (d + r.det[t * n_groups + h], p + r.ppl[t * n_groups + h])
+                    })
+                })
                 .collect();
             let all: u64 = totals.iter().map(|x| x.0).sum();
             ThresholdRow {
@@ -220,7 +280,11 @@ fn slice(scenario: &Scenario, thresholds: &Thresholds, name: &str, members: Vec<
                         group: g.name.clone(),
                         detections,
                         people,
-                        share: if all > 0 { detections as f64 / all as f64 } else { 0.0 },
+                        share: if all > 0 {
+                            detections as f64 / all as f64
+                        } else {
+                            0.0
+                        },
                     })
                     .collect(),
             }
@@ -228,7 +292,16 @@ fn slice(scenario: &Scenario, thresholds: &Thresholds, name: &str, members: Vec<
         .collect();
     let cmc = if n_m > 0 {
         (1..=k)
-            .map(|r| Estimate::proportion(mated.iter().filter(|m| m.mate.as_ref().is_some_and(|m| m.rank <= r)).count() as u64, n_m, level))
+            .map(|r| {
+                Estimate::proportion(
+                    mated
+                        .iter()
+                        .filter(|m| m.mate.as_ref().is_some_and(|m| m.rank <= r))
+                        .count() as u64,
+                    n_m,
+                    level,
+                )
+            })
             .collect()
     } else {
         Vec::new()
@@ -250,7 +323,11 @@ fn det_points(non_mated: &[&ProbeRecord], mated: &[&ProbeRecord], k: u64) -> Vec
     if non_mated.is_empty() || mated.is_empty() {
         return Vec::new();
     }
-    let mut maxima: Vec<i32> = non_mated.iter().map(|r| r.max_nonmate).filter(|&m| m > i32::MIN).collect();
+    let mut maxima: Vec<i32> = non_mated
+        .iter()
+        .map(|r| r.max_nonmate)
+        .filter(|&m| m > i32::MIN)
+        .collect();
     maxima.sort_unstable_by(|a, b| b.cmp(a));
     maxima.dedup();
     let step = maxima.len().div_ceil(MAX_DET_POINTS).max(1);
@@ -259,7 +336,8 @@ fn det_points(non_mated: &[&ProbeRecord], mated: &[&ProbeRecord], k: u64) -> Vec
         .step_by(step)
         .map(|&q| DetPoint {
             score: score_value(q),
-            fpir: non_mated.iter().filter(|r| r.max_nonmate >= q).count() as f64 / non_mated.len() as f64,
+            fpir: non_mated.iter().filter(|r| r.max_nonmate >= q).count() as f64
+                / non_mated.len() as f64,
             fnir: mated.iter().filter(|r| r.misses(k, q)).count() as f64 / mated.len() as f64,
         })
         .collect()
@@ -272,7 +350,12 @@ struct BootstrapBounds {
 }
 
 /// Percentile bootstrap over non-mated probe subjects, one stream per draw.
-fn bootstrap(scenario: &Scenario, thresholds: &Thresholds, non_mated: &[&ProbeRecord], stratum: u64) -> Option<BootstrapBounds> {
+fn bootstrap(
+    scenario: &Scenario,
+    thresholds: &Thresholds,
+    non_mated: &[&ProbeRecord],
+    stratum: u64,
+) -> Option<BootstrapBounds> {
     let draws = u64::from(scenario.config.analysis.bootstrap_draws);
     let n = non_mated.len();
     if draws == 0 || n == 0 {
@@ -285,7 +368,13 @@ fn bootstrap(scenario: &Scenario, thresholds: &Thresholds, non_mated: &[&ProbeRe
         .iter()
         .map(|r| {
             (0..n_t)
-                .map(|t| (u64::from(r.max_nonmate >= thresholds.q[t]), r.false_candidates(t, n_groups), r.false_people(t, n_groups)))
+                .map(|t| {
+                    (
+                        u64::from(r.max_nonmate >= thresholds.q[t]),
+                        r.false_candidates(t, n_groups),
+                        r.false_people(t, n_groups),
+                    )
+                })
                 .collect()
         })
         .collect();
@@ -309,18 +398,34 @@ fn bootstrap(scenario: &Scenario, thresholds: &Thresholds, non_mated: &[&ProbeRe
     let level = scenario.config.analysis.confidence_level;
     let bounds = |f: &dyn Fn(&(u64, u64, u64)) -> u64| -> Vec<Bounds> {
         (0..n_t)
-            .map(|t| percentile_interval(sums.iter().map(|s| f(&s[t]) as f64 / n as f64).collect(), level))
+            .map(|t| {
+                percentile_interval(
+                    sums.iter().map(|s| f(&s[t]) as f64 / n as f64).collect(),
+                    level,
+                )
+            })
             .collect()
     };
-    Some(BootstrapBounds { fpir: bounds(&|s| s.0), sel: bounds(&|s| s.1), people: bounds(&|s| s.2) })
+    Some(BootstrapBounds {
+        fpir: bounds(&|s| s.0),
+        sel: bounds(&|s| s.1),
+        people: bounds(&|s| s.2),
+    })
 }
 
 /// Non-mated searches of group g in a replicate.
 fn non_mated_in(records: &[ProbeRecord], replicate: u32, g: usize) -> u64 {
-    records.iter().filter(|r| r.replicate == replicate && r.mate.is_none() && r.group as usize == g).count() as u64
+    records
+        .iter()
+        .filter(|r| r.replicate == replicate && r.mate.is_none() && r.group as usize == g)
+        .count() as u64
 }
 
-fn cross_group(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[ProbeRecord]) -> Vec<CrossGroupTable> {
+fn cross_group(
+    scenario: &Scenario,
+    outcomes: &[ReplicateOutcome],
+    records: &[ProbeRecord],
+) -> Vec<CrossGroupTable> {
     let level = scenario.config.analysis.confidence_level;
     let n_groups = scenario.n_groups();
     scenario
@@ -331,8 +436,17 @@ fn cross_group(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[Pr
             let mut cells = Vec::new();
             for (g, probe_group) in scenario.groups.iter().enumerate() {
                 for (h, candidate_group) in scenario.groups.iter().enumerate() {
-                    let events: u64 = records.iter().filter(|r| r.mate.is_none() && r.group as usize == g).map(|r| r.det[t * n_groups + h]).sum();
-                    let trials: u64 = outcomes.iter().map(|o| non_mated_in(records, o.replicate, g) * o.tally.entries_per_group[h]).sum();
+                    let events: u64 = records
+                        .iter()
+                        .filter(|r| r.mate.is_none() && r.group as usize == g)
+                        .map(|r| r.det[t * n_groups + h])
+                        .sum();
+                    let trials: u64 = outcomes
+                        .iter()
+                        .map(|o| {
+                            non_mated_in(records, o.replicate, g) * o.tally.entries_per_group[h]
+                        })
+                        .sum();
                     if trials > 0 {
                         cells.push(CrossGroupCell {
                             probe_group: probe_group.name.clone(),
@@ -342,15 +456,27 @@ fn cross_group(scenario: &Scenario, outcomes: &[ReplicateOutcome], records: &[Pr
                     }
                 }
             }
-            CrossGroupTable { threshold: threshold.label.clone(), score: threshold.score, cells }
+            CrossGroupTable {
+                threshold: threshold.label.clone(),
+                score: threshold.score,
+                cells,
+            }
         })
         .collect()
 }
 
-fn replicate_row(scenario: &Scenario, thresholds: &Thresholds, outcome: &ReplicateOutcome, records: &[ProbeRecord]) -> ReplicateEstimates {
+fn replicate_row(
+    scenario: &Scenario,
+    thresholds: &Thresholds,
+    outcome: &ReplicateOutcome,
+    records: &[ProbeRecord],
+) -> ReplicateEstimates {
     let level = scenario.config.analysis.confidence_level;
     let n_groups = scenario.n_groups();
-    let non_mated: Vec<&ProbeRecord> = records.iter().filter(|r| r.replicate == outcome.replicate && r.mate.is_none()).collect();
+    let non_mated: Vec<&ProbeRecord> = records
+        .iter()
+        .filter(|r| r.replicate == outcome.replicate && r.mate.is_none())
+        .collect();
     let n = non_mated.len() as u64;
     ReplicateEstimates {
         replicate: outcome.replicate,
@@ -364,8 +490,27 @@ fn replicate_row(scenario: &Scenario, thresholds: &Thresholds, outcome: &Replica
             .enumerate()
             .map(|(t, threshold)| ReplicateRow {
                 threshold: threshold.label.clone(),
-                fpir: (n > 0).then(|| Estimate::proportion(non_mated.iter().filter(|r| r.max_nonmate >= thresholds.q[t]).count() as u64, n, level)),
-                sel: (n > 0).then(|| Estimate::mean_count(non_mated.iter().map(|r| r.false_candidates(t, n_groups)).sum(), n, level, None)),
+                fpir: (n > 0).then(|| {
+                    Estimate::proportion(
+                        non_mated
+                            .iter()
+                            .filter(|r| r.max_nonmate >= thresholds.q[t])
+                            .count() as u64,
+                        n,
+                        level,
+                    )
+                }),
+                sel: (n > 0).then(|| {
+                    Estimate::mean_count(
+                        non_mated
+                            .iter()
+                            .map(|r| r.false_candidates(t, n_groups))
+                            .sum(),
+                        n,
+                        level,
+                        None,
+                    )
+                }),
             })
             .collect(),
     }

@@ -87,7 +87,9 @@ impl ProbeRecord {
 
     /// True when this mated search misses its mate within rank `r` at integer threshold `q`.
     pub fn misses(&self, r: u64, q: i32) -> bool {
-        self.mate.as_ref().is_some_and(|m| m.rank > r || m.best_score < q)
+        self.mate
+            .as_ref()
+            .is_some_and(|m| m.rank > r || m.best_score < q)
     }
 }
 
@@ -102,7 +104,11 @@ fn cumulate(buckets: &[u64], n_thresholds: usize, n_groups: usize) -> Vec<u64> {
 }
 
 /// Turns a replicate's tally into one record per search.
-pub fn records(outcome: &ReplicateOutcome, n_thresholds: usize, n_groups: usize) -> Vec<ProbeRecord> {
+pub fn records(
+    outcome: &ReplicateOutcome,
+    n_thresholds: usize,
+    n_groups: usize,
+) -> Vec<ProbeRecord> {
     outcome
         .tally
         .probes
@@ -114,16 +120,29 @@ pub fn records(outcome: &ReplicateOutcome, n_thresholds: usize, n_groups: usize)
                 let ahead = |i: usize| {
                     det.iter()
                         .enumerate()
-                        .filter(|&(j, d)| j != i && (d.1 > det[i].1 || (d.1 == det[i].1 && d.0 < det[i].0)))
+                        .filter(|&(j, d)| {
+                            j != i && (d.1 > det[i].1 || (d.1 == det[i].1 && d.0 < det[i].0))
+                        })
                         .count() as u64
                 };
                 let detections: Vec<MateDetection> = det
                     .iter()
                     .enumerate()
-                    .map(|(i, &(entry, score))| MateDetection { entry, score: score_value(score), rank: 1 + t.beaten[i] + ahead(i) })
+                    .map(|(i, &(entry, score))| MateDetection {
+                        entry,
+                        score: score_value(score),
+                        rank: 1 + t.beaten[i] + ahead(i),
+                    })
                     .collect();
-                let best = (0..det.len()).max_by(|&a, &b| det[a].1.cmp(&det[b].1).then(det[b].0.cmp(&det[a].0))).expect("an enrolled identity has at least one detection");
-                MateRecord { identity: m.identity, best_score: det[best].1, rank: 1 + t.beaten[best], detections }
+                let best = (0..det.len())
+                    .max_by(|&a, &b| det[a].1.cmp(&det[b].1).then(det[b].0.cmp(&det[a].0)))
+                    .expect("an enrolled identity has at least one detection");
+                MateRecord {
+                    identity: m.identity,
+                    best_score: det[best].1,
+                    rank: 1 + t.beaten[best],
+                    detections,
+                }
             });
             ProbeRecord {
                 replicate: outcome.replicate,
@@ -157,8 +176,16 @@ mod tests {
             entries: 100,
             identities: 50,
             probe_group: vec![1],
-            mate: vec![Some(Mate { identity: 7, detections: vec![(10, 50), (11, 95)] })],
-            tally: Tally { k: 5, probes: vec![t], entries_per_group: vec![50, 50], identities_per_group: vec![25, 25] },
+            mate: vec![Some(Mate {
+                identity: 7,
+                detections: vec![(10, 50), (11, 95)],
+            })],
+            tally: Tally {
+                k: 5,
+                probes: vec![t],
+                entries_per_group: vec![50, 50],
+                identities_per_group: vec![25, 25],
+            },
         };
         let r = &records(&outcome, 2, 2)[0];
         assert_eq!(r.det, vec![5, 1, 2, 0]);

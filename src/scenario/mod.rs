@@ -36,7 +36,9 @@ pub enum ScenarioError {
         file: String,
     },
     /// The file is empty.
-    #[error("{file}: is empty; a scenario needs at least name, attributes, groups, captures, gallery, probes and thresholds")]
+    #[error(
+        "{file}: is empty; a scenario needs at least name, attributes, groups, captures, gallery, probes and thresholds"
+    )]
     Empty {
         /// The file.
         file: String,
@@ -66,7 +68,9 @@ pub enum ScenarioError {
         message: String,
     },
     /// Neither a file nor a bundled scenario.
-    #[error("{name}: no such file, and not a bundled scenario (bundled: {bundled}); see `falsematch scenarios`")]
+    #[error(
+        "{name}: no such file, and not a bundled scenario (bundled: {bundled}); see `falsematch scenarios`"
+    )]
     Unknown {
         /// What was asked for.
         name: String,
@@ -242,9 +246,10 @@ impl Scenario {
     /// one detection per identity, and a fixed noise level for gallery and probe captures.
     pub fn is_closed_form_regime(&self) -> bool {
         self.groups.iter().all(|g| g.rho_concentration.is_none())
-            && self.identity_classes.iter().all(|c| {
-                c.mean_detections == 1.0 && c.distribution == CountDistribution::Fixed
-            })
+            && self
+                .identity_classes
+                .iter()
+                .all(|c| c.mean_detections == 1.0 && c.distribution == CountDistribution::Fixed)
             && self.captures[self.gallery_capture].is_fixed()
             && self.captures[self.probe_capture].is_fixed()
     }
@@ -272,8 +277,8 @@ fn parse(text: &str, file: &str) -> Result<ScenarioConfig, ScenarioError> {
             message: message.trim().replace('\n', "; "),
         }
     };
-    let deserializer =
-        toml::Deserializer::parse(text).map_err(|e| syntax(e.span(), String::new(), e.message()))?;
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| syntax(e.span(), String::new(), e.message()))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
         let location = if path.is_empty() || path == "." {

@@ -58,17 +58,57 @@ fn defaults_are_filled_and_thresholds_resolved() {
 #[test]
 fn errors_name_the_field_and_the_range() {
     let cases = [
-        (BASE.replace("rho = 0.1\n[[groups]]", "rho = 1.2\n[[groups]]"), "groups[0].rho", "[0, 1)"),
-        (BASE.replace("gallery_share = 0.5\nprobe_share = 0.5\nrho = 0.1\n[captures", "gallery_share = 0.6\nprobe_share = 0.5\nrho = 0.1\n[captures"), "groups[*].gallery_share", "sum to 1"),
-        (BASE.replace("raw = [0.5]", "raw = [1.5]"), "thresholds.raw[0]", "[-1, 1]"),
-        (BASE.replace("non_mated = 10", "non_mated = 0"), "probes", "[1, 1000000]"),
-        (BASE.replace("capture = \"cctv\"\n[probes]", "capture = \"dashcam\"\n[probes]"), "gallery.capture", "cctv"),
-        (BASE.replace("sex = \"male\"", "sex = \"other\""), "groups[1].attributes.sex", "female, male"),
-        (BASE.replace("[gallery]", "[embedding]\neffective_dimension = 1\n[gallery]"), "embedding.effective_dimension", "[2,"),
+        (
+            BASE.replace("rho = 0.1\n[[groups]]", "rho = 1.2\n[[groups]]"),
+            "groups[0].rho",
+            "[0, 1)",
+        ),
+        (
+            BASE.replace(
+                "gallery_share = 0.5\nprobe_share = 0.5\nrho = 0.1\n[captures",
+                "gallery_share = 0.6\nprobe_share = 0.5\nrho = 0.1\n[captures",
+            ),
+            "groups[*].gallery_share",
+            "sum to 1",
+        ),
+        (
+            BASE.replace("raw = [0.5]", "raw = [1.5]"),
+            "thresholds.raw[0]",
+            "[-1, 1]",
+        ),
+        (
+            BASE.replace("non_mated = 10", "non_mated = 0"),
+            "probes",
+            "[1, 1000000]",
+        ),
+        (
+            BASE.replace(
+                "capture = \"cctv\"\n[probes]",
+                "capture = \"dashcam\"\n[probes]",
+            ),
+            "gallery.capture",
+            "cctv",
+        ),
+        (
+            BASE.replace("sex = \"male\"", "sex = \"other\""),
+            "groups[1].attributes.sex",
+            "female, male",
+        ),
+        (
+            BASE.replace(
+                "[gallery]",
+                "[embedding]\neffective_dimension = 1\n[gallery]",
+            ),
+            "embedding.effective_dimension",
+            "[2,",
+        ),
     ];
     for (text, field, allowed) in cases {
         let e = error_of(&text);
-        assert!(e.contains(&format!("`{field}`")) && e.contains(allowed) && e.starts_with("s.toml"), "{e}");
+        assert!(
+            e.contains(&format!("`{field}`")) && e.contains(allowed) && e.starts_with("s.toml"),
+            "{e}"
+        );
     }
 }
 
@@ -77,10 +117,18 @@ fn syntax_errors_give_line_and_field() {
     let text = BASE.replace("[gallery]\n", "[gallery]\ncolour = 3\n");
     let e = error_of(&text);
     let line = text.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
-    assert!(e.starts_with(&format!("s.toml:{line}:")) && e.contains("field `gallery.colour`: unknown field"), "{e}");
+    assert!(
+        e.starts_with(&format!("s.toml:{line}:"))
+            && e.contains("field `gallery.colour`: unknown field"),
+        "{e}"
+    );
     let e = error_of(&BASE.replace("detections = 1000", "detections = \"many\""));
     assert!(e.contains("field `gallery.detections`"), "{e}");
-    let line = BASE.lines().position(|l| l.starts_with("detections")).unwrap() + 1;
+    let line = BASE
+        .lines()
+        .position(|l| l.starts_with("detections"))
+        .unwrap()
+        + 1;
     assert!(e.starts_with(&format!("s.toml:{line}:")), "{e}");
     let e = error_of("name = \"t\"\n[[groups]\n");
     assert!(e.starts_with("s.toml:2:"), "{e}");

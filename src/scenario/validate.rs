@@ -27,7 +27,14 @@ impl Checker<'_> {
         }
     }
 
-    fn range(&self, field: &str, value: f64, lo: f64, hi: f64, hi_open: bool) -> Result<(), ScenarioError> {
+    fn range(
+        &self,
+        field: &str,
+        value: f64,
+        lo: f64,
+        hi: f64,
+        hi_open: bool,
+    ) -> Result<(), ScenarioError> {
         let ok = value.is_finite() && value >= lo && if hi_open { value < hi } else { value <= hi };
         if ok {
             Ok(())
@@ -60,32 +67,57 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
     {
-        return Err(c.err("name", "must be non-empty and use only letters, digits, '-', '_' and '.'"));
+        return Err(c.err(
+            "name",
+            "must be non-empty and use only letters, digits, '-', '_' and '.'",
+        ));
     }
     if !(1..=1000).contains(&config.replicates) {
-        return Err(c.err("replicates", format!("must be in [1, 1000], got {}", config.replicates)));
+        return Err(c.err(
+            "replicates",
+            format!("must be in [1, 1000], got {}", config.replicates),
+        ));
     }
 
     // Attributes and the demographic block.
     if config.attributes.is_empty() {
-        return Err(c.err("attributes", "needs at least one attribute (e.g. name = \"sex\", values = [\"female\", \"male\"])"));
+        return Err(c.err(
+            "attributes",
+            "needs at least one attribute (e.g. name = \"sex\", values = [\"female\", \"male\"])",
+        ));
     }
     let mut offsets = Vec::new();
     let mut demographic_dim = 0;
     for (i, a) in config.attributes.iter().enumerate() {
         if a.values.is_empty() {
-            return Err(c.err(format!("attributes[{i}].values"), "needs at least one value"));
+            return Err(c.err(
+                format!("attributes[{i}].values"),
+                "needs at least one value",
+            ));
         }
         if config.attributes[..i].iter().any(|b| b.name == a.name) {
-            return Err(c.err(format!("attributes[{i}].name"), format!("`{}` is defined twice", a.name)));
+            return Err(c.err(
+                format!("attributes[{i}].name"),
+                format!("`{}` is defined twice", a.name),
+            ));
         }
         if let Some(w) = &a.weights {
             if w.len() != a.values.len() {
-                return Err(c.err(format!("attributes[{i}].weights"), format!("needs one weight per value ({}), got {}", a.values.len(), w.len())));
+                return Err(c.err(
+                    format!("attributes[{i}].weights"),
+                    format!(
+                        "needs one weight per value ({}), got {}",
+                        a.values.len(),
+                        w.len()
+                    ),
+                ));
             }
             for (j, &x) in w.iter().enumerate() {
                 if !(x.is_finite() && x > 0.0) {
-                    return Err(c.err(format!("attributes[{i}].weights[{j}]"), format!("must be > 0, got {x}")));
+                    return Err(c.err(
+                        format!("attributes[{i}].weights[{j}]"),
+                        format!("must be > 0, got {x}"),
+                    ));
                 }
             }
         }
@@ -97,7 +129,10 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     let dim = config.embedding.dimension;
     let effective_dim = config.embedding.effective_dimension;
     if !(2..=MAX_DIMENSION).contains(&dim) {
-        return Err(c.err("embedding.dimension", format!("must be in [2, {MAX_DIMENSION}], got {dim}")));
+        return Err(c.err(
+            "embedding.dimension",
+            format!("must be in [2, {MAX_DIMENSION}], got {dim}"),
+        ));
     }
     if effective_dim < 2 || effective_dim + demographic_dim > dim {
         return Err(c.err(
@@ -109,26 +144,49 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
 
     // Groups.
     if config.groups.is_empty() || config.groups.len() > 1024 {
-        return Err(c.err("groups", format!("needs 1 to 1024 groups, got {}", config.groups.len())));
+        return Err(c.err(
+            "groups",
+            format!("needs 1 to 1024 groups, got {}", config.groups.len()),
+        ));
     }
     let mut groups = Vec::new();
     for (i, g) in config.groups.iter().enumerate() {
         let field = |f: &str| format!("groups[{i}].{f}");
         if config.groups[..i].iter().any(|h| h.name == g.name) {
-            return Err(c.err(field("name"), format!("`{}` is used by another group", g.name)));
+            return Err(c.err(
+                field("name"),
+                format!("`{}` is used by another group", g.name),
+            ));
         }
         let mut direction = vec![0.0; demographic_dim];
         for name in g.attributes.keys() {
             if !config.attributes.iter().any(|a| &a.name == name) {
-                return Err(c.err(field("attributes"), format!("unknown attribute `{name}`; attributes are: {}", config.attributes.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", "))));
+                return Err(c.err(
+                    field("attributes"),
+                    format!(
+                        "unknown attribute `{name}`; attributes are: {}",
+                        config
+                            .attributes
+                            .iter()
+                            .map(|a| a.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
             }
         }
         for (a, attr) in config.attributes.iter().enumerate() {
             let Some(value) = g.attributes.get(&attr.name) else {
-                return Err(c.err(field("attributes"), format!("gives no value for attribute `{}`", attr.name)));
+                return Err(c.err(
+                    field("attributes"),
+                    format!("gives no value for attribute `{}`", attr.name),
+                ));
             };
             let Some(j) = attr.values.iter().position(|v| v == value) else {
-                return Err(c.err(field(&format!("attributes.{}", attr.name)), format!("`{value}` is not one of: {}", attr.values.join(", "))));
+                return Err(c.err(
+                    field(&format!("attributes.{}", attr.name)),
+                    format!("`{value}` is not one of: {}", attr.values.join(", ")),
+                ));
             };
             direction[offsets[a] + j] = attr.weights.as_ref().map_or(1.0, |w| w[j]);
         }
@@ -142,7 +200,10 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
                 return Err(c.err(field("rho_concentration"), format!("must be > 0, got {k}")));
             }
             if g.rho == 0.0 {
-                return Err(c.err(field("rho_concentration"), "needs rho > 0 (rho varies around its mean rho)"));
+                return Err(c.err(
+                    field("rho_concentration"),
+                    "needs rho > 0 (rho varies around its mean rho)",
+                ));
             }
         }
         groups.push(Group {
@@ -154,28 +215,62 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             rho_concentration: g.rho_concentration,
         });
     }
-    let gallery_group_cumulative = c.shares("groups[*].gallery_share", &groups.iter().map(|g| g.gallery_share).collect::<Vec<_>>())?;
-    let probe_group_cumulative = c.shares("groups[*].probe_share", &groups.iter().map(|g| g.probe_share).collect::<Vec<_>>())?;
+    let gallery_group_cumulative = c.shares(
+        "groups[*].gallery_share",
+        &groups.iter().map(|g| g.gallery_share).collect::<Vec<_>>(),
+    )?;
+    let probe_group_cumulative = c.shares(
+        "groups[*].probe_share",
+        &groups.iter().map(|g| g.probe_share).collect::<Vec<_>>(),
+    )?;
 
     // Captures.
     if config.captures.is_empty() {
-        return Err(c.err("captures", "needs at least one capture condition, e.g. [captures.cctv] noise = 0.6"));
+        return Err(c.err(
+            "captures",
+            "needs at least one capture condition, e.g. [captures.cctv] noise = 0.6",
+        ));
     }
     let mut captures = Vec::new();
     for (name, cap) in &config.captures {
         c.range(&format!("captures.{name}.noise"), cap.noise, 0.0, 1.0, true)?;
         let noise_max = cap.noise_max.unwrap_or(cap.noise);
-        c.range(&format!("captures.{name}.noise_max"), noise_max, cap.noise, 1.0, true)?;
-        captures.push(Capture { name: name.clone(), noise_min: cap.noise, noise_max });
+        c.range(
+            &format!("captures.{name}.noise_max"),
+            noise_max,
+            cap.noise,
+            1.0,
+            true,
+        )?;
+        captures.push(Capture {
+            name: name.clone(),
+            noise_min: cap.noise,
+            noise_max,
+        });
     }
     let capture_index = |field: &str, name: &str| {
-        captures.iter().position(|cap| cap.name == name).ok_or_else(|| {
-            c.err(field, format!("`{name}` is not a capture condition; defined: {}", captures.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")))
-        })
+        captures
+            .iter()
+            .position(|cap| cap.name == name)
+            .ok_or_else(|| {
+                c.err(
+                    field,
+                    format!(
+                        "`{name}` is not a capture condition; defined: {}",
+                        captures
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
     };
     let gallery_capture = capture_index("gallery.capture", &config.gallery.capture)?;
     let probe_capture = capture_index("probes.capture", &config.probes.capture)?;
-    let noisy = [gallery_capture, probe_capture].iter().any(|&i| captures[i].noise_max > 0.0);
+    let noisy = [gallery_capture, probe_capture]
+        .iter()
+        .any(|&i| captures[i].noise_max > 0.0);
     if noisy && noise_dim < 2 {
         return Err(c.err("embedding.dimension", format!("leaves {noise_dim} dims for capture noise; with noise > 0 it must be at least demographic dims ({demographic_dim}) + effective_dimension ({effective_dim}) + 2")));
     }
@@ -183,7 +278,10 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     // Gallery.
     let gallery = &config.gallery;
     if !(1..=1_000_000_000_000).contains(&gallery.detections) {
-        return Err(c.err("gallery.detections", format!("must be in [1, 1e12], got {}", gallery.detections)));
+        return Err(c.err(
+            "gallery.detections",
+            format!("must be in [1, 1e12], got {}", gallery.detections),
+        ));
     }
     if gallery.identity_classes.is_empty() {
         return Err(c.err("gallery.identity_classes", "needs at least one class"));
@@ -192,9 +290,21 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     for (i, class) in gallery.identity_classes.iter().enumerate() {
         let field = |f: &str| format!("gallery.identity_classes[{i}].{f}");
         c.range(&field("share"), class.share, 0.0, 1.0, false)?;
-        c.range(&field("mean_detections"), class.mean_detections, 1.0, 100_000.0, false)?;
+        c.range(
+            &field("mean_detections"),
+            class.mean_detections,
+            1.0,
+            100_000.0,
+            false,
+        )?;
         if class.distribution == CountDistribution::Fixed && class.mean_detections.fract() != 0.0 {
-            return Err(c.err(field("mean_detections"), format!("must be a whole number with distribution = \"fixed\", got {}", class.mean_detections)));
+            return Err(c.err(
+                field("mean_detections"),
+                format!(
+                    "must be a whole number with distribution = \"fixed\", got {}",
+                    class.mean_detections
+                ),
+            ));
         }
         identity_classes.push(IdentityClass {
             label: class.label.clone(),
@@ -202,13 +312,23 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             distribution: class.distribution,
         });
     }
-    let class_cumulative = c.shares("gallery.identity_classes[*].share", &gallery.identity_classes.iter().map(|k| k.share).collect::<Vec<_>>())?;
+    let class_cumulative = c.shares(
+        "gallery.identity_classes[*].share",
+        &gallery
+            .identity_classes
+            .iter()
+            .map(|k| k.share)
+            .collect::<Vec<_>>(),
+    )?;
 
     // Probes.
     let probes = &config.probes;
     let n_probes = u64::from(probes.mated) + u64::from(probes.non_mated);
     if n_probes == 0 || n_probes > 1_000_000 {
-        return Err(c.err("probes", format!("mated + non_mated must be in [1, 1000000], got {n_probes}")));
+        return Err(c.err(
+            "probes",
+            format!("mated + non_mated must be in [1, 1000000], got {n_probes}"),
+        ));
     }
     if probes.mated > 0 {
         for (i, g) in groups.iter().enumerate() {
@@ -221,7 +341,10 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     // Search.
     let k = config.search.candidate_list_length;
     if !(1..=1000).contains(&k) {
-        return Err(c.err("search.candidate_list_length", format!("must be in [1, 1000], got {k}")));
+        return Err(c.err(
+            "search.candidate_list_length",
+            format!("must be in [1, 1000], got {k}"),
+        ));
     }
 
     // Thresholds.
@@ -229,13 +352,26 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     let mut thresholds = Vec::new();
     for (i, &score) in t.raw.iter().enumerate() {
         c.range(&format!("thresholds.raw[{i}]"), score, -1.0, 1.0, false)?;
-        thresholds.push(Threshold { label: format!("{score:.2}"), score, origin: "raw score".into() });
+        thresholds.push(Threshold {
+            label: format!("{score:.2}"),
+            score,
+            origin: "raw score".into(),
+        });
     }
     if !t.percent.is_empty() && t.percent_mappings.is_empty() {
-        return Err(c.err("thresholds.percent_mappings", "needs at least one mapping (identity, half_cosine) when percent thresholds are given"));
+        return Err(c.err(
+            "thresholds.percent_mappings",
+            "needs at least one mapping (identity, half_cosine) when percent thresholds are given",
+        ));
     }
     for (i, &percent) in t.percent.iter().enumerate() {
-        c.range(&format!("thresholds.percent[{i}]"), percent, 0.0, 100.0, false)?;
+        c.range(
+            &format!("thresholds.percent[{i}]"),
+            percent,
+            0.0,
+            100.0,
+            false,
+        )?;
         for mapping in &t.percent_mappings {
             let name = match mapping {
                 PercentMapping::Identity => "identity",
@@ -249,16 +385,31 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         }
     }
     if thresholds.is_empty() || thresholds.len() > 64 {
-        return Err(c.err("thresholds", format!("needs 1 to 64 thresholds in raw and percent, got {}", thresholds.len())));
+        return Err(c.err(
+            "thresholds",
+            format!(
+                "needs 1 to 64 thresholds in raw and percent, got {}",
+                thresholds.len()
+            ),
+        ));
     }
     thresholds.sort_by(|a, b| a.score.total_cmp(&b.score));
 
     // Analysis.
     let a = &config.analysis;
     if a.bootstrap_draws > 100_000 {
-        return Err(c.err("analysis.bootstrap_draws", format!("must be in [0, 100000], got {}", a.bootstrap_draws)));
+        return Err(c.err(
+            "analysis.bootstrap_draws",
+            format!("must be in [0, 100000], got {}", a.bootstrap_draws),
+        ));
     }
-    c.range("analysis.confidence_level", a.confidence_level, 0.5, 1.0, true)?;
+    c.range(
+        "analysis.confidence_level",
+        a.confidence_level,
+        0.5,
+        1.0,
+        true,
+    )?;
 
     Ok(Scenario {
         text_sha256: String::new(),
