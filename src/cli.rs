@@ -13,6 +13,7 @@ use crate::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
 use crate::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 const RUN_EXAMPLES: &str = "Examples:
@@ -85,13 +86,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Run(args)) => run(args),
         Some(Command::Scenarios) => {
+            let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
                 let default = if b.name == DEFAULT_SCENARIO {
                     " (default)"
                 } else {
                     ""
                 };
-                println!("{:<20} {}{default}", b.name, b.description());
+                writeln!(stdout, "{:<20} {}{default}", b.name, b.description())?;
             }
             Ok(())
         }
@@ -120,14 +122,26 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let work = work_estimate(&scenario, &options);
+    let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
+    if let Some(available) = available_memory_bytes() {
+        if work.memory_bytes > 0.9 * available {
+            anyhow::bail!(
+                "{name}: this run needs about {} MiB of memory but {} MiB are available; lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
+                mib(work.memory_bytes),
+                mib(available)
+            );
+        }
+    }
     if !args.quiet {
         eprintln!(
-            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections), about {} MiB of memory",
+            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
             count(work.comparisons as u64),
             scenario.config.replicates,
             scenario.n_probes(),
             count(scenario.config.gallery.detections),
-            count((work.memory_bytes / (1 << 20) as f64).ceil() as u64)
+            mib(work.memory_bytes),
+            count(work.seconds.ceil() as u64),
+            work.threads
         );
     }
     let output = simulate(&scenario, &options)?;
@@ -138,8 +152,17 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     write_atomic(&path, &results.to_json())
         .with_context(|| format!("{}: cannot write", path.display()))?;
     if !args.quiet {
-        print!("{}", crate::summary::render(&results));
-        println!("\nWrote {}", path.display());
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", crate::summary::render(&results))?;
+        writeln!(stdout, "\nWrote {}", path.display())?;
     }
     Ok(())
+}
+
+/// Memory the system can give a new process (Linux: MemAvailable), if known.
+fn available_memory_bytes() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
 }

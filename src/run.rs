@@ -80,7 +80,16 @@ pub struct WorkEstimate {
     pub comparisons: f64,
     /// Approximate peak memory, bytes.
     pub memory_bytes: f64,
+    /// Worker threads the estimate assumes.
+    pub threads: usize,
+    /// Rough wall time at the reference machine's measured speed (benches/README.md).
+    pub seconds: f64,
 }
+
+/// Reference speeds per thread at d = 512, measured with `cargo bench --bench kernel` on the
+/// 2-core machine of benches/README.md; both scale about as 1/d.
+const REFERENCE_COMPARISONS_PER_SEC_D512: f64 = 8.0e7;
+const REFERENCE_ENTRIES_PER_SEC_D512: f64 = 2.3e5;
 
 /// Estimates the work and memory of a run.
 pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate {
@@ -92,13 +101,24 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
         (2 * scenario.thresholds.len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
     // Each worker holds a tile, its scores, and a few tally accumulators (rayon fold splits).
     let tile = options.tile_entries as f64 * (d * 2.0 + 24.0);
-    let memory = m * d * 2.0
+    // The process itself (binary, allocator arenas, thread stacks) takes a few MiB.
+    const BASE_BYTES: f64 = 8.0 * 1_048_576.0;
+    let memory = BASE_BYTES
+        + m * d * 2.0
         + threads * (tile + 4.0 * m * per_probe_tally)
         + n / 256.0 * 8.0
         + m * per_probe_tally * 2.0;
+    let replicates = f64::from(scenario.config.replicates);
+    let comparisons = n * m * replicates;
+    let scale = d / 512.0;
+    let cpu_seconds = scale
+        * (comparisons / REFERENCE_COMPARISONS_PER_SEC_D512
+            + n * replicates / REFERENCE_ENTRIES_PER_SEC_D512);
     WorkEstimate {
-        comparisons: n * m * f64::from(scenario.config.replicates),
+        comparisons,
         memory_bytes: memory,
+        threads: threads as usize,
+        seconds: cpu_seconds / threads,
     }
 }
 

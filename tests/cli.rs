@@ -203,3 +203,44 @@ fn a_run_prints_a_summary_and_names_its_output() {
             .is_file()
     );
 }
+
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
+    // 10^6 searches x 64 thresholds x 200 groups of tallies: hundreds of GB.
+    let cells: Vec<String> = (0..200).map(|i| format!("\"c{i}\"")).collect();
+    let mut text = format!(
+        "name = \"huge\"\n[[attributes]]\nname = \"cell\"\nvalues = [{}]\n",
+        cells.join(", ")
+    );
+    for i in 0..200 {
+        text += &format!(
+            "[[groups]]\nname = \"c{i}\"\nattributes = {{ cell = \"c{i}\" }}\ngallery_share = 0.005\nprobe_share = 0.005\nrho = 0.1\n"
+        );
+    }
+    let thresholds: Vec<String> = (0..64)
+        .map(|i| format!("{}", 0.3 + 0.001 * f64::from(i)))
+        .collect();
+    text += &format!(
+        "[captures.cctv]\nnoise = 0.5\n[gallery]\ndetections = 1000\ncapture = \"cctv\"\n[probes]\nnon_mated = 1000000\ncapture = \"cctv\"\n[thresholds]\nraw = [{}]\n",
+        thresholds.join(", ")
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("huge.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    let assert = falsematch()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("huge.toml")
+            && stderr.contains("needs about")
+            && stderr.contains("MiB are available"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
