@@ -57,7 +57,7 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
     pub scenario: Option<String>,
-    /// Output folder [default: falsematch-out/<scenario name>].
+    /// Output folder [default: falsematch-out/SCENARIO-NAME].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Worker threads [default: one per core]. Results do not depend on it.
@@ -123,14 +123,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let work = work_estimate(&scenario, &options);
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
-    if let Some(available) = available_memory_bytes() {
-        if work.memory_bytes > 0.9 * available {
-            anyhow::bail!(
-                "{name}: this run needs about {} MiB of memory but {} MiB are available; lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
-                mib(work.memory_bytes),
-                mib(available)
-            );
-        }
+    if let Some(available) = available_memory_bytes()
+        && work.memory_bytes > 0.9 * available
+    {
+        anyhow::bail!(
+            "{name}: this run needs about {} MiB of memory but {} MiB are available; lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
+            mib(work.memory_bytes),
+            mib(available)
+        );
     }
     if !args.quiet {
         eprintln!(

@@ -82,7 +82,7 @@ pub enum ScenarioError {
 /// A resolved threshold.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Threshold {
-    /// Label as shown in reports, e.g. "0.50" or "67 % [identity]".
+    /// Label as shown in reports, e.g. `0.50` or `67 % [identity]`.
     pub label: String,
     /// Raw score T (a candidate is returned when score >= T).
     pub score: f64,
