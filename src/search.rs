@@ -20,6 +20,15 @@ use crate::scenario::Scenario;
 use crate::tally::{Candidate, ProbeTally, Tally};
 use ndarray::Array2;
 
+/// Plain exact dot product, for the few components a vector loop leaves over.
+#[inline(always)]
+fn dot_scalar(a: &[i16], b: &[i16]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .fold(0i32, i32::wrapping_add)
+}
+
 /// Exact integer dot product of two quantized embeddings (portable code; the compiler
 /// vectorizes it for whatever instruction set the calling function is compiled for).
 #[inline(always)]
@@ -29,12 +38,7 @@ pub fn dot(a: &[i16], b: &[i16]) -> i32 {
     let mut lanes = [0i32; 16];
     let chunks_a = a.chunks_exact(16);
     let chunks_b = b.chunks_exact(16);
-    let tail: i32 = chunks_a
-        .remainder()
-        .iter()
-        .zip(chunks_b.remainder())
-        .map(|(&x, &y)| i32::from(x) * i32::from(y))
-        .fold(0i32, i32::wrapping_add);
+    let tail = dot_scalar(chunks_a.remainder(), chunks_b.remainder());
     for (ca, cb) in chunks_a.zip(chunks_b) {
         for l in 0..16 {
             lanes[l] = lanes[l].wrapping_add(i32::from(ca[l]) * i32::from(cb[l]));
@@ -155,12 +159,11 @@ mod x86 {
         let mut lanes = [0i32; 8];
         // SAFETY: `lanes` is 32 bytes, the size of one 256-bit store.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc) };
-        let tail = a[i..n]
+        lanes
             .iter()
-            .zip(&b[i..n])
-            .map(|(&x, &y)| i32::from(x) * i32::from(y))
-            .fold(0i32, i32::wrapping_add);
-        lanes.iter().fold(tail, |s, &x| s.wrapping_add(x))
+            .fold(super::dot_scalar(&a[i..n], &b[i..n]), |s, &x| {
+                s.wrapping_add(x)
+            })
     }
 
     #[target_feature(enable = "avx512f,avx512bw")]
@@ -198,12 +201,11 @@ mod x86 {
                 _mm512_add_epi32(acc0, acc1),
             )
         };
-        let tail = a[i..n]
+        lanes
             .iter()
-            .zip(&b[i..n])
-            .map(|(&x, &y)| i32::from(x) * i32::from(y))
-            .fold(0i32, i32::wrapping_add);
-        lanes.iter().fold(tail, |s, &x| s.wrapping_add(x))
+            .fold(super::dot_scalar(&a[i..n], &b[i..n]), |s, &x| {
+                s.wrapping_add(x)
+            })
     }
 
     #[target_feature(enable = "avx2")]

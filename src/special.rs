@@ -42,6 +42,23 @@ pub fn beta_inc(a: f64, b: f64, x: f64) -> (f64, f64) {
     }
 }
 
+/// One step of the modified Lentz method for a continued fraction b0 + a1/(b1 + a2/(b2 + ...)):
+/// updates the running `c` and `d` with the term (a_n, b_n) and returns the factor by which the
+/// value changes (1 at convergence).
+#[inline]
+fn lentz_step(a_n: f64, b_n: f64, c: &mut f64, d: &mut f64) -> f64 {
+    *d = b_n + a_n * *d;
+    if d.abs() < TINY {
+        *d = TINY;
+    }
+    *c = b_n + a_n / *c;
+    if c.abs() < TINY {
+        *c = TINY;
+    }
+    *d = 1.0 / *d;
+    *d * *c
+}
+
 /// The continued fraction of the incomplete beta (Numerical Recipes `betacf`).
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     let qab = a + b;
@@ -57,28 +74,19 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     for m in 1..=MAX_ITER {
         let m = m as f64;
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        // Even and odd terms of the fraction.
+        h *= lentz_step(
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            1.0,
+            &mut c,
+            &mut d,
+        );
+        let del = lentz_step(
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+            1.0,
+            &mut c,
+            &mut d,
+        );
         h *= del;
         if (del - 1.0).abs() <= EPS {
             break;
@@ -116,18 +124,8 @@ pub fn gamma_inc(a: f64, x: f64) -> (f64, f64) {
         let mut h = d;
         for i in 1..=MAX_ITER {
             let i = i as f64;
-            let an = -i * (i - a);
             b += 2.0;
-            d = an * d + b;
-            if d.abs() < TINY {
-                d = TINY;
-            }
-            c = b + an / c;
-            if c.abs() < TINY {
-                c = TINY;
-            }
-            d = 1.0 / d;
-            let del = d * c;
+            let del = lentz_step(-i * (i - a), b, &mut c, &mut d);
             h *= del;
             if (del - 1.0).abs() <= EPS {
                 break;

@@ -7,6 +7,18 @@ fn falsematch() -> Command {
     Command::cargo_bin("falsematch").unwrap()
 }
 
+/// Runs the binary with `args`, expects success, returns its stdout.
+fn stdout_of(args: &[&str]) -> String {
+    let out = falsematch()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
 fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -101,14 +113,7 @@ fn help_shows_an_example_for_each_command() {
         vec!["run", "--help"],
         vec!["scenarios", "--help"],
     ] {
-        let out = falsematch()
-            .args(&args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let text = String::from_utf8(out).unwrap();
+        let text = stdout_of(&args);
         assert!(
             text.contains("Examples:") && text.contains("falsematch "),
             "{args:?}: {text}"
@@ -118,14 +123,7 @@ fn help_shows_an_example_for_each_command() {
 
 #[test]
 fn scenarios_lists_the_bundled_ones() {
-    let out = falsematch()
-        .arg("scenarios")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(&["scenarios"]);
     assert!(
         text.contains("kaganskikh-2019")
             && text.contains("(default)")
