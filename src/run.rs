@@ -138,11 +138,13 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, 
     pool.install(|| simulate_in_pool(scenario, options))
 }
 
-fn progress_bar(total: u64, enabled: bool) -> ProgressBar {
+/// A progress bar on stderr, hidden unless enabled and stderr is a terminal. Its length (in
+/// tiles) is set once the first gallery is laid out.
+fn progress_bar(enabled: bool) -> ProgressBar {
     if !enabled || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template(
             "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}",
@@ -158,7 +160,7 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
     let n_groups = scenario.n_groups();
     let mut outcomes = Vec::new();
     let replicates = scenario.config.replicates;
-    let bar = progress_bar(0, options.progress);
+    let bar = progress_bar(options.progress);
     for replicate in 0..replicates {
         let population = Population::new(scenario, replicate);
         bar.set_message(format!(
