@@ -3,15 +3,14 @@
 //! `main.rs` only calls [`main`] and maps its result to an exit code; everything here is
 //! library code that tests can reach.
 //!
-//! Invariants: a scenario is loaded and validated before any output folder is touched, and
-//! results are written atomically, so bad input or an interrupted run never leaves a partial
-//! output behind.
+//! Invariants: a scenario is loaded and validated, and the run's size checked, before any output
+//! folder is touched; the bundle is rendered in memory and written atomically, so bad input or
+//! an interrupted run never leaves a partial output behind.
 
 use crate::format::count;
-use crate::results::{Results, write_atomic};
+use crate::report::{self, Verdict};
 use crate::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
 use crate::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,6 +19,10 @@ const RUN_EXAMPLES: &str = "Examples:
   falsematch run                                   run the bundled default (kaganskikh-2019)
   falsematch run closed-form-check --threads 2     a bundled scenario, by name
   falsematch run my-scenario.toml --out results/ --seed 7 --quiet";
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  falsematch verify reports/kaganskikh-2019        re-run a committed report and compare it
+  falsematch verify falsematch-out/my-scenario --quiet";
 
 const SCENARIOS_EXAMPLES: &str = "Examples:
   falsematch scenarios                             list bundled scenarios";
@@ -32,7 +35,8 @@ const SCENARIOS_EXAMPLES: &str = "Examples:
     about,
     after_help = "Examples:
   falsematch                        run the bundled default scenario (same as `falsematch run`)
-  falsematch run SCENARIO.toml      run a scenario file
+  falsematch run SCENARIO.toml      run a scenario file and write a report folder
+  falsematch verify DIR             re-run the scenario of a report folder and compare every file
   falsematch scenarios              list bundled scenarios"
 )]
 pub struct Cli {
@@ -44,9 +48,13 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Simulate the searches of a scenario and write results.json.
+    /// Simulate the searches of a scenario and write a report folder.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Re-run the scenario recorded in a report folder; print `reproduced` (exit 0) or the
+    /// first differing file (exit 1).
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// List the bundled scenarios.
     #[command(after_help = SCENARIOS_EXAMPLES)]
     Scenarios,
@@ -74,17 +82,32 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Parses arguments and runs the command.
+/// Arguments of `falsematch verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The report folder.
+    pub dir: PathBuf,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs a parsed command line; returns the process exit code (0 ok, 1 a check failed).
 ///
 /// # Errors
 /// Any error of the command, with context; the binary prints it and exits with code 2.
-pub fn main(cli: Cli) -> anyhow::Result<()> {
+pub fn main(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         None => run(RunArgs {
             tile_size: DEFAULT_TILE_ENTRIES,
             ..RunArgs::default()
-        }),
-        Some(Command::Run(args)) => run(args),
+        })
+        .map(|()| 0),
+        Some(Command::Run(args)) => run(args).map(|()| 0),
+        Some(Command::Verify(args)) => verify(args),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -95,14 +118,14 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
                 };
                 writeln!(stdout, "{:<20} {}{default}", b.name, b.description())?;
             }
-            Ok(())
+            Ok(0)
         }
     }
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
-    let (mut scenario, _text) = Scenario::load(name)?;
+    let (mut scenario, text) = Scenario::load(name)?;
     if let Some(seed) = args.seed {
         scenario.set_seed(seed);
     }
@@ -115,9 +138,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let out_dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
-    if out_dir.exists() && !out_dir.is_dir() {
+    if out_dir.exists()
+        && (!out_dir.is_dir()
+            || (std::fs::read_dir(&out_dir)?.next().is_some()
+                && !out_dir.join(report::MANIFEST).is_file()))
+    {
         anyhow::bail!(
-            "{}: exists and is not a folder; give --out a folder",
+            "{}: exists and is not a falsematch output folder (no manifest.json); choose another --out or remove it",
             out_dir.display()
         );
     }
@@ -144,19 +171,49 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             work.threads
         );
     }
+    let started = std::time::Instant::now();
     let output = simulate(&scenario, &options)?;
-    let results = Results::new(&scenario, &output);
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("{}: cannot create the output folder", out_dir.display()))?;
-    let path = out_dir.join("results.json");
-    write_atomic(&path, &results.to_json())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    let bundle = report::build(&scenario, &text, &output)?;
+    let provenance = report::provenance(
+        work.threads,
+        options.tile_entries,
+        started.elapsed().as_secs_f64(),
+    );
+    report::write(&out_dir, &bundle, &provenance)?;
     if !args.quiet {
+        let results = crate::results::Results::new(&scenario, &output);
         let mut stdout = std::io::stdout().lock();
         write!(stdout, "{}", crate::summary::render(&results))?;
-        writeln!(stdout, "\nWrote {}", path.display())?;
+        writeln!(
+            stdout,
+            "\nWrote {} (report.html, report.md, results.json, tables/, plots/, manifest.json)",
+            out_dir.display()
+        )?;
     }
     Ok(())
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let verdict = report::verify(&args.dir, |scenario, text| {
+        let output = simulate(scenario, &options)?;
+        Ok(report::build(scenario, text, &output)?)
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    match verdict {
+        Verdict::Reproduced => {
+            writeln!(stdout, "reproduced")?;
+            Ok(0)
+        }
+        Verdict::Differs(what) => {
+            writeln!(stdout, "not reproduced: {what}")?;
+            Ok(1)
+        }
+    }
 }
 
 /// Memory the system can give a new process (Linux: MemAvailable), if known.

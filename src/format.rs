@@ -48,6 +48,31 @@ pub fn share(x: f64) -> String {
     format!("{:.1} %", 100.0 * x)
 }
 
+/// A rate as a percentage for plain-language text, 3 significant digits: "76.2 %", "0.918 %",
+/// "0.0253 %"; below 1e-6 % in scientific notation ("2.50e-7 %"), and "0 %" for zero.
+pub fn percent(x: f64) -> String {
+    let p = 100.0 * x;
+    if p == 0.0 {
+        return "0 %".into();
+    }
+    let digits = 2 - p.abs().log10().floor() as i32;
+    if digits > 8 {
+        format!("{p:.2e} %")
+    } else {
+        format!("{p:.prec$} %", prec = digits.max(0) as usize)
+    }
+}
+
+/// A confidence level: 0.95 -> "95 %", 0.995 -> "99.5 %".
+pub fn level(x: f64) -> String {
+    let p = 100.0 * x;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{} %", p.round())
+    } else {
+        format!("{p} %")
+    }
+}
+
 /// An estimate with its interval: "0.125 [0.101, 0.152]".
 pub fn with_interval(value: f64, lower: f64, upper: f64, f: fn(f64) -> String) -> String {
     format!("{} [{}, {}]", f(value), f(lower), f(upper))
@@ -71,6 +96,13 @@ mod tests {
         assert_eq!(mean(238.04), "238.0");
         assert_eq!(mean(2.5), "2.50");
         assert_eq!(share(0.4521), "45.2 %");
+        assert_eq!(level(0.95), "95 %");
+        assert_eq!(level(0.995), "99.5 %");
+        assert_eq!(percent(0.762), "76.2 %");
+        assert_eq!(percent(1.0), "100 %");
+        assert_eq!(percent(0.00918), "0.918 %");
+        assert_eq!(percent(2.53e-4), "0.0253 %");
+        assert_eq!(percent(2.5e-9), "2.50e-7 %");
         assert_eq!(with_interval(0.5, 0.25, 0.75, rate), "0.500 [0.250, 0.750]");
     }
 }

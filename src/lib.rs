@@ -16,6 +16,7 @@ pub mod closed_form;
 pub mod estimate;
 pub mod format;
 pub mod population;
+pub mod report;
 pub mod results;
 pub mod rng;
 pub mod run;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = falsematch::cli::Cli::parse();
     match falsematch::cli::main(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             // A closed pipe (`falsematch scenarios | head`) is not an error.
             if err

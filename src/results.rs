@@ -3,8 +3,7 @@
 //!
 //! Invariants: the bytes depend only on (tool version, scenario, seed): no time, host, thread
 //! count or tile size; every map is a list in a fixed order (groups in file order, thresholds
-//! ascending); the file is written to a temporary name and renamed, so a reader never sees half
-//! a file.
+//! ascending). Writing is the report bundle's job (`report::write`).
 
 use crate::estimate::{Estimates, MateDetection, ProbeRecord};
 use crate::population::QUANT_SCALE;
@@ -12,7 +11,6 @@ use crate::run::RunOutput;
 use crate::scenario::{Scenario, ScenarioConfig, Threshold};
 use crate::search::score_value;
 use serde::Serialize;
-use std::path::Path;
 
 /// Version of the `results.json` layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -280,21 +278,4 @@ fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
             })
             .collect(),
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
-///
-/// # Errors
-/// The I/O error of the write or the rename; the temporary file is removed on failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("output");
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

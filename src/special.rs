@@ -203,6 +203,28 @@ pub fn normal_upper_tail(z: f64) -> f64 {
     0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
 }
 
+/// Standard normal quantile, the z with `P(Z <= z) = p` (probit), by bisection on the tail;
+/// `p` is clamped to [1e-300, 1 - 1e-16].
+pub fn normal_quantile(p: f64) -> f64 {
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        // P(Z <= mid) = 1 - upper tail; compare on the smaller side for accuracy.
+        let below = if mid < 0.0 {
+            normal_upper_tail(-mid)
+        } else {
+            1.0 - normal_upper_tail(mid)
+        };
+        if below < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +300,13 @@ mod tests {
         }
         // Known value: Gamma(1) is Exp(1), so its 0.975 quantile is -ln(0.025).
         assert!((gamma_quantile(1.0, 0.975) - 3.688_879_454_113_936).abs() < 1e-12);
+    }
+
+    #[test]
+    fn normal_quantile_known_values() {
+        assert!(normal_quantile(0.5).abs() < 1e-12);
+        assert!((normal_quantile(0.975) - 1.959_963_984_540_054).abs() < 1e-9);
+        assert!((normal_quantile(1e-6) + 4.753_424_308_822_899).abs() < 1e-8);
     }
 
     #[test]

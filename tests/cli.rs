@@ -132,6 +132,8 @@ fn scenarios_lists_the_bundled_ones() {
     );
 }
 
+/// Runs `small.toml` into `dir` and returns its results.json; checks the bundle is complete and
+/// nothing temporary is left beside it.
 fn run_to(dir: &Path, extra: &[&str]) -> Vec<u8> {
     falsematch()
         .args(["run", &data("small.toml"), "--quiet", "--out"])
@@ -139,15 +141,23 @@ fn run_to(dir: &Path, extra: &[&str]) -> Vec<u8> {
         .args(extra)
         .assert()
         .success();
-    let leftovers: Vec<_> = std::fs::read_dir(dir)
+    for file in [
+        "results.json",
+        "report.md",
+        "report.html",
+        "manifest.json",
+        "provenance.json",
+        "tables/estimates.csv",
+        "plots/det.svg",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let siblings: Vec<String> = std::fs::read_dir(dir.parent().unwrap())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
         .collect();
-    assert_eq!(
-        leftovers,
-        vec![std::ffi::OsString::from("results.json")],
-        "only results.json, no temporary files"
-    );
+    assert!(siblings.is_empty(), "temporary folders left: {siblings:?}");
     std::fs::read(dir.join("results.json")).unwrap()
 }
 
@@ -191,7 +201,7 @@ fn a_run_prints_a_summary_and_names_its_output() {
         "SEL",
         "67 % [identity]",
         "Who the false candidates are",
-        "Wrote falsematch-out/small/results.json",
+        "Wrote falsematch-out/small",
     ] {
         assert!(text.contains(needle), "`{needle}` missing: {text}");
     }

@@ -190,7 +190,7 @@ pub fn estimate(
             .map(|o| replicate_row(scenario, &thresholds, o, records))
             .collect(),
         closed_form: scenario
-            .is_closed_form_regime()
+            .has_closed_form_fmr()
             .then(|| closed_form_check(scenario, outcomes, records)),
     }
 }

@@ -20,6 +20,9 @@ pub struct ScenarioConfig {
     /// Where the numbers come from (one entry per source).
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Which inputs are assumptions rather than published figures (one entry each).
+    #[serde(default)]
+    pub assumptions: Vec<String>,
     /// Seed of every random stream of the run.
     #[serde(default = "default_seed")]
     pub seed: u64,
@@ -47,6 +50,22 @@ pub struct ScenarioConfig {
     /// Interval settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    /// Report settings.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// Report settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Label of the threshold the report's per-group plots and summary lead with (default: the
+    /// first percent threshold, else the middle raw one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline_threshold: Option<String>,
+    /// The searches in plain words, e.g. "A search like the journalist's".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_description: Option<String>,
 }
 
 fn default_seed() -> u64 {

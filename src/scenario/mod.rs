@@ -169,6 +169,8 @@ pub struct Scenario {
     pub probe_capture: usize,
     /// Thresholds, ascending by score.
     pub thresholds: Vec<Threshold>,
+    /// Index (into `thresholds`) of the headline threshold.
+    pub headline: usize,
 }
 
 impl Scenario {
@@ -245,11 +247,18 @@ impl Scenario {
     /// True when the closed forms of DESIGN.md section 4 hold exactly: rho fixed per group,
     /// one detection per identity, and a fixed noise level for gallery and probe captures.
     pub fn is_closed_form_regime(&self) -> bool {
-        self.groups.iter().all(|g| g.rho_concentration.is_none())
+        self.has_closed_form_fmr()
             && self
                 .identity_classes
                 .iter()
                 .all(|c| c.mean_detections == 1.0 && c.distribution == CountDistribution::Fixed)
+    }
+
+    /// True when the per-comparison closed forms hold: rho fixed per group and a fixed noise
+    /// level for gallery and probe captures. Then FMR per group pair and the expected SEL are
+    /// exact whatever the detections per identity (but counts are no longer binomial).
+    pub fn has_closed_form_fmr(&self) -> bool {
+        self.groups.iter().all(|g| g.rho_concentration.is_none())
             && self.captures[self.gallery_capture].is_fixed()
             && self.captures[self.probe_capture].is_fixed()
     }

@@ -394,6 +394,28 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         ));
     }
     thresholds.sort_by(|a, b| a.score.total_cmp(&b.score));
+    let headline = match &config.report.headline_threshold {
+        Some(label) => thresholds
+            .iter()
+            .position(|t| &t.label == label)
+            .ok_or_else(|| {
+                c.err(
+                    "report.headline_threshold",
+                    format!(
+                        "`{label}` is not a threshold label; labels are: {}",
+                        thresholds
+                            .iter()
+                            .map(|t| t.label.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?,
+        None => thresholds
+            .iter()
+            .position(|t| t.origin != "raw score")
+            .unwrap_or(thresholds.len() / 2),
+    };
 
     // Analysis.
     let a = &config.analysis;
@@ -426,6 +448,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         gallery_capture,
         probe_capture,
         thresholds,
+        headline,
         config,
     })
 }

@@ -1,0 +1,603 @@
+//! The report as a format-free document: headings, paragraphs, lists, tables and figures,
+//! built from the results. `markdown` and `html` each turn it into bytes.
+//!
+//! Sections, in order: summary in plain language; the question and the scenario; method;
+//! results; what this does and does not show; how to reproduce; references. Every number goes
+//! through `format`, and every estimate is printed beside its interval.
+
+use crate::estimate::{Estimate, ProbeRecord, SliceEstimates, ThresholdRow};
+use crate::format::{count, mean, percent, rate, share};
+use crate::results::Results;
+use crate::scenario::Scenario;
+
+/// One block of the document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Block {
+    /// A heading of level 1-3.
+    Heading(u8, String),
+    /// A paragraph of plain text.
+    Paragraph(String),
+    /// A bulleted list.
+    List(Vec<String>),
+    /// A table with a header row.
+    Table {
+        /// Column names.
+        header: Vec<String>,
+        /// Rows of cells.
+        rows: Vec<Vec<String>>,
+    },
+    /// A figure: an SVG file of the bundle, with its caption.
+    Figure {
+        /// Path in the bundle, e.g. `plots/det.svg`.
+        path: String,
+        /// Caption.
+        caption: String,
+    },
+    /// Preformatted text (commands, formulas).
+    Code(String),
+}
+
+/// A whole report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// Title.
+    pub title: String,
+    /// Blocks in order.
+    pub blocks: Vec<Block>,
+}
+
+/// A figure to place in the results section.
+#[derive(Clone, Debug)]
+pub struct FigureRef {
+    /// Path in the bundle.
+    pub path: String,
+    /// Caption.
+    pub caption: String,
+}
+
+/// What the document is built from.
+pub struct ReportInput<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The results.
+    pub results: &'a Results<'a>,
+    /// One record per search.
+    pub records: &'a [ProbeRecord],
+    /// Figures, in the order they appear.
+    pub figures: &'a [FigureRef],
+    /// (path, SHA-256) of every data file the report rests on.
+    pub hashes: &'a [(String, String)],
+}
+
+fn with_ci(e: &Estimate, f: fn(f64) -> String) -> String {
+    let flag = if e.few_events { " †" } else { "" };
+    format!("{} [{}, {}]{flag}", f(e.value), f(e.lower), f(e.upper))
+}
+
+fn cell(e: &Option<Estimate>, f: fn(f64) -> String) -> String {
+    e.as_ref().map_or("-".into(), |e| with_ci(e, f))
+}
+
+/// "97.8 (95 % interval 94.2 to 101.2)".
+fn spoken(e: &Estimate, f: fn(f64) -> String, level: &str) -> String {
+    if e.events == 0 {
+        format!(
+            "{} (at most {} at {level} confidence)",
+            f(e.value),
+            f(e.upper)
+        )
+    } else {
+        format!(
+            "{} ({level} interval {} to {})",
+            f(e.value),
+            f(e.lower),
+            f(e.upper)
+        )
+    }
+}
+
+/// Builds the report.
+pub fn build(input: &ReportInput<'_>) -> Document {
+    let mut b = Vec::new();
+    let s = input.scenario;
+    let title = format!("falsematch report: {}", s.config.name);
+    summary(input, &mut b);
+    question(input, &mut b);
+    method(input, &mut b);
+    results(input, &mut b);
+    limits(input, &mut b);
+    reproduce(input, &mut b);
+    references(input, &mut b);
+    Document { title, blocks: b }
+}
+
+fn level_words(s: &Scenario) -> String {
+    crate::format::level(s.config.analysis.confidence_level)
+}
+
+fn all<'a>(input: &ReportInput<'a>) -> &'a SliceEstimates {
+    &input.results.estimates.slices[0]
+}
+
+fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let e = input.results.estimates;
+    let lv = level_words(s);
+    let overall = all(input);
+    let reps = &e.replicates;
+    let entries = reps.iter().map(|r| r.entries).sum::<u64>() / reps.len().max(1) as u64;
+    let people = reps.iter().map(|r| r.identities).sum::<u64>() / reps.len().max(1) as u64;
+    let who = s
+        .config
+        .report
+        .search_description
+        .clone()
+        .unwrap_or_else(|| "A search for someone who is not in the archive".into());
+    let who = who.trim_end_matches('.');
+    b.push(Block::Heading(1, "1. Summary".into()));
+    let mut text = format!(
+        "{who}: {} such searches were simulated against each of {} independent archive(s) of {} camera detections (about {} different people).",
+        count(overall.non_mated_searches / reps.len().max(1) as u64),
+        reps.len(),
+        count(entries),
+        count(people)
+    );
+    let headline = &overall.thresholds[s.headline];
+    if let (Some(sel), Some(ppl), Some(fpir)) =
+        (&headline.sel, &headline.sel_people, &headline.fpir)
+    {
+        text += &format!(
+            " At the {} threshold, such a search returns on average {} candidates who are not the person searched for, showing {} different people; {} of such searches return at least one ({lv} interval {} to {}).",
+            headline.threshold,
+            spoken(sel, mean, &lv),
+            spoken(ppl, mean, &lv),
+            percent(fpir.value),
+            percent(fpir.lower),
+            percent(fpir.upper)
+        );
+    }
+    if let Some(fnir) = &headline.fnir_rank_k {
+        text += &format!(
+            " When the person searched for is in the archive, the search misses them (not in the top {} or below the threshold) in {} of searches ({} to {}).",
+            s.k(),
+            percent(fnir.value),
+            percent(fnir.lower),
+            percent(fnir.upper)
+        );
+    }
+    for (t, row) in overall.thresholds.iter().enumerate() {
+        if t == s.headline || s.thresholds[t].origin == "raw score" {
+            continue;
+        }
+        if let Some(sel) = &row.sel {
+            text += &format!(
+                " At the \"{}\" setting ({}, a score of {:.3}), it returns {}",
+                row.threshold,
+                s.thresholds[t].origin,
+                row.score,
+                spoken(sel, mean, &lv)
+            );
+            if let Some(fnir) = &row.fnir_rank_k {
+                text += &format!(
+                    " and misses a person who is in the archive in {} of searches",
+                    percent(fnir.value)
+                );
+            }
+            text += ".";
+        }
+    }
+    let total: u64 = headline.false_candidates.iter().map(|c| c.detections).sum();
+    if total > 0 {
+        let parts: Vec<String> = headline
+            .false_candidates
+            .iter()
+            .filter(|c| c.share >= 0.001)
+            .map(|c| format!("{} {}", share(c.share), c.group))
+            .collect();
+        text += &format!(
+            " Of the false candidates at {}, {}.",
+            headline.threshold,
+            parts.join(", ")
+        );
+    }
+    text += " These are simulated searches over synthetic faces whose statistics are set from the public record; section 5 says which conclusions rest on which assumption.";
+    b.push(Block::Paragraph(text));
+}
+
+fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let c = &s.config;
+    b.push(Block::Heading(1, "2. The question and the scenario".into()));
+    b.push(Block::Paragraph(format!(
+        "Scenario \"{}\": {}",
+        c.name, c.description
+    )));
+    let mut rows = vec![
+        vec![
+            "archive size".into(),
+            format!("{} detections", count(c.gallery.detections)),
+            "faces found in camera frames; one person can appear many times".into(),
+        ],
+        vec![
+            "independent archives".into(),
+            c.replicates.to_string(),
+            "each with its own people and its own searches".into(),
+        ],
+        vec![
+            "searches per archive".into(),
+            format!("{} non-mated, {} mated", c.probes.non_mated, c.probes.mated),
+            "non-mated: the person searched for is not in the archive; mated: they are".into(),
+        ],
+    ];
+    for class in &c.gallery.identity_classes {
+        rows.push(vec![
+            format!("people seen: {}", class.label),
+            format!(
+                "{} of people; detections per person: {} on average",
+                share(class.share),
+                class.mean_detections
+            ),
+            "how often a person appears in the archive".into(),
+        ]);
+    }
+    for (g, group) in s.groups.iter().enumerate() {
+        let varies = group.rho_concentration.map_or(String::new(), |k| {
+            format!(", varying per person (Beta concentration {k})")
+        });
+        rows.push(vec![
+            format!("group: {}", group.name),
+            format!("{} of the archive, {} of searches; concentration {}{varies}", share(group.gallery_share), share(group.probe_share), group.rho),
+            if g == 0 { "concentration: how alike faces of this group look to the algorithm (0: no more than strangers)".into() } else { String::new() },
+        ]);
+    }
+    for (label, idx) in [
+        ("archive capture", s.gallery_capture),
+        ("search photo capture", s.probe_capture),
+    ] {
+        let cap = &s.captures[idx];
+        let level = if cap.is_fixed() {
+            format!("{}", cap.noise_min)
+        } else {
+            format!("{} to {}", cap.noise_min, cap.noise_max)
+        };
+        rows.push(vec![
+            format!("{label}: {}", cap.name),
+            format!("capture noise {level}"),
+            "capture quality: 0 is a perfect photo".into(),
+        ]);
+    }
+    rows.push(vec![
+        "genuine score".into(),
+        format!("{:.3} on average", input.results.model.genuine_mean),
+        "two captures of the same person score this on average".into(),
+    ]);
+    rows.push(vec![
+        "effective dimension".into(),
+        format!("{} (of {} embedding dimensions)", s.effective_dim, s.dim),
+        "the algorithm's discriminative capacity".into(),
+    ]);
+    for t in &s.thresholds {
+        rows.push(vec![
+            format!("threshold {}", t.label),
+            format!("score {:.4}", t.score),
+            t.origin.clone(),
+        ]);
+    }
+    rows.push(vec![
+        "seed".into(),
+        c.seed.to_string(),
+        "every random draw follows from it".into(),
+    ]);
+    b.push(Block::Table {
+        header: vec!["parameter".into(), "value".into(), "in plain words".into()],
+        rows,
+    });
+    if !c.sources.is_empty() {
+        b.push(Block::Paragraph("Sources of the figures:".into()));
+        b.push(Block::List(c.sources.clone()));
+    }
+    if !c.assumptions.is_empty() {
+        b.push(Block::Paragraph(
+            "Assumptions (not in the public record; vary them to see how conclusions move):".into(),
+        ));
+        b.push(Block::List(c.assumptions.clone()));
+    }
+}
+
+fn method(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let a = &s.config.analysis;
+    b.push(Block::Heading(1, "3. Method".into()));
+    b.push(Block::Paragraph(
+        "Faces are represented as unit vectors (embeddings) and compared by their cosine, the score: higher means more alike. Each simulated person has a template made of a part shared by their demographic group and a part of their own; each camera frame or photo mixes the template with capture noise. This is the reference population model of the falsematch design notes:".into(),
+    ));
+    b.push(Block::Code(
+        "template of person i in group g:  t_i = sqrt(rho_g) u_g + sqrt(1 - rho_g) xi_i\ncapture (frame, photo):            x   = sqrt(1 - s^2) t_i + s eta\nscore of two captures:             x_a . x_b     (candidate when score >= T)".into(),
+    ));
+    b.push(Block::List(vec![
+        "FPIR (false positive identification rate): share of searches for someone not in the archive that return at least one candidate.".into(),
+        "SEL (selectivity): average number of false candidates such a search returns; counted as detections and as distinct people.".into(),
+        format!("FNIR (false negative identification rate): share of searches for someone in the archive whose best detection is not within the top {} (or rank 1) or scores below the threshold.", s.k()),
+        "FMR (false match rate): share of comparisons between two different people that score at or above the threshold.".into(),
+        "A candidate is any detection whose score is greater than or equal to the threshold. Candidate lists break ties by archive position; a mate's rank counts every non-mate scoring at or above it (ties count against the mate).".into(),
+        format!(
+            "Intervals ({}): exact Clopper-Pearson for rates (with a rule-of-3 bound when nothing was seen); a percentile bootstrap of {} resamples over searched people for FPIR and SEL (SEL's interval shown is the bootstrap's); {} independent archives show how much results move from one archive to another. An estimate resting on fewer than 30 events is marked †.",
+            crate::format::level(a.confidence_level),
+            a.bootstrap_draws,
+            s.config.replicates
+        ),
+        format!("Scores are computed exactly on embeddings quantized to 16 bits; quantization moves a score by at most {:.1e}.", input.results.conventions.max_quantization_error),
+    ]));
+}
+
+fn threshold_table(rows: &[ThresholdRow], k: usize) -> Block {
+    Block::Table {
+        header: vec![
+            "threshold".into(),
+            "score".into(),
+            "FPIR".into(),
+            "SEL (detections)".into(),
+            "SEL (people)".into(),
+            "FNIR rank 1".into(),
+            format!("FNIR rank {k}"),
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.threshold.clone(),
+                    format!("{:.3}", r.score),
+                    cell(&r.fpir, rate),
+                    cell(&r.sel, mean),
+                    cell(&r.sel_people, mean),
+                    cell(&r.fnir_rank_1, rate),
+                    cell(&r.fnir_rank_k, rate),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let e = input.results.estimates;
+    let overall = all(input);
+    let headline = &s.thresholds[s.headline];
+    let figure = |b: &mut Vec<Block>, name: &str| {
+        if let Some(f) = input.figures.iter().find(|f| f.path.ends_with(name)) {
+            b.push(Block::Figure {
+                path: f.path.clone(),
+                caption: f.caption.clone(),
+            });
+        }
+    };
+    b.push(Block::Heading(1, "4. Results".into()));
+    b.push(Block::Heading(2, "All searches".into()));
+    b.push(Block::Paragraph(format!(
+        "{} non-mated and {} mated searches over all archives. Values with their {} intervals; † marks fewer than 30 events.",
+        count(overall.non_mated_searches),
+        count(overall.mated_searches),
+        level_words(s)
+    )));
+    b.push(threshold_table(&overall.thresholds, s.k()));
+    figure(b, "fpir_sel.svg");
+    if e.slices.len() > 1 {
+        b.push(Block::Heading(
+            2,
+            format!("By probe group, at {}", headline.label),
+        ));
+        b.push(Block::Table {
+            header: vec![
+                "probe group".into(),
+                "non-mated".into(),
+                "mated".into(),
+                "FPIR".into(),
+                "SEL (detections)".into(),
+                "SEL (people)".into(),
+                format!("FNIR rank {}", s.k()),
+            ],
+            rows: e
+                .slices
+                .iter()
+                .map(|sl| {
+                    let r = &sl.thresholds[s.headline];
+                    vec![
+                        sl.probe_group.clone(),
+                        count(sl.non_mated_searches),
+                        count(sl.mated_searches),
+                        cell(&r.fpir, rate),
+                        cell(&r.sel, mean),
+                        cell(&r.sel_people, mean),
+                        cell(&r.fnir_rank_k, rate),
+                    ]
+                })
+                .collect(),
+        });
+        figure(b, "groups.svg");
+    }
+    b.push(Block::Heading(2, "Who the false candidates are".into()));
+    b.push(Block::Paragraph("Share of false candidate detections by group, in searches for someone not in the archive, and the distinct people behind them (summed over searches).".into()));
+    let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
+    let mut header = vec!["threshold".into()];
+    header.extend(groups.iter().cloned());
+    header.push("detections".into());
+    header.push("people".into());
+    b.push(Block::Table {
+        header,
+        rows: overall
+            .thresholds
+            .iter()
+            .map(|r| {
+                let total: u64 = r.false_candidates.iter().map(|c| c.detections).sum();
+                let people: u64 = r.false_candidates.iter().map(|c| c.people).sum();
+                let mut row = vec![r.threshold.clone()];
+                row.extend(r.false_candidates.iter().map(|c| {
+                    if total == 0 {
+                        "-".into()
+                    } else {
+                        share(c.share)
+                    }
+                }));
+                row.push(count(total));
+                row.push(count(people));
+                row
+            })
+            .collect(),
+    });
+    if let Some(table) = e.cross_group.get(s.headline) {
+        b.push(Block::Paragraph(format!(
+            "False match rate per comparison by probe group and candidate group at {}:",
+            table.threshold
+        )));
+        b.push(Block::Table {
+            header: vec![
+                "probe group".into(),
+                "candidate group".into(),
+                "FMR".into(),
+                "false candidates".into(),
+                "comparisons".into(),
+            ],
+            rows: table
+                .cells
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.probe_group.clone(),
+                        c.candidate_group.clone(),
+                        with_ci(&c.fmr, rate),
+                        count(c.fmr.events),
+                        count(c.fmr.trials),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    figure(b, "cross_group.svg");
+    figure(b, "false_candidates_per_search.svg");
+    if overall.mated_searches > 0 {
+        b.push(Block::Heading(
+            2,
+            "Searches for someone in the archive".into(),
+        ));
+        let ranks = [1, 5, s.k()]
+            .into_iter()
+            .filter(|&r| r <= s.k())
+            .collect::<std::collections::BTreeSet<_>>();
+        b.push(Block::Table {
+            header: vec!["rank".into(), "identification rate (no threshold)".into()],
+            rows: ranks
+                .iter()
+                .map(|&r| vec![r.to_string(), with_ci(&overall.cmc[r - 1], rate)])
+                .collect(),
+        });
+        figure(b, "det.svg");
+    }
+    b.push(Block::Heading(2, "From one archive to another".into()));
+    b.push(Block::Table {
+        header: vec![
+            "archive".into(),
+            "detections".into(),
+            "people".into(),
+            format!("FPIR at {}", headline.label),
+            format!("SEL at {}", headline.label),
+        ],
+        rows: e
+            .replicates
+            .iter()
+            .map(|r| {
+                let t = &r.thresholds[s.headline];
+                vec![
+                    (r.replicate + 1).to_string(),
+                    count(r.entries),
+                    count(r.identities),
+                    cell(&t.fpir, rate),
+                    cell(&t.sel, mean),
+                ]
+            })
+            .collect(),
+    });
+}
+
+fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    b.push(Block::Heading(
+        1,
+        "5. What this does and does not show".into(),
+    ));
+    let mut items = vec![
+        "The searches are simulated over synthetic faces. They show what an algorithm with these statistics does at this scale, not what a particular vendor's system did; its parameters are set from published figures where they exist and are stated as assumptions where they do not.".into(),
+        "The model's false matches come from faces that resemble each other by chance and from shared group traits; it has no relatives, twins or duplicate records, so its far tail is lighter than real systems'. Rates far below the thresholds that produced events should be read as lower bounds.".into(),
+        "A vendor's \"confidence %\" is not a probability. How it maps to a score is an assumption; results are shown under each stated mapping.".into(),
+        "Intervals from the bootstrap hold the archive's people fixed; the spread between independent archives shows the variation the bootstrap leaves out.".into(),
+    ];
+    for a in &s.config.assumptions {
+        items.push(format!("Conclusions depend on this assumption: {a}"));
+    }
+    b.push(Block::List(items));
+    match &input.results.estimates.closed_form {
+        Some(check) => {
+            let zs: Vec<f64> = check.fmr.iter().filter_map(|r| r.z).collect();
+            let worst = zs.iter().fold(0.0f64, |m, z| m.max(z.abs()));
+            b.push(Block::Paragraph(format!(
+                "Cross-check against the exact formulas (closed forms) of the model: over {} comparisons of simulated and exact false match rates by group pair and threshold, the largest standardized difference is {:.2}{}. {}",
+                zs.len(),
+                worst,
+                if check.exact_variance { " (exact binomial variance)" } else { " (binomial variance understates the spread when a person appears several times, so this is indicative)" },
+                check.note
+            )));
+            let headline = &s.thresholds[s.headline].label;
+            b.push(Block::Table {
+                header: vec!["threshold".into(), "probe group".into(), "candidate group".into(), "exact FMR".into(), "simulated FMR".into(), "z".into()],
+                rows: check
+                    .fmr
+                    .iter()
+                    .filter(|r| &r.threshold == headline)
+                    .map(|r| vec![r.threshold.clone(), r.probe_group.clone(), r.gallery_group.clone(), rate(r.closed_form), rate(r.simulated), r.z.map_or("-".into(), |z| format!("{z:.2}"))])
+                    .collect(),
+            });
+        }
+        None => b.push(Block::Paragraph(
+            "No closed-form cross-check: with concentration varying per person or capture noise varying per frame, the model has no exact formula to compare with; the simulation is the only estimate.".into(),
+        )),
+    }
+}
+
+fn reproduce(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let tool = &input.results.tool;
+    b.push(Block::Heading(1, "6. How to reproduce".into()));
+    b.push(Block::Paragraph(format!(
+        "With falsematch {} (the same release), the run is repeated bit for bit by the first command below, whatever the machine, thread count or CPU; the second re-runs the scenario recorded in this folder and compares every file.",
+        tool.version
+    )));
+    b.push(Block::Code(format!(
+        "falsematch run {} --seed {} --out DIR\nfalsematch verify THIS-FOLDER",
+        s.config.name, s.config.seed
+    )));
+    let mut rows = vec![vec![
+        "scenario (TOML text)".into(),
+        input.results.scenario_sha256.to_string(),
+    ]];
+    rows.extend(input.hashes.iter().map(|(p, h)| vec![p.clone(), h.clone()]));
+    b.push(Block::Paragraph("SHA-256 of the scenario and of the files this report rests on (manifest.json lists every file):".into()));
+    b.push(Block::Table {
+        header: vec!["file".into(), "SHA-256".into()],
+        rows,
+    });
+}
+
+fn references(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    b.push(Block::Heading(1, "7. References".into()));
+    let mut items: Vec<String> = input.scenario.config.sources.clone();
+    items.extend(
+        [
+            "P. Grother, M. Ngan, K. Hanaoka: Face Recognition Vendor Test Part 3: Demographic Effects, NIST IR 8280, December 2019.",
+            "NIST Face Recognition Technology Evaluation (FRTE) 1:N identification: definitions of FPIR, FNIR and selectivity.",
+            "ISO/IEC 19795-1: Biometric performance testing and reporting, Part 1: Principles and framework.",
+            "C. J. Clopper, E. S. Pearson: The use of confidence or fiducial limits illustrated in the case of the binomial, Biometrika 26 (1934).",
+            "G. Doddington et al.: The NIST speaker recognition evaluation, overview, methodology, systems, results, perspective, Speech Communication 31 (2000): the rule of 30.",
+        ]
+        .map(String::from),
+    );
+    b.push(Block::List(items));
+}

@@ -1,0 +1,274 @@
+//! Tidy CSV tables under `tables/`, one row per estimate, loadable directly in pandas or R.
+//!
+//! ```text
+//! estimates.csv          metric, probe_group, candidate_group, threshold, score, rank, replicate,
+//!                        value, lower, upper, method, events, trials, few_events
+//! det.csv                probe_group, score, fpir, fnir
+//! false_candidates.csv   probe_group, threshold, score, candidate_group, detections, people, share
+//! closed_form.csv        kind, threshold, probe_group, gallery_group, closed_form, simulated, z
+//! ```
+//!
+//! Floats are written in Rust's shortest round-trip form, so the text is exact and stable.
+
+use crate::estimate::{Estimate, Estimates, IntervalMethod};
+
+fn method(m: IntervalMethod) -> &'static str {
+    match m {
+        IntervalMethod::ClopperPearson => "clopper-pearson",
+        IntervalMethod::SubjectBootstrap => "subject-bootstrap",
+        IntervalMethod::PoissonExact => "poisson-exact",
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// One row of `estimates.csv`.
+struct Row<'a> {
+    metric: &'a str,
+    probe_group: &'a str,
+    candidate_group: &'a str,
+    threshold: &'a str,
+    score: Option<f64>,
+    rank: Option<usize>,
+    replicate: Option<u32>,
+    estimate: &'a Estimate,
+}
+
+fn to_csv(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let write = |w: &mut csv::Writer<Vec<u8>>, record: &[String]| {
+        w.write_record(record)
+            .expect("writing CSV to memory cannot fail")
+    };
+    write(
+        &mut w,
+        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    );
+    for row in rows {
+        write(&mut w, &row);
+    }
+    w.into_inner().expect("writing CSV to memory cannot fail")
+}
+
+/// Every table of the bundle, as (file name, bytes).
+pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for slice in &estimates.slices {
+        for t in &slice.thresholds {
+            let metrics = [
+                ("fpir", &t.fpir),
+                ("sel_detections", &t.sel),
+                ("sel_people", &t.sel_people),
+                ("fnir_rank_1", &t.fnir_rank_1),
+                ("fnir_rank_k", &t.fnir_rank_k),
+            ];
+            for (metric, e) in metrics {
+                if let Some(e) = e {
+                    rows.push(Row {
+                        metric,
+                        probe_group: &slice.probe_group,
+                        candidate_group: "",
+                        threshold: &t.threshold,
+                        score: Some(t.score),
+                        rank: None,
+                        replicate: None,
+                        estimate: e,
+                    });
+                }
+            }
+        }
+        for (i, e) in slice.cmc.iter().enumerate() {
+            rows.push(Row {
+                metric: "identification_rate",
+                probe_group: &slice.probe_group,
+                candidate_group: "",
+                threshold: "",
+                score: None,
+                rank: Some(i + 1),
+                replicate: None,
+                estimate: e,
+            });
+        }
+    }
+    for table in &estimates.cross_group {
+        for cell in &table.cells {
+            rows.push(Row {
+                metric: "fmr",
+                probe_group: &cell.probe_group,
+                candidate_group: &cell.candidate_group,
+                threshold: &table.threshold,
+                score: Some(table.score),
+                rank: None,
+                replicate: None,
+                estimate: &cell.fmr,
+            });
+        }
+    }
+    for rep in &estimates.replicates {
+        for t in &rep.thresholds {
+            for (metric, e) in [("fpir", &t.fpir), ("sel_detections", &t.sel)] {
+                if let Some(e) = e {
+                    rows.push(Row {
+                        metric,
+                        probe_group: "all",
+                        candidate_group: "",
+                        threshold: &t.threshold,
+                        score: None,
+                        rank: None,
+                        replicate: Some(rep.replicate),
+                        estimate: e,
+                    });
+                }
+            }
+        }
+    }
+    let estimates_csv = to_csv(
+        &[
+            "metric",
+            "probe_group",
+            "candidate_group",
+            "threshold",
+            "score",
+            "rank",
+            "replicate",
+            "value",
+            "lower",
+            "upper",
+            "method",
+            "events",
+            "trials",
+            "few_events",
+        ],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.metric.into(),
+                    r.probe_group.into(),
+                    r.candidate_group.into(),
+                    r.threshold.into(),
+                    opt(r.score),
+                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
+                    r.replicate.map(|x| x.to_string()).unwrap_or_default(),
+                    r.estimate.value.to_string(),
+                    r.estimate.lower.to_string(),
+                    r.estimate.upper.to_string(),
+                    method(r.estimate.method).into(),
+                    r.estimate.events.to_string(),
+                    r.estimate.trials.to_string(),
+                    r.estimate.few_events.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let det = to_csv(
+        &["probe_group", "score", "fpir", "fnir"],
+        estimates
+            .slices
+            .iter()
+            .flat_map(|s| {
+                s.det.iter().map(move |p| {
+                    vec![
+                        s.probe_group.clone(),
+                        p.score.to_string(),
+                        p.fpir.to_string(),
+                        p.fnir.to_string(),
+                    ]
+                })
+            })
+            .collect(),
+    );
+    let false_candidates = to_csv(
+        &[
+            "probe_group",
+            "threshold",
+            "score",
+            "candidate_group",
+            "detections",
+            "people",
+            "share",
+        ],
+        estimates
+            .slices
+            .iter()
+            .flat_map(|s| {
+                s.thresholds.iter().flat_map(move |t| {
+                    t.false_candidates.iter().map(move |c| {
+                        vec![
+                            s.probe_group.clone(),
+                            t.threshold.clone(),
+                            t.score.to_string(),
+                            c.group.clone(),
+                            c.detections.to_string(),
+                            c.people.to_string(),
+                            c.share.to_string(),
+                        ]
+                    })
+                })
+            })
+            .collect(),
+    );
+    let mut out = vec![
+        ("tables/estimates.csv".to_string(), estimates_csv),
+        ("tables/det.csv".to_string(), det),
+        ("tables/false_candidates.csv".to_string(), false_candidates),
+    ];
+    if let Some(check) = &estimates.closed_form {
+        let mut rows: Vec<Vec<String>> = check
+            .fmr
+            .iter()
+            .map(|r| {
+                vec![
+                    "fmr".into(),
+                    r.threshold.clone(),
+                    r.probe_group.clone(),
+                    r.gallery_group.clone(),
+                    r.closed_form.to_string(),
+                    r.simulated.to_string(),
+                    opt(r.z),
+                ]
+            })
+            .collect();
+        for r in &check.searches {
+            rows.push(vec![
+                "sel".into(),
+                r.threshold.clone(),
+                r.probe_group.clone(),
+                String::new(),
+                r.sel_closed_form.to_string(),
+                r.sel_simulated.to_string(),
+                opt(r.sel_z),
+            ]);
+            if let Some(f) = r.fpir_closed_form {
+                rows.push(vec![
+                    "fpir".into(),
+                    r.threshold.clone(),
+                    r.probe_group.clone(),
+                    String::new(),
+                    f.to_string(),
+                    r.fpir_simulated.to_string(),
+                    opt(r.fpir_z),
+                ]);
+            }
+        }
+        out.push((
+            "tables/closed_form.csv".to_string(),
+            to_csv(
+                &[
+                    "kind",
+                    "threshold",
+                    "probe_group",
+                    "gallery_group",
+                    "closed_form",
+                    "simulated",
+                    "z",
+                ],
+                rows,
+            ),
+        ));
+    }
+    out
+}
