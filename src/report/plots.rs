@@ -40,7 +40,7 @@ pub struct IntervalPoint {
 /// A named threshold to mark on a threshold axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marker {
-    /// Label, e.g. "67 % [identity]".
+    /// Label, e.g. `67 % [identity]`.
     pub label: String,
     /// Score.
     pub score: f64,
