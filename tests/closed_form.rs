@@ -102,3 +102,54 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
     };
     assert!(at("female", "female") > 2.0 * at("female", "male"));
 }
+
+#[test]
+fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_fmr() {
+    use falsematch::estimate::fairness::{garbe, max_over_min};
+    use falsematch::estimate::pair_model;
+    let bundled = BUNDLED
+        .iter()
+        .find(|b| b.name == "closed-form-check")
+        .unwrap();
+    let scenario = falsematch::scenario::Scenario::from_toml(bundled.text, bundled.file).unwrap();
+    let output = run(&scenario, &RunOptions::default());
+    let row = &output.estimates.fairness[scenario.headline];
+    assert_eq!(
+        row.groups
+            .iter()
+            .map(|g| g.group.as_str())
+            .collect::<Vec<_>>(),
+        ["female", "male"]
+    );
+    // The summaries are recomputed from the per-group rates printed beside them.
+    let fpir: Vec<f64> = output.estimates.slices[1..]
+        .iter()
+        .map(|s| s.thresholds[scenario.headline].fpir.as_ref().unwrap().value)
+        .collect();
+    assert_eq!(
+        row.groups
+            .iter()
+            .map(|g| g.fpir.unwrap())
+            .collect::<Vec<_>>(),
+        fpir
+    );
+    assert_eq!(row.fpir.max_over_min, max_over_min(&fpir));
+    let fmr: Vec<f64> = row.groups.iter().map(|g| g.fmr.unwrap()).collect();
+    let fnmr: Vec<f64> = row.groups.iter().map(|g| g.fnmr.unwrap()).collect();
+    assert_eq!(row.garbe_verification, garbe(&fmr, &fnmr, row.alpha));
+    // Women's faces are more alike here (rho 0.2 vs 0.1): their FMR is higher, and their
+    // equalizing threshold is higher, with the within-group FMR at it equal to the men's at T.
+    assert!(fmr[0] > fmr[1]);
+    let shift = &row.threshold_shift;
+    assert_eq!(shift.len(), 2);
+    assert!(
+        shift[0].shift > 0.01 && shift[1].shift.abs() < 1e-9,
+        "{shift:?}"
+    );
+    let at_shifted = pair_model(&scenario, 0, 0).fmr(shift[0].threshold);
+    assert!(
+        (at_shifted / shift[1].within_group_fmr - 1.0).abs() < 1e-6,
+        "{at_shifted} vs {}",
+        shift[1].within_group_fmr
+    );
+}

@@ -77,34 +77,32 @@ fn z_score(observed: f64, expected: f64, variance: f64) -> Option<f64> {
     (variance > 0.0).then(|| (observed - expected) / variance.sqrt())
 }
 
+/// The closed-form model of comparisons between a probe of group `g` and a gallery entry of
+/// group `h` (fixed rho and noise: see `Scenario::has_closed_form_fmr`).
+pub fn pair_model(scenario: &Scenario, g: usize, h: usize) -> PairModel {
+    let (a, b) = (&scenario.groups[g], &scenario.groups[h]);
+    PairModel {
+        effective_dim: scenario.effective_dim,
+        noise_dim: scenario.noise_dim,
+        rho_a: a.rho,
+        rho_b: b.rho,
+        direction_cosine: a
+            .direction
+            .iter()
+            .zip(&b.direction)
+            .map(|(x, y)| x * y)
+            .sum(),
+        noise_a: scenario.captures[scenario.probe_capture].noise_min,
+        noise_b: scenario.captures[scenario.gallery_capture].noise_min,
+    }
+}
+
 /// The closed-form FMR of every (probe group, gallery group) pair at `threshold`.
 pub fn fmr_matrix(scenario: &Scenario, threshold: f64) -> Vec<Vec<f64>> {
-    let probe_noise = scenario.captures[scenario.probe_capture].noise_min;
-    let gallery_noise = scenario.captures[scenario.gallery_capture].noise_min;
-    scenario
-        .groups
-        .iter()
+    (0..scenario.n_groups())
         .map(|g| {
-            scenario
-                .groups
-                .iter()
-                .map(|h| {
-                    PairModel {
-                        effective_dim: scenario.effective_dim,
-                        noise_dim: scenario.noise_dim,
-                        rho_a: g.rho,
-                        rho_b: h.rho,
-                        direction_cosine: g
-                            .direction
-                            .iter()
-                            .zip(&h.direction)
-                            .map(|(a, b)| a * b)
-                            .sum(),
-                        noise_a: probe_noise,
-                        noise_b: gallery_noise,
-                    }
-                    .fmr(threshold)
-                })
+            (0..scenario.n_groups())
+                .map(|h| pair_model(scenario, g, h).fmr(threshold))
                 .collect()
         })
         .collect()

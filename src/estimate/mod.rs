@@ -17,10 +17,11 @@
 //! in index order; nothing here depends on how the search was split.
 
 mod closed;
+pub mod fairness;
 pub mod interval;
 pub mod records;
 
-pub use closed::{ClosedFormCheck, closed_form_check};
+pub use closed::{ClosedFormCheck, closed_form_check, pair_model};
 pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 
@@ -154,6 +155,8 @@ pub struct Estimates {
     pub replicates: Vec<ReplicateEstimates>,
     /// Closed-form comparison, when the scenario is in the closed-form regime.
     pub closed_form: Option<ClosedFormCheck>,
+    /// Differential summaries across probe groups, one row per threshold.
+    pub fairness: Vec<fairness::FairnessRow>,
 }
 
 /// Computes every estimate from the records of all replicates.
@@ -182,9 +185,9 @@ pub fn estimate(
             ));
         }
     }
+    let cross_group = cross_group(scenario, outcomes, records);
+    let fairness = fairness_rows(scenario, &thresholds, &slices, &cross_group, records);
     Estimates {
-        slices,
-        cross_group: cross_group(scenario, outcomes, records),
         replicates: outcomes
             .iter()
             .map(|o| replicate_row(scenario, &thresholds, o, records))
@@ -192,7 +195,114 @@ pub fn estimate(
         closed_form: scenario
             .has_closed_form_fmr()
             .then(|| closed_form_check(scenario, outcomes, records)),
+        slices,
+        cross_group,
+        fairness,
     }
+}
+
+/// Per-group rates and their differential summaries at every threshold; the closed-form
+/// threshold shift at the headline threshold.
+fn fairness_rows(
+    scenario: &Scenario,
+    thresholds: &Thresholds,
+    slices: &[SliceEstimates],
+    cross_group: &[CrossGroupTable],
+    records: &[ProbeRecord],
+) -> Vec<fairness::FairnessRow> {
+    let groups: Vec<(usize, &SliceEstimates)> = slices
+        .iter()
+        .skip(1)
+        .filter_map(|s| {
+            scenario
+                .groups
+                .iter()
+                .position(|g| g.name == s.probe_group)
+                .map(|g| (g, s))
+        })
+        .collect();
+    (0..thresholds.q.len())
+        .map(|t| {
+            let q = thresholds.q[t];
+            let rates = groups
+                .iter()
+                .map(|&(g, s)| {
+                    let row = &s.thresholds[t];
+                    let cells = cross_group[t]
+                        .cells
+                        .iter()
+                        .filter(|c| c.probe_group == s.probe_group);
+                    let (events, trials) = cells.fold((0u64, 0u64), |(e, n), c| {
+                        (e + c.fmr.events, n + c.fmr.trials)
+                    });
+                    let (misses, genuine) = records
+                        .iter()
+                        .filter(|r| r.group as usize == g)
+                        .filter_map(|r| r.mate.as_ref())
+                        .flat_map(|m| m.detections.iter())
+                        .fold((0u64, 0u64), |(m, n), d| {
+                            (m + u64::from(d.score < score_value(q)), n + 1)
+                        });
+                    fairness::GroupRates {
+                        group: s.probe_group.clone(),
+                        fpir: row.fpir.as_ref().map(|e| e.value),
+                        sel: row.sel.as_ref().map(|e| e.value),
+                        fnir: row.fnir_rank_k.as_ref().map(|e| e.value),
+                        fmr: (trials > 0).then(|| events as f64 / trials as f64),
+                        fnmr: (genuine > 0).then(|| misses as f64 / genuine as f64),
+                    }
+                })
+                .collect();
+            let threshold = &scenario.thresholds[t];
+            let mut row =
+                fairness::FairnessRow::new(threshold.label.clone(), threshold.score, rates);
+            if t == scenario.headline && scenario.has_closed_form_fmr() && groups.len() > 1 {
+                row.threshold_shift = threshold_shift(
+                    scenario,
+                    threshold.score,
+                    &groups.iter().map(|g| g.0).collect::<Vec<_>>(),
+                );
+            }
+            row
+        })
+        .collect()
+}
+
+/// For each group, the threshold at which its closed-form within-group FMR equals the lowest
+/// group's at the common threshold `score` (bisection; FMR falls as the threshold rises).
+fn threshold_shift(
+    scenario: &Scenario,
+    score: f64,
+    groups: &[usize],
+) -> Vec<fairness::ThresholdShift> {
+    let within: Vec<f64> = groups
+        .iter()
+        .map(|&g| pair_model(scenario, g, g).fmr(score))
+        .collect();
+    let target = within.iter().copied().fold(f64::INFINITY, f64::min);
+    groups
+        .iter()
+        .zip(&within)
+        .map(|(&g, &fmr)| {
+            let model = pair_model(scenario, g, g);
+            let (mut lo, mut hi) = (score, 1.0f64);
+            for _ in 0..40 {
+                let mid = 0.5 * (lo + hi);
+                if model.fmr(mid) > target {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            let threshold = 0.5 * (lo + hi);
+            fairness::ThresholdShift {
+                group: scenario.groups[g].name.clone(),
+                within_group_fmr: fmr,
+                threshold,
+                shift: threshold - score,
+            }
+        })
+        .collect()
 }
 
 fn slice(

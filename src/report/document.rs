@@ -415,6 +415,7 @@ fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         });
         figure(b, "groups.svg");
     }
+    fairness(input, b);
     b.push(Block::Heading(2, "Who the false candidates are".into()));
     b.push(Block::Paragraph("Share of false candidate detections by group, in searches for someone not in the archive, and the distinct people behind them (summed over searches).".into()));
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
@@ -516,6 +517,131 @@ fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             })
             .collect(),
     });
+}
+
+fn opt(x: Option<f64>, f: fn(f64) -> String) -> String {
+    x.map_or("-".into(), f)
+}
+
+fn ratio(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+fn fairness(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let Some(row) = input.results.estimates.fairness.get(s.headline) else {
+        return;
+    };
+    b.push(Block::Heading(
+        2,
+        format!("Differences between groups at {}", row.threshold),
+    ));
+    if row.groups.len() < 2 {
+        b.push(Block::Paragraph(
+            "All searches come from one probe group, so there is no difference between groups to summarise; the cross-group matrix below shows how false candidates fall on other groups.".into(),
+        ));
+        return;
+    }
+    b.push(Block::Paragraph("The rates of each probe group at the common threshold, then summaries of how far apart they are. Each summary is shown with the rates it rests on; \"-\" means it is undefined (a zero rate in a ratio).".into()));
+    b.push(Block::Table {
+        header: vec![
+            "probe group".into(),
+            "FPIR".into(),
+            "SEL".into(),
+            format!("FNIR rank {}", s.k()),
+            "FMR".into(),
+            "FNMR".into(),
+        ],
+        rows: row
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.group.clone(),
+                    opt(g.fpir, rate),
+                    opt(g.sel, mean),
+                    opt(g.fnir, rate),
+                    opt(g.fmr, rate),
+                    opt(g.fnmr, rate),
+                ]
+            })
+            .collect(),
+    });
+    let d = |name: &str, x: &crate::estimate::fairness::Disparity| {
+        vec![
+            name.to_string(),
+            opt(x.max_over_geomean, ratio),
+            opt(x.max_over_min, ratio),
+            opt(x.max_minus_min, rate),
+            opt(x.gini, ratio),
+        ]
+    };
+    b.push(Block::Table {
+        header: vec![
+            "rate".into(),
+            "max / geometric mean".into(),
+            "max / min".into(),
+            "max - min".into(),
+            "Gini".into(),
+        ],
+        rows: vec![
+            d("FPIR", &row.fpir),
+            d("SEL", &row.sel),
+            d("FNIR", &row.fnir),
+            d("FMR", &row.fmr),
+            d("FNMR", &row.fnmr),
+        ],
+    });
+    b.push(Block::Table {
+        header: vec![
+            "summary (alpha = weight of false positives)".into(),
+            "identification (FPIR, FNIR)".into(),
+            "verification (FMR, FNMR)".into(),
+        ],
+        rows: vec![
+            vec![
+                format!("GARBE, alpha {}", row.alpha),
+                opt(row.garbe_identification, ratio),
+                opt(row.garbe_verification, ratio),
+            ],
+            vec![
+                format!("FDR, alpha {} (1 = equal)", row.alpha),
+                opt(row.fdr_identification, ratio),
+                opt(row.fdr_verification, ratio),
+            ],
+            vec![
+                format!("inequity rate, alpha {} (1 = equal)", row.alpha),
+                opt(row.inequity_rate_identification, ratio),
+                opt(row.inequity_rate_verification, ratio),
+            ],
+        ],
+    });
+    if !row.threshold_shift.is_empty() {
+        b.push(Block::Paragraph(format!(
+            "Thresholds that would give every group the within-group false match rate of the best-treated group at {} (from the closed form):",
+            row.threshold
+        )));
+        b.push(Block::Table {
+            header: vec![
+                "probe group".into(),
+                format!("within-group FMR at {}", row.threshold),
+                "equalizing threshold".into(),
+                "shift".into(),
+            ],
+            rows: row
+                .threshold_shift
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.group.clone(),
+                        rate(t.within_group_fmr),
+                        format!("{:.4}", t.threshold),
+                        format!("{:+.4}", t.shift),
+                    ]
+                })
+                .collect(),
+        });
+    }
 }
 
 fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {

@@ -6,6 +6,7 @@
 //! det.csv                probe_group, score, fpir, fnir
 //! false_candidates.csv   probe_group, threshold, score, candidate_group, detections, people, share
 //! closed_form.csv        kind, threshold, probe_group, gallery_group, closed_form, simulated, z
+//! fairness.csv           threshold, score, rate, summary, value   (per-group rates: estimates.csv)
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so the text is exact and stable.
@@ -211,8 +212,68 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
             })
             .collect(),
     );
+    let mut fairness_rows = Vec::new();
+    for row in &estimates.fairness {
+        for (summary, value) in [
+            ("garbe_identification", row.garbe_identification),
+            ("fdr_identification", row.fdr_identification),
+            (
+                "inequity_rate_identification",
+                row.inequity_rate_identification,
+            ),
+            ("garbe_verification", row.garbe_verification),
+            ("fdr_verification", row.fdr_verification),
+            ("inequity_rate_verification", row.inequity_rate_verification),
+        ] {
+            fairness_rows.push(vec![
+                row.threshold.clone(),
+                row.score.to_string(),
+                "".into(),
+                summary.into(),
+                opt(value),
+            ]);
+        }
+        for (rate, d) in [
+            ("fpir", &row.fpir),
+            ("sel", &row.sel),
+            ("fnir", &row.fnir),
+            ("fmr", &row.fmr),
+            ("fnmr", &row.fnmr),
+        ] {
+            for (summary, value) in [
+                ("max_over_geomean", d.max_over_geomean),
+                ("max_over_min", d.max_over_min),
+                ("max_minus_min", d.max_minus_min),
+                ("gini", d.gini),
+            ] {
+                fairness_rows.push(vec![
+                    row.threshold.clone(),
+                    row.score.to_string(),
+                    rate.into(),
+                    summary.into(),
+                    opt(value),
+                ]);
+            }
+        }
+        for t in &row.threshold_shift {
+            fairness_rows.push(vec![
+                row.threshold.clone(),
+                row.score.to_string(),
+                format!("threshold_shift:{}", t.group),
+                "equalizing_threshold".into(),
+                t.threshold.to_string(),
+            ]);
+        }
+    }
     let mut out = vec![
         ("tables/estimates.csv".to_string(), estimates_csv),
+        (
+            "tables/fairness.csv".to_string(),
+            to_csv(
+                &["threshold", "score", "rate", "summary", "value"],
+                fairness_rows,
+            ),
+        ),
         ("tables/det.csv".to_string(), det),
         ("tables/false_candidates.csv".to_string(), false_candidates),
     ];
