@@ -381,6 +381,49 @@ fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     )));
     b.push(threshold_table(&overall.thresholds, s.k()));
     figure(b, "fpir_sel.svg");
+    let percent: Vec<(usize, &ThresholdRow)> = overall
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter(|(t, _)| s.thresholds[*t].origin != "raw score")
+        .collect();
+    if !percent.is_empty() {
+        b.push(Block::Heading(
+            2,
+            "What a \"confidence %\" setting means under each mapping".into(),
+        ));
+        b.push(Block::Paragraph(
+            "A vendor's percentage is not a probability, and how it maps to a score is not public. The same setting under each stated mapping:".into(),
+        ));
+        b.push(Block::Table {
+            header: vec![
+                "setting".into(),
+                "mapping".into(),
+                "score".into(),
+                "FPIR".into(),
+                "SEL (detections)".into(),
+                "SEL (people)".into(),
+                format!("FNIR rank {}", s.k()),
+            ],
+            rows: percent
+                .iter()
+                .map(|(t, r)| {
+                    let origin = &s.thresholds[*t].origin;
+                    let (setting, mapping) =
+                        origin.split_once(" via ").unwrap_or((origin.as_str(), ""));
+                    vec![
+                        setting.to_string(),
+                        mapping.to_string(),
+                        format!("{:.3}", r.score),
+                        cell(&r.fpir, rate),
+                        cell(&r.sel, mean),
+                        cell(&r.sel_people, mean),
+                        cell(&r.fnir_rank_k, rate),
+                    ]
+                })
+                .collect(),
+        });
+    }
     if e.slices.len() > 1 {
         b.push(Block::Heading(
             2,

@@ -249,29 +249,70 @@ fn default_mappings() -> Vec<PercentMapping> {
 }
 
 /// How a vendor's confidence percentage maps to a raw cosine score.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum PercentMapping {
     /// score = % / 100.
     Identity,
     /// % / 100 = (1 + cos) / 2, so score = 2 % / 100 - 1.
     HalfCosine,
+    /// % / 100 = 1 / (1 + exp(-slope (score - midpoint))).
+    Logistic {
+        /// Score printed as 50 %.
+        midpoint: f64,
+        /// Steepness, per unit of score (> 0).
+        slope: f64,
+    },
+    /// A table of (percent, score) points, both increasing; linear in between.
+    Table(Vec<(f64, f64)>),
 }
 
 impl PercentMapping {
-    /// The raw score of `percent` under this mapping.
-    pub fn score(self, percent: f64) -> f64 {
+    /// The raw score of `percent` under this mapping, if it has one.
+    pub fn score(&self, percent: f64) -> Option<f64> {
+        let p = percent / 100.0;
         match self {
-            PercentMapping::Identity => percent / 100.0,
-            PercentMapping::HalfCosine => 2.0 * percent / 100.0 - 1.0,
+            PercentMapping::Identity => Some(p),
+            PercentMapping::HalfCosine => Some(2.0 * p - 1.0),
+            PercentMapping::Logistic { midpoint, slope } => {
+                (p > 0.0 && p < 1.0).then(|| midpoint + libm::log(p / (1.0 - p)) / slope)
+            }
+            PercentMapping::Table(points) => points
+                .windows(2)
+                .find(|w| w[0].0 <= percent && percent <= w[1].0)
+                .map(|w| {
+                    let t = (percent - w[0].0) / (w[1].0 - w[0].0);
+                    w[0].1 + t * (w[1].1 - w[0].1)
+                }),
+        }
+    }
+
+    /// Short name, used in threshold labels.
+    pub fn name(&self) -> String {
+        match self {
+            PercentMapping::Identity => "identity".into(),
+            PercentMapping::HalfCosine => "half_cosine".into(),
+            PercentMapping::Logistic { midpoint, slope } => format!("logistic {midpoint}/{slope}"),
+            PercentMapping::Table(_) => "table".into(),
         }
     }
 
     /// The formula, as shown in reports.
-    pub fn formula(self) -> &'static str {
+    pub fn formula(&self) -> String {
         match self {
-            PercentMapping::Identity => "score = %/100",
-            PercentMapping::HalfCosine => "%/100 = (1+score)/2",
+            PercentMapping::Identity => "score = %/100".into(),
+            PercentMapping::HalfCosine => "%/100 = (1+score)/2".into(),
+            PercentMapping::Logistic { midpoint, slope } => {
+                format!("%/100 = 1/(1+exp(-{slope} (score - {midpoint})))")
+            }
+            PercentMapping::Table(points) => format!(
+                "table {}",
+                points
+                    .iter()
+                    .map(|(p, s)| format!("{p} % -> {s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }

@@ -144,3 +144,50 @@ fn bundled_scenarios_are_valid() {
         assert!(!s.config.description.is_empty() && !s.config.sources.is_empty());
     }
 }
+
+#[test]
+fn logistic_and_table_mappings_resolve_and_are_checked() {
+    let text = BASE.replace(
+        "percent_mappings = [\"identity\", \"half_cosine\"]",
+        "percent_mappings = [\"identity\", { logistic = { midpoint = 0.45, slope = 20.0 } }, { table = [[50, 0.30], [80, 0.55]] }]",
+    );
+    let s = Scenario::from_toml(&text, "s.toml").unwrap();
+    let score = |label: &str| {
+        s.thresholds
+            .iter()
+            .find(|t| t.label == label)
+            .unwrap_or_else(|| panic!("{label}"))
+            .score
+    };
+    // Logistic: 0.45 + ln(0.67 / 0.33) / 20.
+    assert!(
+        (score("67 % [logistic 0.45/20]") - (0.45 + (0.67f64 / 0.33).ln() / 20.0)).abs() < 1e-12
+    );
+    // Table: 67 % lies 17/30 of the way from (50, 0.30) to (80, 0.55).
+    assert!((score("67 % [table]") - (0.30 + 17.0 / 30.0 * 0.25)).abs() < 1e-12);
+    assert_eq!(score("67 % [identity]"), 0.67);
+
+    let outside = BASE.replace(
+        "percent_mappings = [\"identity\", \"half_cosine\"]",
+        "percent_mappings = [{ table = [[70, 0.4], [90, 0.6]] }]",
+    );
+    let e = error_of(&outside);
+    assert!(
+        e.contains("`thresholds.percent[0]`")
+            && e.contains("no score in [-1, 1]")
+            && e.contains("percent_mappings[0]"),
+        "{e}"
+    );
+    let unordered = BASE.replace(
+        "percent_mappings = [\"identity\", \"half_cosine\"]",
+        "percent_mappings = [{ table = [[90, 0.6], [50, 0.4]] }]",
+    );
+    assert!(error_of(&unordered).contains("`thresholds.percent_mappings[0].table`"));
+    let flat = BASE.replace(
+        "percent_mappings = [\"identity\", \"half_cosine\"]",
+        "percent_mappings = [{ logistic = { midpoint = 0.45, slope = 0.0 } }]",
+    );
+    assert!(error_of(&flat).contains("`thresholds.percent_mappings[0].logistic.slope`"));
+    let twice = BASE.replace("raw = [0.5]", "raw = [0.5, 0.5]");
+    assert!(error_of(&twice).contains("share the label `0.50`"));
+}

@@ -364,6 +364,45 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             "needs at least one mapping (identity, half_cosine) when percent thresholds are given",
         ));
     }
+    for (m, mapping) in t.percent_mappings.iter().enumerate() {
+        let field = format!("thresholds.percent_mappings[{m}]");
+        match mapping {
+            PercentMapping::Logistic { midpoint, slope } => {
+                c.range(
+                    &format!("{field}.logistic.midpoint"),
+                    *midpoint,
+                    -1.0,
+                    1.0,
+                    false,
+                )?;
+                if !(slope.is_finite() && *slope > 0.0) {
+                    return Err(c.err(
+                        format!("{field}.logistic.slope"),
+                        format!("must be > 0, got {slope}"),
+                    ));
+                }
+            }
+            PercentMapping::Table(points) => {
+                if points.len() < 2 {
+                    return Err(c.err(
+                        format!("{field}.table"),
+                        "needs at least two (percent, score) points",
+                    ));
+                }
+                for (k, &(p, score)) in points.iter().enumerate() {
+                    c.range(&format!("{field}.table[{k}][0]"), p, 0.0, 100.0, false)?;
+                    c.range(&format!("{field}.table[{k}][1]"), score, -1.0, 1.0, false)?;
+                }
+                if points
+                    .windows(2)
+                    .any(|w| w[1].0 <= w[0].0 || w[1].1 < w[0].1)
+                {
+                    return Err(c.err(format!("{field}.table"), "percent must increase strictly from point to point, and score must not decrease"));
+                }
+            }
+            PercentMapping::Identity | PercentMapping::HalfCosine => {}
+        }
+    }
     for (i, &percent) in t.percent.iter().enumerate() {
         c.range(
             &format!("thresholds.percent[{i}]"),
@@ -372,17 +411,32 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             100.0,
             false,
         )?;
-        for mapping in &t.percent_mappings {
-            let name = match mapping {
-                PercentMapping::Identity => "identity",
-                PercentMapping::HalfCosine => "half_cosine",
-            };
+        for (m, mapping) in t.percent_mappings.iter().enumerate() {
+            let score = mapping.score(percent).filter(|s| (-1.0..=1.0).contains(s)).ok_or_else(|| {
+                c.err(
+                    format!("thresholds.percent[{i}]"),
+                    format!("{percent} % has no score in [-1, 1] under thresholds.percent_mappings[{m}] ({})", mapping.formula()),
+                )
+            })?;
             thresholds.push(Threshold {
-                label: format!("{percent} % [{name}]"),
-                score: mapping.score(percent),
+                label: format!("{percent} % [{}]", mapping.name()),
+                score,
                 origin: format!("{percent} % via {}", mapping.formula()),
             });
         }
+    }
+    if let Some(dup) = thresholds
+        .iter()
+        .enumerate()
+        .find(|(i, a)| thresholds[..*i].iter().any(|b| b.label == a.label))
+    {
+        return Err(c.err(
+            "thresholds",
+            format!(
+                "two thresholds share the label `{}`; list each value and mapping once",
+                dup.1.label
+            ),
+        ));
     }
     if thresholds.is_empty() || thresholds.len() > 64 {
         return Err(c.err(
