@@ -353,7 +353,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     for (i, &score) in t.raw.iter().enumerate() {
         c.range(&format!("thresholds.raw[{i}]"), score, -1.0, 1.0, false)?;
         thresholds.push(Threshold {
-            label: format!("{score:.2}"),
+            label: raw_label(score),
             score,
             origin: "raw score".into(),
         });
@@ -505,4 +505,11 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         headline,
         config,
     })
+}
+
+/// Label of a raw threshold: two decimals when they are exact ("0.50"), else the shortest
+/// exact form ("0.301"), so distinct thresholds never share a label.
+fn raw_label(score: f64) -> String {
+    let two = format!("{score:.2}");
+    if two.parse::<f64>() == Ok(score) { two } else { format!("{score}") }
 }
