@@ -511,5 +511,9 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
 /// exact form ("0.301"), so distinct thresholds never share a label.
 fn raw_label(score: f64) -> String {
     let two = format!("{score:.2}");
-    if two.parse::<f64>() == Ok(score) { two } else { format!("{score}") }
+    if two.parse::<f64>() == Ok(score) {
+        two
+    } else {
+        format!("{score}")
+    }
 }
