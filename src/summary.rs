@@ -90,7 +90,7 @@ pub fn render(results: &Results<'_>) -> String {
             let _ = writeln!(out);
         }
     }
-    if let Some(check) = &e.closed_form {
+    if let Some(check) = e.closed_form.as_ref().filter(|c| !c.fmr.is_empty()) {
         let worst = check
             .fmr
             .iter()

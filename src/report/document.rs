@@ -704,6 +704,7 @@ fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     }
     b.push(Block::List(items));
     match &input.results.estimates.closed_form {
+        Some(check) if check.fmr.is_empty() => b.push(Block::Paragraph("No closed-form cross-check: there are no non-mated searches to compare.".into())),
         Some(check) => {
             let zs: Vec<f64> = check.fmr.iter().filter_map(|r| r.z).collect();
             let worst = zs.iter().fold(0.0f64, |m, z| m.max(z.abs()));
