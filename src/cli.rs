@@ -24,6 +24,10 @@ const VERIFY_EXAMPLES: &str = "Examples:
   falsematch verify reports/kaganskikh-2019        re-run a committed report and compare it
   falsematch verify falsematch-out/my-scenario --quiet";
 
+const SEARCH_EXAMPLES: &str = "Examples:
+  falsematch search --gallery gallery.npy --probes probes.npy --k 10 --thresholds 0.3,0.4,0.5
+  falsematch search --gallery g.npy --gallery-groups g.csv --probes p.npy --out hits.csv";
+
 const SCENARIOS_EXAMPLES: &str = "Examples:
   falsematch scenarios                             list bundled scenarios";
 
@@ -55,9 +59,43 @@ pub enum Command {
     /// first differing file (exit 1).
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Search imported embeddings (.npy, one per row): top-K candidates and, per probe, the
+    /// number of gallery entries at or above each threshold, in total and per gallery group.
+    #[command(after_help = SEARCH_EXAMPLES)]
+    Search(SearchArgs),
     /// List the bundled scenarios.
     #[command(after_help = SCENARIOS_EXAMPLES)]
     Scenarios,
+}
+
+/// Arguments of `falsematch search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Gallery embeddings: a 2-D float32 or float64 .npy file, one row per entry.
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Probe embeddings: a .npy file with the gallery's number of columns.
+    #[arg(long)]
+    pub probes: PathBuf,
+    /// CSV with a `group` column, one row per gallery entry, in order.
+    #[arg(long)]
+    pub gallery_groups: Option<PathBuf>,
+    /// Candidate list length.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub k: u16,
+    /// Score thresholds (cosine), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5")]
+    pub thresholds: Vec<f64>,
+    /// Output: .json (candidates and counts), or .csv (candidates; counts beside it in
+    /// NAME-counts.csv).
+    #[arg(long, default_value = "search-results.json")]
+    pub out: PathBuf,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `falsematch run`.
@@ -108,6 +146,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         .map(|()| 0),
         Some(Command::Run(args)) => run(args).map(|()| 0),
         Some(Command::Verify(args)) => verify(args),
+        Some(Command::Search(args)) => search(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -214,6 +253,140 @@ fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
             Ok(1)
         }
     }
+}
+
+fn search(args: SearchArgs) -> anyhow::Result<()> {
+    use crate::search::{Thresholds, score_value, threshold_q};
+    for (i, t) in args.thresholds.iter().enumerate() {
+        if !(t.is_finite() && (-1.0..=1.0).contains(t)) {
+            anyhow::bail!(
+                "--thresholds: value {} ({t}) must be a score in [-1, 1]",
+                i + 1
+            );
+        }
+    }
+    let mut scores = args.thresholds.clone();
+    scores.sort_by(f64::total_cmp);
+    scores.dedup();
+    let gallery = crate::embeddings::read_npy(&args.gallery)?;
+    let probes = crate::embeddings::read_npy(&args.probes)?;
+    if probes.ncols() != gallery.ncols() {
+        anyhow::bail!(
+            "{}: {} columns, but {} has {}; gallery and probes must come from the same model",
+            args.probes.display(),
+            probes.ncols(),
+            args.gallery.display(),
+            gallery.ncols()
+        );
+    }
+    let (names, groups) = match &args.gallery_groups {
+        Some(path) => crate::embeddings::read_groups(path, gallery.nrows())?,
+        None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
+    };
+    let thresholds = Thresholds {
+        q: scores.iter().map(|&t| threshold_q(t)).collect(),
+    };
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let k = usize::from(args.k);
+    let tally = crate::run::search_embeddings(
+        &gallery,
+        &groups,
+        names.len(),
+        &probes,
+        k,
+        &thresholds,
+        &options,
+    )?;
+    let g = names.len();
+    // Counts at each threshold: sums of the buckets at or above it.
+    let counts =
+        |det: &[u64], t: usize, h: usize| (t..scores.len()).map(|b| det[b * g + h]).sum::<u64>();
+    let csv = args.out.extension().is_some_and(|e| e == "csv");
+    if csv {
+        let mut cand = csv::Writer::from_writer(Vec::new());
+        cand.write_record(["probe", "rank", "gallery_index", "score", "group"])?;
+        let mut cnt = csv::Writer::from_writer(Vec::new());
+        cnt.write_record(["probe", "threshold", "group", "count"])?;
+        for (p, t) in tally.probes.iter().enumerate() {
+            for (r, c) in t.top.iter().enumerate() {
+                cand.write_record([
+                    p.to_string(),
+                    (r + 1).to_string(),
+                    c.entry.to_string(),
+                    score_value(c.score).to_string(),
+                    names[c.group as usize].clone(),
+                ])?;
+            }
+            for (i, score) in scores.iter().enumerate() {
+                let total: u64 = (0..g).map(|h| counts(&t.det, i, h)).sum();
+                cnt.write_record([
+                    p.to_string(),
+                    score.to_string(),
+                    "all".into(),
+                    total.to_string(),
+                ])?;
+                if g > 1 {
+                    for (h, name) in names.iter().enumerate() {
+                        cnt.write_record([
+                            p.to_string(),
+                            score.to_string(),
+                            name.clone(),
+                            counts(&t.det, i, h).to_string(),
+                        ])?;
+                    }
+                }
+            }
+        }
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
+        report::write_file(&args.out, &cand.into_inner()?)?;
+        report::write_file(&counts_path, &cnt.into_inner()?)?;
+    } else {
+        let results: Vec<serde_json::Value> = tally
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(p, t)| {
+                serde_json::json!({
+                    "probe": p,
+                    "candidates": t.top.iter().enumerate().map(|(r, c)| serde_json::json!({"rank": r + 1, "gallery_index": c.entry, "score": score_value(c.score), "group": names[c.group as usize]})).collect::<Vec<_>>(),
+                    "counts": scores.iter().enumerate().map(|(i, s)| serde_json::json!({"threshold": s, "total": (0..g).map(|h| counts(&t.det, i, h)).sum::<u64>(), "by_group": (0..g).map(|h| counts(&t.det, i, h)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
+            "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": crate::embeddings::sha256_file(&args.gallery)?},
+            "probes": {"rows": probes.nrows(), "sha256": crate::embeddings::sha256_file(&args.probes)?},
+            "normalized": "every row divided by its L2 norm on load",
+            "score": "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2; candidates break ties by lower gallery index",
+            "k": k,
+            "thresholds": scores,
+            "groups": names,
+            "results": results,
+        });
+        let mut bytes = serde_json::to_vec_pretty(&doc)?;
+        bytes.push(b'\n');
+        report::write_file(&args.out, &bytes)?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "falsematch: searched {} probes against {} gallery rows of {} dims (rows normalized to unit length on load); wrote {}",
+            probes.nrows(),
+            gallery.nrows(),
+            gallery.ncols(),
+            args.out.display()
+        );
+    }
+    Ok(())
 }
 
 /// Memory the system can give a new process (Linux: MemAvailable), if known.

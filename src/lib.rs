@@ -13,6 +13,7 @@
 
 pub mod cli;
 pub mod closed_form;
+pub mod embeddings;
 pub mod estimate;
 pub mod format;
 pub mod population;

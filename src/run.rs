@@ -11,7 +11,7 @@
 //! nothing here writes files.
 
 use crate::estimate::{Estimates, ProbeRecord, ReplicateOutcome, estimate, records};
-use crate::population::{GalleryLayout, Population};
+use crate::population::{GalleryLayout, Population, Tile};
 use crate::scenario::Scenario;
 use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
 use crate::tally::Tally;
@@ -212,4 +212,69 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
         records,
         estimates,
     })
+}
+
+/// Searches imported probes against an imported gallery (both quantized rows; each gallery row
+/// its own identity, `groups[i]` its group) and returns the merged tally.
+///
+/// # Errors
+/// [`RunError::Threads`] when the worker pool cannot start.
+pub fn search_embeddings(
+    gallery: &ndarray::Array2<i16>,
+    groups: &[u16],
+    n_groups: usize,
+    probes: &ndarray::Array2<i16>,
+    k: usize,
+    thresholds: &Thresholds,
+    options: &RunOptions,
+) -> Result<Tally, RunError> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = options.threads {
+        builder = builder.num_threads(threads);
+    }
+    let pool = builder.build().map_err(|e| RunError::Threads {
+        threads: options.threads.unwrap_or(0),
+        message: e.to_string(),
+    })?;
+    let probe_set = ProbeSet {
+        embeddings: probes.clone(),
+        group: vec![0; probes.nrows()],
+        mate: vec![None; probes.nrows()],
+    };
+    let n = gallery.nrows();
+    let tile_rows = (options.tile_entries as usize).max(1);
+    let starts: Vec<usize> = (0..n).step_by(tile_rows).collect();
+    let bar = progress_bar(options.progress);
+    bar.set_length(starts.len() as u64);
+    bar.set_message("searching");
+    let empty = || Tally::new(k, thresholds.q.len(), n_groups, &vec![0; probes.nrows()]);
+    let tally = pool.install(|| {
+        starts
+            .par_iter()
+            .fold(
+                || (empty(), Vec::new()),
+                |(mut acc, mut scores), &start| {
+                    let end = (start + tile_rows).min(n);
+                    let group = groups[start..end].to_vec();
+                    let mut identities_per_group = vec![0u64; n_groups];
+                    group
+                        .iter()
+                        .for_each(|&g| identities_per_group[g as usize] += 1);
+                    let tile = Tile {
+                        first_entry: start as u64,
+                        embeddings: gallery.slice(ndarray::s![start..end, ..]).to_owned(),
+                        identity: (start as u64..end as u64).collect(),
+                        group,
+                        identities_per_group,
+                    };
+                    search_tile(&tile, &probe_set, thresholds, &mut acc, &mut scores);
+                    bar.inc(1);
+                    (acc, scores)
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(empty, Tally::merge)
+    });
+    bar.finish_and_clear();
+    Ok(tally)
 }

@@ -5,4 +5,5 @@ mod closed_form;
 mod determinism;
 mod properties;
 mod report;
+mod search;
 mod support;

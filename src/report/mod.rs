@@ -468,6 +468,22 @@ pub fn write(dir: &Path, bundle: &Bundle, provenance: &[u8]) -> Result<(), Write
     result
 }
 
+/// Writes one file atomically: a temporary file beside it, then a rename.
+///
+/// # Errors
+/// [`WriteError::Io`]; the temporary file is removed on failure.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let tmp = sibling(path, "partial");
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// What `verify` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -14,6 +14,7 @@ mod validate;
 
 pub use bundled::{BUNDLED, BundledScenario, DEFAULT_SCENARIO};
 pub use config::*;
+pub use validate::MAX_DIMENSION;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;

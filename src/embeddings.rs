@@ -1,0 +1,302 @@
+//! Imported embeddings: NumPy `.npy` matrices of float32 or float64, one embedding per row,
+//! read row by row, normalized to unit length and quantized like simulated ones.
+//!
+//! ```text
+//! .npy = "\x93NUMPY" major minor | header length (u16, or u32 from version 2) | header dict
+//!        { 'descr': '<f4' | '<f8', 'fortran_order': False, 'shape': (rows, dims) } | data
+//! row  -> x / |x|  (sum of squares in f64, in index order)  -> round(32767 x) as int16
+//! ```
+//!
+//! Invariants: the whole float matrix is never held in memory (only the int16 copy); every error
+//! names the file and, for bad values, the row.
+
+use crate::population::QUANT_SCALE;
+use ndarray::Array2;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// Why an embedding file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct EmbeddingError {
+    /// The file.
+    pub file: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+fn err(file: &Path, message: impl Into<String>) -> EmbeddingError {
+    EmbeddingError {
+        file: file.display().to_string(),
+        message: message.into(),
+    }
+}
+
+/// The value of `key` in a NumPy header dict, up to the next top-level comma or brace.
+fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let start = header.find(&format!("'{key}'"))? + key.len() + 2;
+    let rest = header[start..].trim_start().strip_prefix(':')?.trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else {
+        rest.find([',', '}'])?
+    };
+    Some(rest[..end].trim())
+}
+
+/// Reads a 2-D float32/float64 `.npy` file into unit-length int16 rows.
+///
+/// # Errors
+/// [`EmbeddingError`] naming the file: unreadable, not `.npy`, not a 2-D little-endian float
+/// matrix, Fortran order, more than 4096 columns, or a row that is zero, NaN or infinite.
+pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
+    let file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let mut r = BufReader::new(file);
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)
+        .map_err(|_| err(path, "not a .npy file (too short)"))?;
+    if &magic[..6] != b"\x93NUMPY" {
+        return Err(err(
+            path,
+            "not a .npy file (no NumPy magic); save embeddings with numpy.save",
+        ));
+    }
+    let header_len = if magic[6] == 1 {
+        let mut b = [0u8; 2];
+        r.read_exact(&mut b)
+            .map_err(|_| err(path, "truncated header"))?;
+        usize::from(u16::from_le_bytes(b))
+    } else {
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b)
+            .map_err(|_| err(path, "truncated header"))?;
+        u32::from_le_bytes(b) as usize
+    };
+    let mut header = vec![0u8; header_len];
+    r.read_exact(&mut header)
+        .map_err(|_| err(path, "truncated header"))?;
+    let header = String::from_utf8_lossy(&header).into_owned();
+    let descr = header_value(&header, "descr").ok_or_else(|| err(path, "header has no 'descr'"))?;
+    let width = match descr.trim_matches(['\'', '"']) {
+        "<f4" => 4,
+        "<f8" => 8,
+        other => {
+            return Err(err(
+                path,
+                format!("dtype {other} is not supported; use float32 ('<f4') or float64 ('<f8')"),
+            ));
+        }
+    };
+    if header_value(&header, "fortran_order") != Some("False") {
+        return Err(err(
+            path,
+            "Fortran-ordered arrays are not supported; save with numpy.ascontiguousarray",
+        ));
+    }
+    let shape = header_value(&header, "shape").ok_or_else(|| err(path, "header has no 'shape'"))?;
+    let dims: Vec<usize> = shape
+        .trim_matches(['(', ')'])
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| err(path, format!("bad shape {shape}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let [rows, cols] = dims[..] else {
+        return Err(err(
+            path,
+            format!("shape {shape} is not 2-D; one embedding per row is expected"),
+        ));
+    };
+    if rows == 0 || cols == 0 || cols > crate::scenario::MAX_DIMENSION {
+        return Err(err(
+            path,
+            format!(
+                "shape {shape}: need at least one row and 1 to {} columns",
+                crate::scenario::MAX_DIMENSION
+            ),
+        ));
+    }
+    let mut out = Array2::<i16>::zeros((rows, cols));
+    let mut raw = vec![0u8; cols * width];
+    let mut row = vec![0f64; cols];
+    for (i, mut target) in out.rows_mut().into_iter().enumerate() {
+        r.read_exact(&mut raw).map_err(|_| {
+            err(
+                path,
+                format!("truncated: the header promises {rows} rows, data ends at row {i}"),
+            )
+        })?;
+        for (j, v) in row.iter_mut().enumerate() {
+            let b = &raw[j * width..(j + 1) * width];
+            *v = if width == 4 {
+                f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            } else {
+                f64::from_le_bytes(b.try_into().expect("8 bytes"))
+            };
+        }
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !norm.is_finite() || norm == 0.0 {
+            return Err(err(
+                path,
+                format!(
+                    "row {i} has a NaN, an infinite value or zero length; every embedding must be a finite non-zero vector"
+                ),
+            ));
+        }
+        for (t, v) in target.iter_mut().zip(&row) {
+            *t = (v / norm * QUANT_SCALE).round() as i16;
+        }
+    }
+    Ok(out)
+}
+
+/// SHA-256 of a file, read in a stream (never whole into memory).
+///
+/// # Errors
+/// [`EmbeddingError`] naming the file when it cannot be read.
+pub fn sha256_file(path: &Path) -> Result<String, EmbeddingError> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| err(path, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Reads a CSV of group labels, one per gallery row, from its `group` column.
+///
+/// # Errors
+/// [`EmbeddingError`] naming the file (and line) when the column is missing or the row count
+/// differs from `rows`.
+pub fn read_groups(path: &Path, rows: usize) -> Result<(Vec<String>, Vec<u16>), EmbeddingError> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| err(path, format!("cannot read the header: {e}")))?
+        .clone();
+    let column = headers
+        .iter()
+        .position(|h| h == "group")
+        .ok_or_else(|| err(path, "no `group` column in the header"))?;
+    let mut names: Vec<String> = Vec::new();
+    let mut groups = Vec::with_capacity(rows);
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| err(path, format!("line {}: {e}", i + 2)))?;
+        let label = record
+            .get(column)
+            .ok_or_else(|| err(path, format!("line {}: no `group` value", i + 2)))?;
+        let index = match names.iter().position(|n| n == label) {
+            Some(index) => index,
+            None => {
+                if names.len() == usize::from(u16::MAX) {
+                    return Err(err(
+                        path,
+                        format!("line {}: more than {} groups", i + 2, u16::MAX),
+                    ));
+                }
+                names.push(label.to_string());
+                names.len() - 1
+            }
+        };
+        groups.push(index as u16);
+    }
+    if groups.len() != rows {
+        return Err(err(
+            path,
+            format!(
+                "{} group rows for {rows} gallery embeddings; give one row per embedding, in order",
+                groups.len()
+            ),
+        ));
+    }
+    Ok((names, groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a float32 .npy file (version 1) of `rows` x `cols`.
+    pub fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+        let mut header =
+            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn reads_normalizes_and_quantizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.npy");
+        write_npy(&path, 2, 3, &[3.0, 4.0, 0.0, 0.0, 0.0, -2.0]);
+        let e = read_npy(&path).unwrap();
+        assert_eq!(
+            e.row(0).to_vec(),
+            vec![
+                (0.6 * QUANT_SCALE).round() as i16,
+                (0.8 * QUANT_SCALE).round() as i16,
+                0
+            ]
+        );
+        assert_eq!(e.row(1).to_vec(), vec![0, 0, -32767]);
+    }
+
+    #[test]
+    fn bad_files_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.npy");
+        write_npy(&path, 2, 2, &[1.0, 0.0, 0.0, 0.0]);
+        let e = read_npy(&path).unwrap_err().to_string();
+        assert!(e.contains("bad.npy") && e.contains("row 1"), "{e}");
+        write_npy(&path, 1, 2, &[f32::NAN, 1.0]);
+        assert!(read_npy(&path).unwrap_err().to_string().contains("row 0"));
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(
+            read_npy(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a .npy")
+        );
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }\n";
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        assert!(read_npy(&path).unwrap_err().to_string().contains("<i8"));
+        let groups = dir.path().join("g.csv");
+        std::fs::write(&groups, "id,group\n0,a\n1,b\n").unwrap();
+        assert_eq!(
+            read_groups(&groups, 2).unwrap(),
+            (vec!["a".to_string(), "b".to_string()], vec![0, 1])
+        );
+        assert!(
+            read_groups(&groups, 3)
+                .unwrap_err()
+                .to_string()
+                .contains("2 group rows for 3")
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! `falsematch search` on imported embeddings, against a brute-force float64 search.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+/// Writes a float32 .npy file (version 1).
+fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Gaussian-ish test data from a fixed LCG (sum of uniforms), with a shared component so that
+/// scores spread over a useful range.
+fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..rows * cols)
+        .map(|i| {
+            let g: f64 = (0..4).map(|_| uniform()).sum::<f64>() - 2.0;
+            (g + if i % cols < 3 { 1.2 } else { 0.0 }) as f32
+        })
+        .collect()
+}
+
+fn normalized(data: &[f32], cols: usize) -> Vec<Vec<f64>> {
+    data.chunks(cols)
+        .map(|r| {
+            let n = r
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt();
+            r.iter().map(|&v| f64::from(v) / n).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn search_matches_a_brute_force_float_search() {
+    let (n, m, d, k) = (3000, 6, 40, 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let (g, p) = (data(n, d, 1), data(m, d, 2));
+    write_npy(&tmp.path().join("g.npy"), n, d, &g);
+    write_npy(&tmp.path().join("p.npy"), m, d, &p);
+    let groups: String = std::iter::once("group".to_string())
+        .chain((0..n).map(|i| if i % 3 == 0 { "a".into() } else { "b".into() }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(tmp.path().join("g.csv"), groups + "\n").unwrap();
+    let out = tmp.path().join("hits.json");
+    Command::cargo_bin("falsematch")
+        .unwrap()
+        .args([
+            "search",
+            "--k",
+            "5",
+            "--thresholds",
+            "0.5,0.3",
+            "--quiet",
+            "--threads",
+            "2",
+        ])
+        .arg("--gallery")
+        .arg(tmp.path().join("g.npy"))
+        .arg("--probes")
+        .arg(tmp.path().join("p.npy"))
+        .arg("--gallery-groups")
+        .arg(tmp.path().join("g.csv"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["thresholds"], serde_json::json!([0.3, 0.5]));
+    let (gn, pn) = (normalized(&g, d), normalized(&p, d));
+    // Quantization moves a score by at most 0.5 sqrt(d) / 32767.
+    let tol = 0.5 * (d as f64).sqrt() / 32767.0;
+    for (i, probe) in pn.iter().enumerate() {
+        let mut exact: Vec<(usize, f64)> = gn
+            .iter()
+            .enumerate()
+            .map(|(j, x)| (j, x.iter().zip(probe).map(|(a, b)| a * b).sum()))
+            .collect();
+        exact.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let got = &json["results"][i];
+        for r in 0..k {
+            let c = &got["candidates"][r];
+            assert!(
+                (c["score"].as_f64().unwrap() - exact[r].1).abs() <= tol,
+                "probe {i} rank {r}: {c} vs {:?}",
+                exact[r]
+            );
+            if exact[r].1 - exact[r + 1].1 > 2.0 * tol
+                && (r == 0 || exact[r - 1].1 - exact[r].1 > 2.0 * tol)
+            {
+                assert_eq!(
+                    c["gallery_index"].as_u64().unwrap() as usize,
+                    exact[r].0,
+                    "probe {i} rank {r}"
+                );
+            }
+            let group = if exact[r].0.is_multiple_of(3) {
+                "a"
+            } else {
+                "b"
+            };
+            assert_eq!(c["group"], group);
+        }
+        for (t, threshold) in [(0, 0.3), (1, 0.5)] {
+            let above = exact.iter().filter(|e| e.1 >= threshold + tol).count() as u64;
+            let maybe = exact.iter().filter(|e| e.1 >= threshold - tol).count() as u64;
+            let total = got["counts"][t]["total"].as_u64().unwrap();
+            assert!(
+                above <= total && total <= maybe,
+                "probe {i} T {threshold}: {total} not in [{above}, {maybe}]"
+            );
+            let by_group: u64 = got["counts"][t]["by_group"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(by_group, total);
+        }
+    }
+    // The CSV form holds the same candidates.
+    let csv_out = tmp.path().join("hits.csv");
+    Command::cargo_bin("falsematch")
+        .unwrap()
+        .args(["search", "--k", "5", "--quiet", "--gallery"])
+        .arg(tmp.path().join("g.npy"))
+        .arg("--probes")
+        .arg(tmp.path().join("p.npy"))
+        .arg("--out")
+        .arg(&csv_out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&csv_out).unwrap();
+    assert_eq!(text.lines().count(), 1 + m * k);
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "0,1,{},",
+            json["results"][0]["candidates"][0]["gallery_index"]
+        )),
+        "{first}"
+    );
+    assert!(tmp.path().join("hits-counts.csv").is_file());
+}
+
+#[test]
+fn bad_embedding_files_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_npy(&tmp.path().join("g.npy"), 4, 8, &data(4, 8, 3));
+    write_npy(&tmp.path().join("p.npy"), 2, 6, &data(2, 6, 4));
+    std::fs::write(tmp.path().join("junk.npy"), b"not numpy").unwrap();
+    let run = |gallery: &str, probes: &str, extra: &[&str]| {
+        let out = Command::cargo_bin("falsematch")
+            .unwrap()
+            .args(["search", "--quiet", "--gallery"])
+            .arg(tmp.path().join(gallery))
+            .arg("--probes")
+            .arg(tmp.path().join(probes))
+            .arg("--out")
+            .arg(tmp.path().join("out.json"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("g.npy", "p.npy", &[]);
+    assert!(
+        code == 2 && err.contains("p.npy") && err.contains("6 columns"),
+        "{err}"
+    );
+    let (code, err) = run("junk.npy", "p.npy", &[]);
+    assert!(
+        code == 2 && err.contains("junk.npy") && err.contains("not a .npy"),
+        "{err}"
+    );
+    let (code, err) = run("g.npy", "g.npy", &["--thresholds", "0.3,1.5"]);
+    assert!(
+        code == 2 && err.contains("--thresholds") && err.contains("[-1, 1]"),
+        "{err}"
+    );
+    let (code, err) = run("missing.npy", "g.npy", &[]);
+    assert!(code == 2 && err.contains("missing.npy"), "{err}");
+    assert!(!tmp.path().join("out.json").exists());
+}
