@@ -153,6 +153,23 @@ pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
     Ok(out)
 }
 
+/// The bytes of a float32 `.npy` file (format version 1) holding `data` as `rows` x `cols`, row
+/// major: what `numpy.save` writes for a C-ordered float32 matrix.
+pub fn npy_bytes(rows: usize, cols: usize, data: &[f32]) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // Pad so that magic (6) + version (2) + length (2) + header ends on a 64-byte boundary.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    bytes
+}
+
 /// SHA-256 of a file, read in a stream (never whole into memory).
 ///
 /// # Errors
@@ -232,19 +249,8 @@ pub fn read_groups(path: &Path, rows: usize) -> Result<(Vec<String>, Vec<u16>), 
 mod tests {
     use super::*;
 
-    /// Writes a float32 .npy file (version 1) of `rows` x `cols`.
-    pub fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
-        let mut header =
-            format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend((header.len() as u16).to_le_bytes());
-        bytes.extend(header.as_bytes());
-        bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-        std::fs::write(path, bytes).unwrap();
+    fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
+        std::fs::write(path, npy_bytes(rows, cols, data)).unwrap();
     }
 
     #[test]

@@ -3,19 +3,9 @@
 use assert_cmd::Command;
 use std::path::Path;
 
-/// Writes a float32 .npy file (version 1).
+/// Writes a float32 .npy file.
 fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path, falsematch::embeddings::npy_bytes(rows, cols, data)).unwrap();
 }
 
 /// Gaussian-ish test data from a fixed LCG (sum of uniforms), with a shared component so that
