@@ -177,16 +177,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let out_dir = args
         .out
         .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
-    if out_dir.exists()
-        && (!out_dir.is_dir()
-            || (std::fs::read_dir(&out_dir)?.next().is_some()
-                && !out_dir.join(report::MANIFEST).is_file()))
-    {
-        anyhow::bail!(
-            "{}: exists and is not a falsematch output folder (no manifest.json); choose another --out or remove it",
-            out_dir.display()
-        );
-    }
+    // Refuse an unusable output folder before the run, not after it.
+    report::check_target(&out_dir)?;
     let work = work_estimate(&scenario, &options);
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
     if let Some(available) = available_memory_bytes()
@@ -212,7 +204,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let output = simulate(&scenario, &options)?;
-    let bundle = report::build(&scenario, &text, &output)?;
+    let results = crate::results::Results::new(&scenario, &output);
+    let bundle = report::build(&scenario, &text, &results, &output.records)?;
     let provenance = report::provenance(
         work.threads,
         options.tile_entries,
@@ -220,7 +213,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     report::write(&out_dir, &bundle, &provenance)?;
     if !args.quiet {
-        let results = crate::results::Results::new(&scenario, &output);
         let mut stdout = std::io::stdout().lock();
         write!(stdout, "{}", crate::summary::render(&results))?;
         writeln!(
@@ -240,7 +232,8 @@ fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
     };
     let verdict = report::verify(&args.dir, |scenario, text| {
         let output = simulate(scenario, &options)?;
-        Ok(report::build(scenario, text, &output)?)
+        let results = crate::results::Results::new(scenario, &output);
+        Ok(report::build(scenario, text, &results, &output.records)?)
     })?;
     let mut stdout = std::io::stdout().lock();
     match verdict {

@@ -127,15 +127,44 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
 /// # Errors
 /// [`RunError`] when the worker pool cannot start or a mated probe has no enrolled identity.
 pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, RunError> {
+    thread_pool(options)?.install(|| simulate_in_pool(scenario, options))
+}
+
+/// The worker pool of a run (`--threads`, or one worker per core).
+fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
     }
-    let pool = builder.build().map_err(|e| RunError::Threads {
+    builder.build().map_err(|e| RunError::Threads {
         threads: options.threads.unwrap_or(0),
         message: e.to_string(),
-    })?;
-    pool.install(|| simulate_in_pool(scenario, options))
+    })
+}
+
+/// Searches every work unit's tile in parallel and merges the tallies: `tile_of` makes the
+/// tile of one unit, `empty` an empty tally. One score buffer per worker; integer merges, so
+/// the result does not depend on the order or the number of workers.
+fn search_tiles<U: Sync>(
+    units: &[U],
+    tile_of: impl Fn(&U) -> Tile + Sync,
+    probes: &ProbeSet,
+    thresholds: &Thresholds,
+    empty: impl Fn() -> Tally + Sync + Send,
+    bar: &ProgressBar,
+) -> Tally {
+    units
+        .par_iter()
+        .fold(
+            || (empty(), Vec::new()),
+            |(mut acc, mut scores), unit| {
+                search_tile(&tile_of(unit), probes, thresholds, &mut acc, &mut scores);
+                bar.inc(1);
+                (acc, scores)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(&empty, Tally::merge)
 }
 
 /// A progress bar on stderr, hidden unless enabled and stderr is a terminal. Its length (in
@@ -179,19 +208,14 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
         bar.set_message(format!("replicate {}/{replicates}", replicate + 1));
         let mate_counts = probes.mate_counts();
         let empty = || Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts);
-        let tally = tiles
-            .par_iter()
-            .fold(
-                || (empty(), Vec::new()),
-                |(mut acc, mut scores), blocks| {
-                    let tile = layout.generate(&population, blocks.clone());
-                    search_tile(&tile, &probes, &thresholds, &mut acc, &mut scores);
-                    bar.inc(1);
-                    (acc, scores)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce(empty, Tally::merge);
+        let tally = search_tiles(
+            &tiles,
+            |blocks| layout.generate(&population, blocks.clone()),
+            &probes,
+            &thresholds,
+            empty,
+            &bar,
+        );
         outcomes.push(ReplicateOutcome {
             replicate,
             entries: layout.detections,
@@ -228,14 +252,7 @@ pub fn search_embeddings(
     thresholds: &Thresholds,
     options: &RunOptions,
 ) -> Result<Tally, RunError> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(threads) = options.threads {
-        builder = builder.num_threads(threads);
-    }
-    let pool = builder.build().map_err(|e| RunError::Threads {
-        threads: options.threads.unwrap_or(0),
-        message: e.to_string(),
-    })?;
+    let pool = thread_pool(options)?;
     let probe_set = ProbeSet {
         embeddings: probes.clone(),
         group: vec![0; probes.nrows()],
@@ -248,33 +265,23 @@ pub fn search_embeddings(
     bar.set_length(starts.len() as u64);
     bar.set_message("searching");
     let empty = || Tally::new(k, thresholds.q.len(), n_groups, &vec![0; probes.nrows()]);
-    let tally = pool.install(|| {
-        starts
-            .par_iter()
-            .fold(
-                || (empty(), Vec::new()),
-                |(mut acc, mut scores), &start| {
-                    let end = (start + tile_rows).min(n);
-                    let group = groups[start..end].to_vec();
-                    let mut identities_per_group = vec![0u64; n_groups];
-                    group
-                        .iter()
-                        .for_each(|&g| identities_per_group[g as usize] += 1);
-                    let tile = Tile {
-                        first_entry: start as u64,
-                        embeddings: gallery.slice(ndarray::s![start..end, ..]).to_owned(),
-                        identity: (start as u64..end as u64).collect(),
-                        group,
-                        identities_per_group,
-                    };
-                    search_tile(&tile, &probe_set, thresholds, &mut acc, &mut scores);
-                    bar.inc(1);
-                    (acc, scores)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce(empty, Tally::merge)
-    });
+    let tile_of = |&start: &usize| {
+        let end = (start + tile_rows).min(n);
+        let group = groups[start..end].to_vec();
+        let mut identities_per_group = vec![0u64; n_groups];
+        group
+            .iter()
+            .for_each(|&g| identities_per_group[g as usize] += 1);
+        Tile {
+            first_entry: start as u64,
+            embeddings: gallery.slice(ndarray::s![start..end, ..]).to_owned(),
+            identity: (start as u64..end as u64).collect(),
+            group,
+            identities_per_group,
+        }
+    };
+    let tally =
+        pool.install(|| search_tiles(&starts, tile_of, &probe_set, thresholds, empty, &bar));
     bar.finish_and_clear();
     Ok(tally)
 }

@@ -426,6 +426,20 @@ pub fn search_tile(
         k,
     };
     let mut current: Vec<Current> = vec![None; tally.probes.len()];
+    // Per probe, once per tile: its mate's identity and lowest mate score (none: sentinels that
+    // no entry reaches).
+    let mates: Vec<MateKey> = probes
+        .mate
+        .iter()
+        .map(|m| MateKey {
+            mate: m.as_ref(),
+            identity: m.as_ref().map_or(u64::MAX, |m| m.identity),
+            min_score: m
+                .as_ref()
+                .and_then(|m| m.detections.iter().map(|d| d.1).min())
+                .unwrap_or(i32::MAX),
+        })
+        .collect();
     let chunk_rows = (CHUNK_BYTES / (2 * dim.max(1))).max(8);
     for chunk_start in (0..tile.len()).step_by(chunk_rows) {
         let chunk_end = (chunk_start + chunk_rows).min(tile.len());
@@ -438,18 +452,19 @@ pub fn search_tile(
                 probe.as_slice().expect("contiguous row"),
                 scores,
             );
-            ctx.consume(
-                chunk_start,
-                scores,
-                probes.mate[p].as_ref(),
-                &mut current[p],
-                probe_tally,
-            );
+            ctx.consume(chunk_start, scores, &mates[p], &mut current[p], probe_tally);
         }
     }
     for (c, t) in current.into_iter().zip(&mut tally.probes) {
         ctx.flush(c, t);
     }
+}
+
+/// A probe's mate, as the consuming loop needs it.
+struct MateKey<'a> {
+    mate: Option<&'a Mate>,
+    identity: u64,
+    min_score: i32,
 }
 
 /// What consuming scores needs besides the scores.
@@ -478,15 +493,12 @@ impl Context<'_> {
         &self,
         first: usize,
         scores: &[i32],
-        mate: Option<&Mate>,
+        key: &MateKey<'_>,
         current: &mut Current,
         t: &mut ProbeTally,
     ) {
         let (tile, n_groups, k) = (self.tile, self.n_groups, self.k);
-        let mate_identity = mate.map_or(u64::MAX, |m| m.identity);
-        let mate_min = mate
-            .and_then(|m| m.detections.iter().map(|d| d.1).min())
-            .unwrap_or(i32::MAX);
+        let (mate, mate_identity, mate_min) = (key.mate, key.identity, key.min_score);
         let mut kth = if t.top.len() == k {
             t.top[k - 1].score
         } else {

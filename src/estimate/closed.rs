@@ -17,7 +17,7 @@
 //! other vector), so the binomial variances are exact. The closed forms ignore the int16
 //! quantization of scores (a shift of about 1e-5), far below these sampling errors.
 
-use super::{ProbeRecord, ReplicateOutcome};
+use super::{CrossGroupTable, ProbeRecord, ReplicateOutcome, outcome_of};
 use crate::closed_form::{PairModel, fpir};
 use crate::scenario::Scenario;
 use serde::Serialize;
@@ -109,10 +109,12 @@ pub fn fmr_matrix(scenario: &Scenario, threshold: f64) -> Vec<Vec<f64>> {
 }
 
 /// Compares the simulated FMR, FPIR and SEL with the closed forms.
+/// FMR events and trials come from the run's cross-group table (one count, used twice).
 pub fn closed_form_check(
     scenario: &Scenario,
     outcomes: &[ReplicateOutcome],
     records: &[ProbeRecord],
+    cross_group: &[CrossGroupTable],
 ) -> ClosedFormCheck {
     let n_groups = scenario.n_groups();
     let exact = scenario.is_closed_form_regime();
@@ -128,31 +130,32 @@ pub fn closed_form_check(
             if searches.is_empty() {
                 continue;
             }
-            for (h, gallery_group) in scenario.groups.iter().enumerate() {
-                let events: u64 = searches.iter().map(|r| r.det[t * n_groups + h]).sum();
-                let trials: u64 = searches
+            for cell in cross_group[t]
+                .cells
+                .iter()
+                .filter(|c| c.probe_group == probe_group.name)
+            {
+                let h = scenario
+                    .groups
                     .iter()
-                    .map(|r| outcome(outcomes, r.replicate).tally.entries_per_group[h])
-                    .sum();
-                if trials == 0 {
-                    continue;
-                }
-                let n = trials as f64;
+                    .position(|x| x.name == cell.candidate_group)
+                    .expect("cells name scenario groups");
+                let (events, n) = (cell.fmr.events as f64, cell.fmr.trials as f64);
                 let pg = p[g][h];
                 fmr_rows.push(FmrCheck {
                     threshold: threshold.label.clone(),
                     probe_group: probe_group.name.clone(),
-                    gallery_group: gallery_group.name.clone(),
+                    gallery_group: cell.candidate_group.clone(),
                     closed_form: pg,
-                    simulated: events as f64 / n,
-                    z: z_score(events as f64, n * pg, n * pg * (1.0 - pg)),
+                    simulated: events / n,
+                    z: z_score(events, n * pg, n * pg * (1.0 - pg)),
                 });
             }
             let (mut fpir_mean, mut fpir_var, mut sel_mean, mut sel_var) = (0.0, 0.0, 0.0, 0.0);
             let mut hits = 0u64;
             let mut total = 0u64;
             for r in &searches {
-                let entries = &outcome(outcomes, r.replicate).tally.entries_per_group;
+                let entries = &outcome_of(outcomes, r.replicate).tally.entries_per_group;
                 let f = fpir(&p[g], entries);
                 fpir_mean += f;
                 fpir_var += f * (1.0 - f);
@@ -191,11 +194,4 @@ pub fn closed_form_check(
         fmr: fmr_rows,
         searches: search_rows,
     }
-}
-
-fn outcome(outcomes: &[ReplicateOutcome], replicate: u32) -> &ReplicateOutcome {
-    outcomes
-        .iter()
-        .find(|o| o.replicate == replicate)
-        .expect("every record comes from a replicate of the run")
 }

@@ -194,7 +194,7 @@ pub fn estimate(
             .collect(),
         closed_form: scenario
             .has_closed_form_fmr()
-            .then(|| closed_form_check(scenario, outcomes, records)),
+            .then(|| closed_form_check(scenario, outcomes, records, &cross_group)),
         slices,
         cross_group,
         fairness,
@@ -523,14 +523,6 @@ fn bootstrap(
     })
 }
 
-/// Non-mated searches of group g in a replicate.
-fn non_mated_in(records: &[ProbeRecord], replicate: u32, g: usize) -> u64 {
-    records
-        .iter()
-        .filter(|r| r.replicate == replicate && r.mate.is_none() && r.group as usize == g)
-        .count() as u64
-}
-
 fn cross_group(
     scenario: &Scenario,
     outcomes: &[ReplicateOutcome],
@@ -538,30 +530,36 @@ fn cross_group(
 ) -> Vec<CrossGroupTable> {
     let level = scenario.config.analysis.confidence_level;
     let n_groups = scenario.n_groups();
+    let non_mated: Vec<&ProbeRecord> = records.iter().filter(|r| r.mate.is_none()).collect();
+    // Comparisons per (probe group, candidate group): each non-mated search meets every entry of
+    // its replicate's gallery; the same at every threshold.
+    let mut trials = vec![0u64; n_groups * n_groups];
+    for r in &non_mated {
+        let entries = &outcome_of(outcomes, r.replicate).tally.entries_per_group;
+        for (h, &n) in entries.iter().enumerate() {
+            trials[r.group as usize * n_groups + h] += n;
+        }
+    }
     scenario
         .thresholds
         .iter()
         .enumerate()
         .map(|(t, threshold)| {
+            let mut events = vec![0u64; n_groups * n_groups];
+            for r in &non_mated {
+                for h in 0..n_groups {
+                    events[r.group as usize * n_groups + h] += r.det[t * n_groups + h];
+                }
+            }
             let mut cells = Vec::new();
             for (g, probe_group) in scenario.groups.iter().enumerate() {
                 for (h, candidate_group) in scenario.groups.iter().enumerate() {
-                    let events: u64 = records
-                        .iter()
-                        .filter(|r| r.mate.is_none() && r.group as usize == g)
-                        .map(|r| r.det[t * n_groups + h])
-                        .sum();
-                    let trials: u64 = outcomes
-                        .iter()
-                        .map(|o| {
-                            non_mated_in(records, o.replicate, g) * o.tally.entries_per_group[h]
-                        })
-                        .sum();
-                    if trials > 0 {
+                    let cell = g * n_groups + h;
+                    if trials[cell] > 0 {
                         cells.push(CrossGroupCell {
                             probe_group: probe_group.name.clone(),
                             candidate_group: candidate_group.name.clone(),
-                            fmr: Estimate::proportion(events, trials, level),
+                            fmr: Estimate::proportion(events[cell], trials[cell], level),
                         });
                     }
                 }
@@ -573,6 +571,14 @@ fn cross_group(
             }
         })
         .collect()
+}
+
+/// The outcome of a replicate.
+fn outcome_of(outcomes: &[ReplicateOutcome], replicate: u32) -> &ReplicateOutcome {
+    outcomes
+        .iter()
+        .find(|o| o.replicate == replicate)
+        .expect("every record comes from a replicate of the run")
 }
 
 fn replicate_row(

@@ -19,7 +19,6 @@ pub mod tables;
 
 use crate::estimate::ProbeRecord;
 use crate::results::Results;
-use crate::run::RunOutput;
 use crate::scenario::{Scenario, sha256_hex};
 use document::{FigureRef, ReportInput};
 use plots::{Bar, IntervalPoint, Marker};
@@ -112,19 +111,19 @@ pub fn git_commit() -> Option<String> {
     (!commit.is_empty()).then(|| commit.to_string())
 }
 
-/// Renders every file of the bundle of a run.
+/// Renders every file of the bundle of a run from its results and per-search records.
 ///
 /// # Errors
 /// [`ReportError`] when a plot cannot be drawn.
 pub fn build(
     scenario: &Scenario,
     scenario_text: &str,
-    output: &RunOutput,
+    results: &Results<'_>,
+    records: &[ProbeRecord],
 ) -> Result<Bundle, ReportError> {
-    let results = Results::new(scenario, output);
     let mut files: Vec<(String, Vec<u8>)> = vec![("results.json".into(), results.to_json())];
-    files.extend(tables::tables(&output.estimates));
-    let figures = figures(scenario, &results, &output.records)?;
+    files.extend(tables::tables(results.estimates));
+    let figures = figures(scenario, results, records)?;
     let figure_refs: Vec<FigureRef> = figures
         .iter()
         .map(|(path, _, caption)| FigureRef {
@@ -141,8 +140,8 @@ pub fn build(
         .collect();
     let doc = document::build(&ReportInput {
         scenario,
-        results: &results,
-        records: &output.records,
+        results,
+        records,
         figures: &figure_refs,
         hashes: &hashes,
     });
@@ -418,6 +417,30 @@ pub enum WriteError {
     },
 }
 
+/// Checks that `dir` may receive a bundle: it does not exist, or it is an empty folder or a
+/// falsematch output folder (it has a manifest). Anything else is never replaced.
+///
+/// # Errors
+/// [`WriteError::NotABundle`], or [`WriteError::Io`] when the folder cannot be read.
+pub fn check_target(dir: &Path) -> Result<(), WriteError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let is_empty = || {
+        std::fs::read_dir(dir)
+            .map(|mut entries| entries.next().is_none())
+            .map_err(|source| WriteError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+    };
+    if dir.is_dir() && (dir.join(MANIFEST).is_file() || is_empty()?) {
+        Ok(())
+    } else {
+        Err(WriteError::NotABundle(dir.to_path_buf()))
+    }
+}
+
 /// Writes a bundle (plus provenance) to `dir` atomically: into a temporary folder beside it,
 /// then renamed into place. An existing `dir` is replaced only if it is empty or a bundle.
 ///
@@ -428,12 +451,7 @@ pub fn write(dir: &Path, bundle: &Bundle, provenance: &[u8]) -> Result<(), Write
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
     };
-    if dir.exists() {
-        let is_empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_none();
-        if !dir.is_dir() || !(is_empty || dir.join(MANIFEST).is_file()) {
-            return Err(WriteError::NotABundle(dir.to_path_buf()));
-        }
-    }
+    check_target(dir)?;
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
