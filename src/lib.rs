@@ -16,6 +16,7 @@ pub mod closed_form;
 pub mod embeddings;
 pub mod estimate;
 pub mod format;
+pub mod import;
 pub mod population;
 pub mod report;
 pub mod results;

@@ -10,7 +10,7 @@
 //! processed in any order by any number of threads and the tallies are the same integers;
 //! nothing here writes files.
 
-use crate::estimate::{Estimates, ProbeRecord, ReplicateOutcome, estimate, records};
+use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, records};
 use crate::population::{GalleryLayout, Population, Tile};
 use crate::scenario::Scenario;
 use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
@@ -230,7 +230,7 @@ fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutp
         .iter()
         .flat_map(|o| records(o, n_thresholds, n_groups))
         .collect();
-    let estimates = estimate(scenario, &outcomes, &records);
+    let estimates = estimate(&Plan::of(scenario), Some(scenario), &outcomes, &records);
     Ok(RunOutput {
         outcomes,
         records,

@@ -1,7 +1,7 @@
 //! The report bundle: verify, atomic writes under interruption, renderer snapshots.
 
 use assert_cmd::Command;
-use falsematch::estimate::{ReplicateOutcome, estimate, records};
+use falsematch::estimate::{Plan, ReplicateOutcome, estimate, records};
 use falsematch::report::document::{FigureRef, ReportInput, build};
 use falsematch::report::{html, markdown};
 use falsematch::results::Results;
@@ -300,7 +300,7 @@ fn hand_built() -> (Scenario, RunOutput) {
     };
     let records = records(&outcome, n_t, 2);
     let outcomes = vec![outcome];
-    let estimates = estimate(&scenario, &outcomes, &records);
+    let estimates = estimate(&Plan::of(&scenario), Some(&scenario), &outcomes, &records);
     (
         scenario,
         RunOutput {

@@ -20,13 +20,14 @@ mod closed;
 pub mod fairness;
 pub mod interval;
 pub mod records;
+pub mod verification;
 
 pub use closed::{ClosedFormCheck, closed_form_check, pair_model};
 pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 
 use crate::rng::{Domain, StreamKey};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Threshold};
 use crate::search::{Thresholds, score_value};
 use interval::percentile_interval;
 use rayon::prelude::*;
@@ -159,42 +160,94 @@ pub struct Estimates {
     pub fairness: Vec<fairness::FairnessRow>,
 }
 
-/// Computes every estimate from the records of all replicates.
+/// What estimation needs besides the records; the same for simulated and imported searches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Group names, in index order.
+    pub groups: Vec<String>,
+    /// Thresholds, ascending by score.
+    pub thresholds: Vec<Threshold>,
+    /// Index of the headline threshold.
+    pub headline: usize,
+    /// Candidate list length K.
+    pub k: usize,
+    /// Confidence level of every interval.
+    pub confidence_level: f64,
+    /// Subject-bootstrap draws (0: none).
+    pub bootstrap_draws: u32,
+    /// Seed of the bootstrap streams.
+    pub seed: u64,
+}
+
+impl Plan {
+    /// The plan of a scenario.
+    pub fn of(scenario: &Scenario) -> Self {
+        Self {
+            groups: scenario.groups.iter().map(|g| g.name.clone()).collect(),
+            thresholds: scenario.thresholds.clone(),
+            headline: scenario.headline,
+            k: scenario.k(),
+            confidence_level: scenario.config.analysis.confidence_level,
+            bootstrap_draws: scenario.config.analysis.bootstrap_draws,
+            seed: scenario.seed(),
+        }
+    }
+
+    /// Number of groups.
+    pub fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The integer thresholds of the kernel.
+    pub fn kernel_thresholds(&self) -> Thresholds {
+        Thresholds {
+            q: self
+                .thresholds
+                .iter()
+                .map(|t| crate::search::threshold_q(t.score))
+                .collect(),
+        }
+    }
+}
+
+/// Computes every estimate from the records of all replicates; `model` is the scenario of a
+/// simulated run (None for imported data), which adds the closed-form checks.
 pub fn estimate(
-    scenario: &Scenario,
+    plan: &Plan,
+    model: Option<&Scenario>,
     outcomes: &[ReplicateOutcome],
     records: &[ProbeRecord],
 ) -> Estimates {
-    let thresholds = Thresholds::of(scenario);
-    let mut slices = vec![slice(
-        scenario,
-        &thresholds,
-        "all",
-        records.iter().collect(),
-        0,
-    )];
-    for (g, group) in scenario.groups.iter().enumerate() {
-        let members: Vec<&ProbeRecord> = records.iter().filter(|r| r.group as usize == g).collect();
+    let thresholds = plan.kernel_thresholds();
+    let searches: Vec<Simulated<'_>> = records
+        .iter()
+        .map(|record| Simulated {
+            record,
+            q: &thresholds.q,
+            n_groups: plan.n_groups(),
+        })
+        .collect();
+    let mut slices = vec![slice(plan, "all", &searches, 0)];
+    for (g, group) in plan.groups.iter().enumerate() {
+        let members: Vec<Simulated<'_>> = searches
+            .iter()
+            .filter(|s| s.record.group as usize == g)
+            .copied()
+            .collect();
         if !members.is_empty() {
-            slices.push(slice(
-                scenario,
-                &thresholds,
-                &group.name,
-                members,
-                g as u64 + 1,
-            ));
+            slices.push(slice(plan, group, &members, g as u64 + 1));
         }
     }
-    let cross_group = cross_group(scenario, outcomes, records);
-    let fairness = fairness_rows(scenario, &thresholds, &slices, &cross_group, records);
+    let cross_group = cross_group(plan, outcomes, records);
+    let fairness = fairness_rows(plan, model, &thresholds, &slices, &cross_group, records);
     Estimates {
         replicates: outcomes
             .iter()
-            .map(|o| replicate_row(scenario, &thresholds, o, records))
+            .map(|o| replicate_row(plan, &thresholds, o, records))
             .collect(),
-        closed_form: scenario
-            .has_closed_form_fmr()
-            .then(|| closed_form_check(scenario, outcomes, records, &cross_group)),
+        closed_form: model
+            .filter(|s| s.has_closed_form_fmr())
+            .map(|s| closed_form_check(s, outcomes, records, &cross_group)),
         slices,
         cross_group,
         fairness,
@@ -204,7 +257,8 @@ pub fn estimate(
 /// Per-group rates and their differential summaries at every threshold; the closed-form
 /// threshold shift at the headline threshold.
 fn fairness_rows(
-    scenario: &Scenario,
+    plan: &Plan,
+    model: Option<&Scenario>,
     thresholds: &Thresholds,
     slices: &[SliceEstimates],
     cross_group: &[CrossGroupTable],
@@ -214,10 +268,9 @@ fn fairness_rows(
         .iter()
         .skip(1)
         .filter_map(|s| {
-            scenario
-                .groups
+            plan.groups
                 .iter()
-                .position(|g| g.name == s.probe_group)
+                .position(|g| *g == s.probe_group)
                 .map(|g| (g, s))
         })
         .collect();
@@ -253,10 +306,14 @@ fn fairness_rows(
                     }
                 })
                 .collect();
-            let threshold = &scenario.thresholds[t];
+            let threshold = &plan.thresholds[t];
             let mut row =
                 fairness::FairnessRow::new(threshold.label.clone(), threshold.score, rates);
-            if t == scenario.headline && scenario.has_closed_form_fmr() && groups.len() > 1 {
+            if let Some(scenario) = model
+                && t == plan.headline
+                && scenario.has_closed_form_fmr()
+                && groups.len() > 1
+            {
                 row.threshold_shift = threshold_shift(
                     scenario,
                     threshold.score,
@@ -305,41 +362,95 @@ fn threshold_shift(
         .collect()
 }
 
-fn slice(
-    scenario: &Scenario,
-    thresholds: &Thresholds,
+/// One search as the identification estimates see it, whether simulated (integer scores) or
+/// imported (a score file's floats). Thresholds are indices into the plan's thresholds.
+pub trait Search {
+    /// True for a mated search.
+    fn mated(&self) -> bool;
+    /// True when the highest non-mate score reaches threshold `t`.
+    fn reaches(&self, t: usize) -> bool;
+    /// Non-mate entries at or above threshold `t`, by candidate group.
+    fn false_candidates(&self, t: usize) -> &[u64];
+    /// Distinct non-mate people at or above threshold `t`, by candidate group, when known.
+    fn false_people(&self, t: usize) -> Option<&[u64]>;
+    /// True when this mated search misses its mate within rank `r` at threshold `t`.
+    fn misses(&self, r: u64, t: usize) -> bool;
+    /// Pessimistic rank of the mate (None for non-mated searches).
+    fn mate_rank(&self) -> Option<u64>;
+    /// Highest non-mate score, if any non-mate was compared.
+    fn max_nonmate(&self) -> Option<f64>;
+    /// True when this mated search misses its mate within rank `r` at raw score `score`.
+    fn misses_at_score(&self, r: u64, score: f64) -> bool;
+}
+
+/// A simulated search: a record and the kernel's integer thresholds.
+#[derive(Clone, Copy)]
+pub struct Simulated<'a> {
+    /// The record.
+    pub record: &'a ProbeRecord,
+    /// Integer thresholds, ascending.
+    pub q: &'a [i32],
+    /// Number of candidate groups.
+    pub n_groups: usize,
+}
+
+impl Search for Simulated<'_> {
+    fn mated(&self) -> bool {
+        self.record.mate.is_some()
+    }
+    fn reaches(&self, t: usize) -> bool {
+        self.record.max_nonmate >= self.q[t]
+    }
+    fn false_candidates(&self, t: usize) -> &[u64] {
+        &self.record.det[t * self.n_groups..(t + 1) * self.n_groups]
+    }
+    fn false_people(&self, t: usize) -> Option<&[u64]> {
+        Some(&self.record.ppl[t * self.n_groups..(t + 1) * self.n_groups])
+    }
+    fn misses(&self, r: u64, t: usize) -> bool {
+        self.record.misses(r, self.q[t])
+    }
+    fn mate_rank(&self) -> Option<u64> {
+        self.record.mate.as_ref().map(|m| m.rank)
+    }
+    fn max_nonmate(&self) -> Option<f64> {
+        (self.record.max_nonmate > i32::MIN).then(|| score_value(self.record.max_nonmate))
+    }
+    fn misses_at_score(&self, r: u64, score: f64) -> bool {
+        self.record.misses(r, crate::search::threshold_q(score))
+    }
+}
+
+/// The identification estimates of one slice of searches (all, or one probe group);
+/// `stratum` separates the bootstrap streams of slices.
+pub fn slice<S: Search + Sync>(
+    plan: &Plan,
     name: &str,
-    members: Vec<&ProbeRecord>,
+    members: &[S],
     stratum: u64,
 ) -> SliceEstimates {
-    let level = scenario.config.analysis.confidence_level;
-    let n_groups = scenario.n_groups();
-    let k = scenario.k() as u64;
-    let non_mated: Vec<&ProbeRecord> = members
-        .iter()
-        .copied()
-        .filter(|r| r.mate.is_none())
-        .collect();
-    let mated: Vec<&ProbeRecord> = members
-        .iter()
-        .copied()
-        .filter(|r| r.mate.is_some())
-        .collect();
+    let level = plan.confidence_level;
+    let n_groups = plan.n_groups();
+    let k = plan.k as u64;
+    let non_mated: Vec<&S> = members.iter().filter(|r| !r.mated()).collect();
+    let mated: Vec<&S> = members.iter().filter(|r| r.mated()).collect();
     let (n_nm, n_m) = (non_mated.len() as u64, mated.len() as u64);
-    let boot = bootstrap(scenario, thresholds, &non_mated, stratum);
-    let rows = (0..thresholds.q.len())
+    let boot = bootstrap(plan, &non_mated, stratum);
+    let rows = (0..plan.thresholds.len())
         .map(|t| {
-            let q = thresholds.q[t];
-            let threshold = &scenario.thresholds[t];
+            let threshold = &plan.thresholds[t];
             let (fpir, sel, sel_people) = if n_nm > 0 {
-                let events = non_mated.iter().filter(|r| r.max_nonmate >= q).count() as u64;
+                let events = non_mated.iter().filter(|r| r.reaches(t)).count() as u64;
                 let mut fpir = Estimate::proportion(events, n_nm, level);
                 fpir.bootstrap = boot.as_ref().map(|b| b.fpir[t]);
                 let total: u64 = non_mated
                     .iter()
-                    .map(|r| r.false_candidates(t, n_groups))
+                    .map(|r| r.false_candidates(t).iter().sum::<u64>())
                     .sum();
-                let people: u64 = non_mated.iter().map(|r| r.false_people(t, n_groups)).sum();
+                let people: Option<u64> = non_mated
+                    .iter()
+                    .map(|r| r.false_people(t).map(|p| p.iter().sum::<u64>()))
+                    .sum();
                 (
                     Some(fpir),
                     Some(Estimate::mean_count(
@@ -348,12 +459,14 @@ fn slice(
                         level,
                         boot.as_ref().map(|b| b.sel[t]),
                     )),
-                    Some(Estimate::mean_count(
-                        people,
-                        n_nm,
-                        level,
-                        boot.as_ref().map(|b| b.people[t]),
-                    )),
+                    people.map(|people| {
+                        Estimate::mean_count(
+                            people,
+                            n_nm,
+                            level,
+                            boot.as_ref().and_then(|b| b.people.as_ref().map(|p| p[t])),
+                        )
+                    }),
                 )
             } else {
                 (None, None, None)
@@ -361,7 +474,7 @@ fn slice(
             let fnir = |rank: u64| {
                 (n_m > 0).then(|| {
                     Estimate::proportion(
-                        mated.iter().filter(|r| r.misses(rank, q)).count() as u64,
+                        mated.iter().filter(|r| r.misses(rank, t)).count() as u64,
                         n_m,
                         level,
                     )
@@ -370,7 +483,10 @@ fn slice(
             let totals: Vec<(u64, u64)> = (0..n_groups)
                 .map(|h| {
                     non_mated.iter().fold((0, 0), |(d, p), r| {
-                        (d + r.det[t * n_groups + h], p + r.ppl[t * n_groups + h])
+                        (
+                            d + r.false_candidates(t)[h],
+                            p + r.false_people(t).map_or(0, |x| x[h]),
+                        )
                     })
                 })
                 .collect();
@@ -385,9 +501,9 @@ fn slice(
                 fnir_rank_k: fnir(k),
                 false_candidates: totals
                     .iter()
-                    .zip(&scenario.groups)
+                    .zip(&plan.groups)
                     .map(|(&(detections, people), g)| CandidateGroupCount {
-                        group: g.name.clone(),
+                        group: g.clone(),
                         detections,
                         people,
                         share: if all > 0 {
@@ -406,7 +522,7 @@ fn slice(
                 Estimate::proportion(
                     mated
                         .iter()
-                        .filter(|m| m.mate.as_ref().is_some_and(|m| m.rank <= r))
+                        .filter(|m| m.mate_rank().is_some_and(|rank| rank <= r))
                         .count() as u64,
                     n_m,
                     level,
@@ -429,26 +545,26 @@ fn slice(
 /// At most this many DET points per slice (evenly spaced order statistics).
 const MAX_DET_POINTS: usize = 400;
 
-fn det_points(non_mated: &[&ProbeRecord], mated: &[&ProbeRecord], k: u64) -> Vec<DetPoint> {
+fn det_points<S: Search>(non_mated: &[&S], mated: &[&S], k: u64) -> Vec<DetPoint> {
     if non_mated.is_empty() || mated.is_empty() {
         return Vec::new();
     }
-    let mut maxima: Vec<i32> = non_mated
-        .iter()
-        .map(|r| r.max_nonmate)
-        .filter(|&m| m > i32::MIN)
-        .collect();
-    maxima.sort_unstable_by(|a, b| b.cmp(a));
+    let mut maxima: Vec<f64> = non_mated.iter().filter_map(|r| r.max_nonmate()).collect();
+    maxima.sort_unstable_by(|a, b| b.total_cmp(a));
     maxima.dedup();
     let step = maxima.len().div_ceil(MAX_DET_POINTS).max(1);
     maxima
         .iter()
         .step_by(step)
-        .map(|&q| DetPoint {
-            score: score_value(q),
-            fpir: non_mated.iter().filter(|r| r.max_nonmate >= q).count() as f64
+        .map(|&score| DetPoint {
+            score,
+            fpir: non_mated
+                .iter()
+                .filter(|r| r.max_nonmate().is_some_and(|m| m >= score))
+                .count() as f64
                 / non_mated.len() as f64,
-            fnir: mated.iter().filter(|r| r.misses(k, q)).count() as f64 / mated.len() as f64,
+            fnir: mated.iter().filter(|r| r.misses_at_score(k, score)).count() as f64
+                / mated.len() as f64,
         })
         .collect()
 }
@@ -456,23 +572,24 @@ fn det_points(non_mated: &[&ProbeRecord], mated: &[&ProbeRecord], k: u64) -> Vec
 struct BootstrapBounds {
     fpir: Vec<Bounds>,
     sel: Vec<Bounds>,
-    people: Vec<Bounds>,
+    people: Option<Vec<Bounds>>,
 }
 
 /// Percentile bootstrap over non-mated probe subjects, one stream per draw.
-fn bootstrap(
-    scenario: &Scenario,
-    thresholds: &Thresholds,
-    non_mated: &[&ProbeRecord],
+fn bootstrap<S: Search + Sync>(
+    plan: &Plan,
+    non_mated: &[&S],
     stratum: u64,
 ) -> Option<BootstrapBounds> {
-    let draws = u64::from(scenario.config.analysis.bootstrap_draws);
+    let draws = u64::from(plan.bootstrap_draws);
     let n = non_mated.len();
     if draws == 0 || n == 0 {
         return None;
     }
-    let n_t = thresholds.q.len();
-    let n_groups = scenario.n_groups();
+    let n_t = plan.thresholds.len();
+    let with_people = non_mated
+        .iter()
+        .all(|r| n_t == 0 || r.false_people(0).is_some());
     // Per subject and threshold: (hit, false candidates, false people).
     let per: Vec<Vec<(u64, u64, u64)>> = non_mated
         .iter()
@@ -480,15 +597,15 @@ fn bootstrap(
             (0..n_t)
                 .map(|t| {
                     (
-                        u64::from(r.max_nonmate >= thresholds.q[t]),
-                        r.false_candidates(t, n_groups),
-                        r.false_people(t, n_groups),
+                        u64::from(r.reaches(t)),
+                        r.false_candidates(t).iter().sum(),
+                        r.false_people(t).map_or(0, |p| p.iter().sum()),
                     )
                 })
                 .collect()
         })
         .collect();
-    let key = StreamKey::new(scenario.seed(), 0, Domain::Bootstrap);
+    let key = StreamKey::new(plan.seed, 0, Domain::Bootstrap);
     let sums: Vec<Vec<(u64, u64, u64)>> = (0..draws)
         .into_par_iter()
         .map(|b| {
@@ -505,7 +622,7 @@ fn bootstrap(
             acc
         })
         .collect();
-    let level = scenario.config.analysis.confidence_level;
+    let level = plan.confidence_level;
     let bounds = |f: &dyn Fn(&(u64, u64, u64)) -> u64| -> Vec<Bounds> {
         (0..n_t)
             .map(|t| {
@@ -519,17 +636,17 @@ fn bootstrap(
     Some(BootstrapBounds {
         fpir: bounds(&|s| s.0),
         sel: bounds(&|s| s.1),
-        people: bounds(&|s| s.2),
+        people: with_people.then(|| bounds(&|s| s.2)),
     })
 }
 
 fn cross_group(
-    scenario: &Scenario,
+    plan: &Plan,
     outcomes: &[ReplicateOutcome],
     records: &[ProbeRecord],
 ) -> Vec<CrossGroupTable> {
-    let level = scenario.config.analysis.confidence_level;
-    let n_groups = scenario.n_groups();
+    let level = plan.confidence_level;
+    let n_groups = plan.n_groups();
     let non_mated: Vec<&ProbeRecord> = records.iter().filter(|r| r.mate.is_none()).collect();
     // Comparisons per (probe group, candidate group): each non-mated search meets every entry of
     // its replicate's gallery; the same at every threshold.
@@ -540,8 +657,7 @@ fn cross_group(
             trials[r.group as usize * n_groups + h] += n;
         }
     }
-    scenario
-        .thresholds
+    plan.thresholds
         .iter()
         .enumerate()
         .map(|(t, threshold)| {
@@ -552,13 +668,13 @@ fn cross_group(
                 }
             }
             let mut cells = Vec::new();
-            for (g, probe_group) in scenario.groups.iter().enumerate() {
-                for (h, candidate_group) in scenario.groups.iter().enumerate() {
+            for (g, probe_group) in plan.groups.iter().enumerate() {
+                for (h, candidate_group) in plan.groups.iter().enumerate() {
                     let cell = g * n_groups + h;
                     if trials[cell] > 0 {
                         cells.push(CrossGroupCell {
-                            probe_group: probe_group.name.clone(),
-                            candidate_group: candidate_group.name.clone(),
+                            probe_group: probe_group.clone(),
+                            candidate_group: candidate_group.clone(),
                             fmr: Estimate::proportion(events[cell], trials[cell], level),
                         });
                     }
@@ -582,13 +698,13 @@ fn outcome_of(outcomes: &[ReplicateOutcome], replicate: u32) -> &ReplicateOutcom
 }
 
 fn replicate_row(
-    scenario: &Scenario,
+    plan: &Plan,
     thresholds: &Thresholds,
     outcome: &ReplicateOutcome,
     records: &[ProbeRecord],
 ) -> ReplicateEstimates {
-    let level = scenario.config.analysis.confidence_level;
-    let n_groups = scenario.n_groups();
+    let level = plan.confidence_level;
+    let n_groups = plan.n_groups();
     let non_mated: Vec<&ProbeRecord> = records
         .iter()
         .filter(|r| r.replicate == outcome.replicate && r.mate.is_none())
@@ -600,7 +716,7 @@ fn replicate_row(
         identities: outcome.identities,
         entries_per_group: outcome.tally.entries_per_group.clone(),
         identities_per_group: outcome.tally.identities_per_group.clone(),
-        thresholds: scenario
+        thresholds: plan
             .thresholds
             .iter()
             .enumerate()

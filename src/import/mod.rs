@@ -1,0 +1,2 @@
+//! Imported data: score files and embeddings with their metadata.
+pub mod spill;
