@@ -252,36 +252,69 @@ pub fn search_embeddings(
     thresholds: &Thresholds,
     options: &RunOptions,
 ) -> Result<Tally, RunError> {
-    let pool = thread_pool(options)?;
     let probe_set = ProbeSet {
         embeddings: probes.clone(),
         group: vec![0; probes.nrows()],
         mate: vec![None; probes.nrows()],
     };
+    let identity: Vec<u64> = (0..gallery.nrows() as u64).collect();
+    search_gallery(
+        gallery, &identity, groups, n_groups, &probe_set, k, thresholds, options,
+    )
+}
+
+/// Searches probes (with their mates, if any) against a gallery laid out identity-major:
+/// `identity[i]` never decreases, and `groups[i]` is the group of row i. Tiles end at identity
+/// boundaries, so every identity is counted once.
+///
+/// # Errors
+/// [`RunError::Threads`] when the worker pool cannot start.
+#[allow(clippy::too_many_arguments)]
+pub fn search_gallery(
+    gallery: &ndarray::Array2<i16>,
+    identity: &[u64],
+    groups: &[u16],
+    n_groups: usize,
+    probes: &ProbeSet,
+    k: usize,
+    thresholds: &Thresholds,
+    options: &RunOptions,
+) -> Result<Tally, RunError> {
+    let pool = thread_pool(options)?;
     let n = gallery.nrows();
     let tile_rows = (options.tile_entries as usize).max(1);
-    let starts: Vec<usize> = (0..n).step_by(tile_rows).collect();
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let mut end = (start + tile_rows).min(n);
+        while end < n && identity[end] == identity[end - 1] {
+            end += 1;
+        }
+        ranges.push(start..end);
+        start = end;
+    }
     let bar = progress_bar(options.progress);
-    bar.set_length(starts.len() as u64);
+    bar.set_length(ranges.len() as u64);
     bar.set_message("searching");
-    let empty = || Tally::new(k, thresholds.q.len(), n_groups, &vec![0; probes.nrows()]);
-    let tile_of = |&start: &usize| {
-        let end = (start + tile_rows).min(n);
-        let group = groups[start..end].to_vec();
+    let mate_counts = probes.mate_counts();
+    let empty = || Tally::new(k, thresholds.q.len(), n_groups, &mate_counts);
+    let tile_of = |range: &std::ops::Range<usize>| {
+        let group = groups[range.clone()].to_vec();
         let mut identities_per_group = vec![0u64; n_groups];
-        group
-            .iter()
-            .for_each(|&g| identities_per_group[g as usize] += 1);
+        for j in range.clone() {
+            if j == range.start || identity[j] != identity[j - 1] {
+                identities_per_group[groups[j] as usize] += 1;
+            }
+        }
         Tile {
-            first_entry: start as u64,
-            embeddings: gallery.slice(ndarray::s![start..end, ..]).to_owned(),
-            identity: (start as u64..end as u64).collect(),
+            first_entry: range.start as u64,
+            embeddings: gallery.slice(ndarray::s![range.clone(), ..]).to_owned(),
+            identity: identity[range.clone()].to_vec(),
             group,
             identities_per_group,
         }
     };
-    let tally =
-        pool.install(|| search_tiles(&starts, tile_of, &probe_set, thresholds, empty, &bar));
+    let tally = pool.install(|| search_tiles(&ranges, tile_of, probes, thresholds, empty, &bar));
     bar.finish_and_clear();
     Ok(tally)
 }

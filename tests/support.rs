@@ -139,3 +139,31 @@ pub fn results_json(scenario: &Scenario, options: &RunOptions) -> Vec<u8> {
     let output = run(scenario, options);
     Results::new(scenario, &output).to_json()
 }
+
+/// Largest difference accepted between falsematch and a reference library on the same scores
+/// (both compute the same ratios of integer counts; only the last bits may differ).
+pub const PARITY_TOL: f64 = 1e-12;
+
+/// Evaluation options for tests: the given thresholds, K, targets; no bootstrap.
+pub fn evaluate_options(
+    thresholds: &[f64],
+    k: usize,
+    targets: &[f64],
+) -> falsematch::import::evaluate::EvaluateOptions {
+    let mut thresholds = thresholds.to_vec();
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup();
+    falsematch::import::evaluate::EvaluateOptions {
+        headline: thresholds.len() / 2,
+        thresholds,
+        k,
+        targets: targets.to_vec(),
+        confidence_level: 0.95,
+        bootstrap_draws: 0,
+        seed: 1,
+        format: None,
+        skip_bad_rows: false,
+        spill_budget: falsematch::import::spill::DEFAULT_BUDGET_KEYS,
+        run: RunOptions::default(),
+    }
+}

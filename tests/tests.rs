@@ -3,6 +3,7 @@
 mod cli;
 mod closed_form;
 mod determinism;
+mod parity;
 mod properties;
 mod report;
 mod search;

@@ -161,10 +161,12 @@ pub struct Estimates {
 }
 
 /// What estimation needs besides the records; the same for simulated and imported searches.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
-    /// Group names, in index order.
+    /// Probe group names, in index order.
     pub groups: Vec<String>,
+    /// Candidate (gallery) group names: the probe groups for simulated runs.
+    pub candidate_groups: Vec<String>,
     /// Thresholds, ascending by score.
     pub thresholds: Vec<Threshold>,
     /// Index of the headline threshold.
@@ -184,6 +186,7 @@ impl Plan {
     pub fn of(scenario: &Scenario) -> Self {
         Self {
             groups: scenario.groups.iter().map(|g| g.name.clone()).collect(),
+            candidate_groups: scenario.groups.iter().map(|g| g.name.clone()).collect(),
             thresholds: scenario.thresholds.clone(),
             headline: scenario.headline,
             k: scenario.k(),
@@ -381,6 +384,11 @@ pub trait Search {
     fn max_nonmate(&self) -> Option<f64>;
     /// True when this mated search misses its mate within rank `r` at raw score `score`.
     fn misses_at_score(&self, r: u64, score: f64) -> bool;
+    /// False when the false-candidate counts at threshold `t` may be incomplete (a truncated
+    /// candidate list).
+    fn counts_complete(&self, _t: usize) -> bool {
+        true
+    }
 }
 
 /// A simulated search: a record and the kernel's integer thresholds.
@@ -430,7 +438,7 @@ pub fn slice<S: Search + Sync>(
     stratum: u64,
 ) -> SliceEstimates {
     let level = plan.confidence_level;
-    let n_groups = plan.n_groups();
+    let n_groups = plan.candidate_groups.len();
     let k = plan.k as u64;
     let non_mated: Vec<&S> = members.iter().filter(|r| !r.mated()).collect();
     let mated: Vec<&S> = members.iter().filter(|r| r.mated()).collect();
@@ -439,6 +447,7 @@ pub fn slice<S: Search + Sync>(
     let rows = (0..plan.thresholds.len())
         .map(|t| {
             let threshold = &plan.thresholds[t];
+            let complete = non_mated.iter().all(|r| r.counts_complete(t));
             let (fpir, sel, sel_people) = if n_nm > 0 {
                 let events = non_mated.iter().filter(|r| r.reaches(t)).count() as u64;
                 let mut fpir = Estimate::proportion(events, n_nm, level);
@@ -453,13 +462,10 @@ pub fn slice<S: Search + Sync>(
                     .sum();
                 (
                     Some(fpir),
-                    Some(Estimate::mean_count(
-                        total,
-                        n_nm,
-                        level,
-                        boot.as_ref().map(|b| b.sel[t]),
-                    )),
-                    people.map(|people| {
+                    complete.then(|| {
+                        Estimate::mean_count(total, n_nm, level, boot.as_ref().map(|b| b.sel[t]))
+                    }),
+                    people.filter(|_| complete).map(|people| {
                         Estimate::mean_count(
                             people,
                             n_nm,
@@ -501,7 +507,7 @@ pub fn slice<S: Search + Sync>(
                 fnir_rank_k: fnir(k),
                 false_candidates: totals
                     .iter()
-                    .zip(&plan.groups)
+                    .zip(&plan.candidate_groups)
                     .map(|(&(detections, people), g)| CandidateGroupCount {
                         group: g.clone(),
                         detections,

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Invariants: the sorted output is the same sequence whatever the budget (a test checks a
-//! budget of a few keys against an unbounded one); temporary files vanish when dropped.
+//! budget of a few keys against an unbounded one); several streams can be read as one merged
+//! stream; temporary files vanish when dropped.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -100,43 +101,49 @@ impl Spill {
         Ok(())
     }
 
-    /// The scores of stream `s` in ascending order (the stream is emptied).
+    /// Sorts what is still in memory; call once, after the last push.
+    pub fn finish(&mut self) {
+        for stream in &mut self.streams {
+            stream.buffer.sort_unstable();
+        }
+    }
+
+    /// The scores of `streams` together, in ascending order. Call [`Spill::finish`] first;
+    /// read one iterator over a stream at a time (runs share their file cursor).
     ///
     /// # Errors
-    /// When a run cannot be written.
-    pub fn sorted(&mut self, s: usize) -> io::Result<Sorted> {
-        let stream = &mut self.streams[s];
-        let mut buffer = std::mem::take(&mut stream.buffer);
-        self.buffered -= buffer.len();
-        buffer.sort_unstable();
-        let runs = std::mem::take(&mut stream.runs);
-        if runs.is_empty() {
-            return Ok(Sorted(Inner::Memory(buffer.into_iter())));
+    /// When a run file cannot be reopened.
+    pub fn sorted(&self, streams: &[usize]) -> io::Result<Sorted<'_>> {
+        let mut readers = Vec::new();
+        for &s in streams {
+            let stream = &self.streams[s];
+            debug_assert!(stream.buffer.is_sorted(), "Spill::finish was not called");
+            for run in &stream.runs {
+                let mut file = run.try_clone()?;
+                file.rewind()?;
+                readers.push(RunReader::File(BufReader::with_capacity(1 << 16, file)));
+            }
+            readers.push(RunReader::Memory(stream.buffer.iter()));
         }
-        let mut readers: Vec<RunReader> = runs
-            .into_iter()
-            .map(|f| RunReader::File(BufReader::with_capacity(1 << 16, f)))
-            .collect();
-        readers.push(RunReader::Memory(buffer.into_iter()));
         let mut heap = BinaryHeap::new();
         for (i, r) in readers.iter_mut().enumerate() {
             if let Some(k) = r.next_key()? {
                 heap.push(Reverse((k, i)));
             }
         }
-        Ok(Sorted(Inner::Merge { readers, heap }))
+        Ok(Sorted { readers, heap })
     }
 }
 
-enum RunReader {
+enum RunReader<'a> {
     File(BufReader<File>),
-    Memory(std::vec::IntoIter<u64>),
+    Memory(std::slice::Iter<'a, u64>),
 }
 
-impl RunReader {
+impl RunReader<'_> {
     fn next_key(&mut self) -> io::Result<Option<u64>> {
         match self {
-            RunReader::Memory(it) => Ok(it.next()),
+            RunReader::Memory(it) => Ok(it.next().copied()),
             RunReader::File(r) => {
                 let mut bytes = [0u8; 8];
                 match r.read_exact(&mut bytes) {
@@ -149,35 +156,23 @@ impl RunReader {
     }
 }
 
-/// Scores in ascending order.
-pub struct Sorted(Inner);
-
-enum Inner {
-    /// Everything fit in memory.
-    Memory(std::vec::IntoIter<u64>),
-    /// A k-way merge of sorted runs: one reader per run, and the smallest pending key of each.
-    Merge {
-        readers: Vec<RunReader>,
-        heap: BinaryHeap<Reverse<(u64, usize)>>,
-    },
+/// Scores in ascending order: a k-way merge of sorted runs and in-memory buffers.
+pub struct Sorted<'a> {
+    readers: Vec<RunReader<'a>>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
 }
 
-impl Iterator for Sorted {
+impl Iterator for Sorted<'_> {
     type Item = io::Result<f64>;
 
     fn next(&mut self) -> Option<io::Result<f64>> {
-        match &mut self.0 {
-            Inner::Memory(it) => it.next().map(|k| Ok(value(k))),
-            Inner::Merge { readers, heap } => {
-                let Reverse((k, i)) = heap.pop()?;
-                match readers[i].next_key() {
-                    Ok(Some(next)) => heap.push(Reverse((next, i))),
-                    Ok(None) => {}
-                    Err(e) => return Some(Err(e)),
-                }
-                Some(Ok(value(k)))
-            }
+        let Reverse((k, i)) = self.heap.pop()?;
+        match self.readers[i].next_key() {
+            Ok(Some(next)) => self.heap.push(Reverse((next, i))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
         }
+        Some(Ok(value(k)))
     }
 }
 
@@ -202,10 +197,13 @@ mod tests {
                 small.push(i % 2, x).unwrap();
                 large.push(i % 2, x).unwrap();
             }
-            for s in 0..2 {
-                let a: Vec<f64> = small.sorted(s).unwrap().map(Result::unwrap).collect();
-                let b: Vec<f64> = large.sorted(s).unwrap().map(Result::unwrap).collect();
+            small.finish();
+            large.finish();
+            for streams in [&[0][..], &[1], &[0, 1]] {
+                let a: Vec<f64> = small.sorted(streams).unwrap().map(Result::unwrap).collect();
+                let b: Vec<f64> = large.sorted(streams).unwrap().map(Result::unwrap).collect();
                 prop_assert!(a.windows(2).all(|w| w[0] <= w[1]));
+                prop_assert_eq!(a.len(), streams.iter().map(|&s| small.len(s)).sum::<u64>() as usize);
                 prop_assert_eq!(a, b);
             }
         }

@@ -91,6 +91,17 @@ pub struct Threshold {
     pub origin: String,
 }
 
+impl Threshold {
+    /// A raw score threshold, labelled as scenarios label them ("0.50", or "0.301").
+    pub fn raw(score: f64) -> Self {
+        Self {
+            label: validate::raw_label(score),
+            score,
+            origin: "raw score".into(),
+        }
+    }
+}
+
 /// A demographic group, validated.
 #[derive(Clone, Debug)]
 pub struct Group {

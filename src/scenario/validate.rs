@@ -509,7 +509,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
 
 /// Label of a raw threshold: two decimals when they are exact ("0.50"), else the shortest
 /// exact form ("0.301"), so distinct thresholds never share a label.
-fn raw_label(score: f64) -> String {
+pub(super) fn raw_label(score: f64) -> String {
     let two = format!("{score:.2}");
     if two.parse::<f64>() == Ok(score) {
         two
