@@ -28,6 +28,16 @@ const SEARCH_EXAMPLES: &str = "Examples:
   falsematch search --gallery gallery.npy --probes probes.npy --k 10 --thresholds 0.3,0.4,0.5
   falsematch search --gallery g.npy --gallery-groups g.csv --probes p.npy --out hits.csv";
 
+const EVALUATE_EXAMPLES: &str = "Examples:
+  falsematch evaluate --embeddings faces.npy --metadata faces.csv --thresholds 0.3,0.4,0.5
+  falsematch evaluate --scores scores.csv --target-fmr 0.001,0.0001 --out my-report
+  falsematch evaluate --scores dev.scores --format bob4 --skip-bad-rows
+  falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
+
+const EXPORT_EXAMPLES: &str = "Examples:
+  falsematch export closed-form-check --out data/    write data/embeddings.npy and data/metadata.csv
+  falsematch evaluate --embeddings data/embeddings.npy --metadata data/metadata.csv";
+
 const SCENARIOS_EXAMPLES: &str = "Examples:
   falsematch scenarios                             list bundled scenarios";
 
@@ -63,9 +73,88 @@ pub enum Command {
     /// number of gallery entries at or above each threshold, in total and per gallery group.
     #[command(after_help = SEARCH_EXAMPLES)]
     Search(SearchArgs),
+    /// Evaluate your own data (embeddings with metadata, or a score file) and write the same
+    /// report folder as a simulated run, with the inputs recorded by SHA-256.
+    #[command(after_help = EVALUATE_EXAMPLES)]
+    Evaluate(EvaluateArgs),
+    /// Write a scenario's simulated gallery and probes (first replicate) as embeddings.npy and
+    /// metadata.csv, for other tools or for `falsematch evaluate`.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// List the bundled scenarios.
     #[command(after_help = SCENARIOS_EXAMPLES)]
     Scenarios,
+}
+
+/// Arguments of `falsematch export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Output folder [default: falsematch-out/export-SCENARIO-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed replacing the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Arguments of `falsematch evaluate`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["embeddings", "scores"])))]
+pub struct EvaluateArgs {
+    /// Embeddings: a 2-D float32/float64 .npy file, one row per metadata row (needs --metadata).
+    #[arg(long, requires = "metadata")]
+    pub embeddings: Option<PathBuf>,
+    /// A score file: csv (probe_id,gallery_id,score,mated[,group...]), bob4, bob5, or a
+    /// candidate list (probe_id,rank,gallery_id,score,enrolled[,mated][,group...]).
+    #[arg(long, conflicts_with = "embeddings")]
+    pub scores: Option<PathBuf>,
+    /// Metadata CSV: subject, role (gallery/probe), optional id and capture, group columns.
+    /// One row per embedding; with --scores, an `id` column naming probe and gallery ids.
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// Score-file layout [default: detected from the first line].
+    #[arg(long, value_parser = ["csv", "bob4", "bob5", "candidates"])]
+    pub format: Option<String>,
+    /// Score thresholds, comma-separated (a score >= T is a candidate / a match).
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5,0.6")]
+    pub thresholds: Vec<f64>,
+    /// The threshold the summary leads with (one of --thresholds) [default: the middle one].
+    #[arg(long)]
+    pub headline: Option<f64>,
+    /// Candidate list length K.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub k: u16,
+    /// Target false match rates for 1:1 operating points (score files), comma-separated.
+    #[arg(
+        long = "target-fmr",
+        value_delimiter = ',',
+        default_value = "0.01,0.001,0.0001"
+    )]
+    pub target_fmr: Vec<f64>,
+    /// Confidence level of every interval.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence_level: f64,
+    /// Subject-bootstrap draws for FPIR and SEL intervals (0: none).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub bootstrap_draws: u32,
+    /// Seed of the bootstrap streams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Count and report bad rows (and leave out probes that cannot be searched) instead of
+    /// stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// Output folder [default: falsematch-out/evaluate-FILE-STEM].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar and no summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `falsematch search`.
@@ -147,6 +236,8 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Run(args)) => run(args).map(|()| 0),
         Some(Command::Verify(args)) => verify(args),
         Some(Command::Search(args)) => search(args).map(|()| 0),
+        Some(Command::Evaluate(args)) => evaluate(args).map(|()| 0),
+        Some(Command::Export(args)) => export(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -230,10 +321,16 @@ fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
         progress: !args.quiet,
         ..RunOptions::default()
     };
-    let verdict = report::verify(&args.dir, |scenario, text| {
-        let output = simulate(scenario, &options)?;
-        let results = crate::results::Results::new(scenario, &output);
-        Ok(report::build(scenario, text, &results, &output.records)?)
+    let verdict = report::verify(&args.dir, |recorded| match recorded {
+        report::Recorded::Scenario(scenario, text) => {
+            let output = simulate(scenario, &options)?;
+            let results = crate::results::Results::new(scenario, &output);
+            Ok(report::build(scenario, text, &results, &output.records)?)
+        }
+        report::Recorded::Evaluation(record) => {
+            let evaluation = record.evaluate(options.clone())?;
+            Ok(report::evaluation::build(record, &evaluation)?)
+        }
     })?;
     let mut stdout = std::io::stdout().lock();
     match verdict {
@@ -378,6 +475,160 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
             gallery.ncols(),
             args.out.display()
         );
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (mut scenario, _) = Scenario::load(name)?;
+    if let Some(seed) = args.seed {
+        scenario.set_seed(seed);
+    }
+    let values =
+        (scenario.config.gallery.detections + scenario.n_probes() as u64) * scenario.dim as u64;
+    if values > crate::import::export::MAX_EXPORT_VALUES {
+        anyhow::bail!(
+            "{name}: the export would hold {} float32 values ({} MiB), more than the {} MiB allowed; lower gallery.detections",
+            count(values),
+            count((values * 4) >> 20),
+            count((crate::import::export::MAX_EXPORT_VALUES * 4) >> 20)
+        );
+    }
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from("falsematch-out").join(format!("export-{}", scenario.config.name))
+    });
+    let (npy, csv) = crate::import::export::export(&scenario)?;
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", out.display()))?;
+    report::write_file(&out.join("embeddings.npy"), &npy)?;
+    report::write_file(&out.join("metadata.csv"), &csv)?;
+    eprintln!(
+        "falsematch: wrote {} and {} ({} gallery entries and {} probes of scenario {}, seed {})",
+        out.join("embeddings.npy").display(),
+        out.join("metadata.csv").display(),
+        count(scenario.config.gallery.detections),
+        count(scenario.n_probes() as u64),
+        scenario.config.name,
+        scenario.seed()
+    );
+    Ok(())
+}
+
+fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
+    use crate::report::evaluation::{EvaluationRecord, InputFile};
+    let mut thresholds = args.thresholds.clone();
+    for (i, t) in thresholds.iter().enumerate() {
+        if !t.is_finite() || (args.embeddings.is_some() && !(-1.0..=1.0).contains(t)) {
+            anyhow::bail!(
+                "--thresholds: value {} ({t}) must be a finite score{}",
+                i + 1,
+                if args.embeddings.is_some() {
+                    " in [-1, 1] (cosine)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup();
+    for (i, t) in args.target_fmr.iter().enumerate() {
+        if !(0.0..=1.0).contains(t) {
+            anyhow::bail!(
+                "--target-fmr: value {} ({t}) must be a rate in [0, 1]",
+                i + 1
+            );
+        }
+    }
+    if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
+        anyhow::bail!(
+            "--confidence-level: {} must be in (0.5, 1), e.g. 0.95",
+            args.confidence_level
+        );
+    }
+    let headline = match args.headline {
+        Some(h) => thresholds.iter().position(|&t| t == h).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--headline: {h} is not one of --thresholds ({})",
+                args.thresholds
+                    .iter()
+                    .map(f64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })?,
+        None => thresholds.len() / 2,
+    };
+    let main_input = args
+        .embeddings
+        .as_ref()
+        .or(args.scores.as_ref())
+        .expect("clap requires --embeddings or --scores");
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let stem = main_input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "data".into());
+        PathBuf::from("falsematch-out").join(format!("evaluate-{stem}"))
+    });
+    report::check_target(&out_dir)?;
+    let mut inputs = Vec::new();
+    let (kind, format) = match (&args.embeddings, &args.scores) {
+        (Some(e), _) => {
+            inputs.push(InputFile::of("embeddings", e)?);
+            ("embeddings", None)
+        }
+        (None, Some(s)) => {
+            inputs.push(InputFile::of("scores", s)?);
+            let format = args.format.as_deref().and_then(|f| {
+                crate::import::scores::ScoreFormat::ALL
+                    .iter()
+                    .find(|(n, _)| *n == f)
+                    .map(|x| x.1)
+            });
+            ("scores", format)
+        }
+        (None, None) => unreachable!("clap requires one input"),
+    };
+    if let Some(m) = &args.metadata {
+        inputs.push(InputFile::of("metadata", m)?);
+    }
+    let record = EvaluationRecord {
+        kind: kind.into(),
+        inputs,
+        format,
+        headline: thresholds[headline],
+        thresholds,
+        k: usize::from(args.k),
+        targets: args.target_fmr.clone(),
+        skip_bad_rows: args.skip_bad_rows,
+        confidence_level: args.confidence_level,
+        bootstrap_draws: args.bootstrap_draws,
+        seed: args.seed,
+    };
+    let run = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let evaluation = record.evaluate(run.clone())?;
+    let bundle = report::evaluation::build(&record, &evaluation)?;
+    let provenance = report::provenance(
+        run.threads.unwrap_or_else(rayon::current_num_threads),
+        run.tile_entries,
+        started.elapsed().as_secs_f64(),
+    );
+    report::write(&out_dir, &bundle, &provenance)?;
+    if !args.quiet {
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{}", crate::summary::render_evaluation(&evaluation))?;
+        writeln!(
+            stdout,
+            "\nWrote {} (report.html, report.md, results.json, tables/, plots/, manifest.json)",
+            out_dir.display()
+        )?;
     }
     Ok(())
 }

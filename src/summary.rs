@@ -7,6 +7,69 @@ use crate::format::{count, mean, rate, share, with_interval};
 use crate::results::Results;
 use std::fmt::Write;
 
+/// Renders the summary of an evaluation of imported data.
+pub fn render_evaluation(e: &crate::import::evaluate::Evaluation) -> String {
+    let mut out = String::new();
+    let d = &e.data;
+    let all = &e.estimates.slices[0];
+    let _ = writeln!(
+        out,
+        "falsematch {} - evaluation of {} ({} rows)",
+        env!("CARGO_PKG_VERSION"),
+        d.kind,
+        count(d.rows)
+    );
+    let _ = writeln!(
+        out,
+        "Gallery: {} entries. Searches: {} non-mated, {} mated. A candidate is any entry scoring >= the threshold.",
+        count(d.gallery_entries),
+        count(all.non_mated_searches),
+        count(all.mated_searches)
+    );
+    if e.skipped.rows > 0 || !e.skipped.excluded_probes.is_empty() {
+        let _ = writeln!(
+            out,
+            "Skipped {} bad rows; left {} probes out of 1:N (see the report's section 2).",
+            count(e.skipped.rows),
+            count(e.skipped.excluded_probes.len() as u64)
+        );
+    }
+    let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
+        x.as_ref().map_or("-".to_string(), |x| {
+            with_interval(x.value, x.lower, x.upper, f)
+        })
+    };
+    let _ = writeln!(
+        out,
+        "\n{:<12} {:<27} {:<30} {:<27} FNMR (1:1)",
+        "threshold", "FPIR", "SEL (false candidates)", "FNIR rank K"
+    );
+    for (t, row) in all.thresholds.iter().enumerate() {
+        let fnmr = e
+            .verification
+            .first()
+            .map_or("-".to_string(), |v| est(&v.thresholds[t].fnmr, rate));
+        let _ = writeln!(
+            out,
+            "{:<12} {:<27} {:<30} {:<27} {}",
+            row.threshold,
+            est(&row.fpir, rate),
+            est(&row.sel, mean),
+            est(&row.fnir_rank_k, rate),
+            fnmr
+        );
+    }
+    if let Some(eer) = e.verification.first().and_then(|v| v.eer.as_ref()) {
+        let _ = writeln!(
+            out,
+            "\n1:1 EER {} at threshold {} (bob.measure's convention).",
+            rate(eer.eer),
+            eer.threshold
+        );
+    }
+    out
+}
+
 /// Renders the summary of a run.
 pub fn render(results: &Results<'_>) -> String {
     let mut out = String::new();

@@ -3,6 +3,7 @@
 mod cli;
 mod closed_form;
 mod determinism;
+mod import;
 mod parity;
 mod properties;
 mod report;

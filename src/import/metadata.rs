@@ -46,7 +46,7 @@ pub struct Metadata {
     pub file: String,
     /// Attribute columns, in file order.
     pub group_columns: Vec<String>,
-    /// Group labels, in order of first appearance.
+    /// Group labels, sorted (so reordering rows never reorders a report).
     pub groups: Vec<String>,
     /// Rows in file order.
     pub rows: Vec<MetaRow>,
@@ -173,6 +173,11 @@ impl Metadata {
         if meta.rows.is_empty() {
             return Err(fail("no rows after the header".into()));
         }
+        let (groups, new_index) = sorted_labels(&meta.groups);
+        meta.groups = groups;
+        for r in &mut meta.rows {
+            r.group = new_index[r.group as usize];
+        }
         Ok(meta)
     }
 
@@ -184,6 +189,20 @@ impl Metadata {
             .map(|r| r.subject.as_str())
             .collect()
     }
+}
+
+/// Labels sorted, and the new index of each old one.
+pub(crate) fn sorted_labels(labels: &[String]) -> (Vec<String>, Vec<u16>) {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+    let mut new_index = vec![0u16; labels.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new as u16;
+    }
+    (
+        order.iter().map(|&o| labels[o].clone()).collect(),
+        new_index,
+    )
 }
 
 #[cfg(test)]

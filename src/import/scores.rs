@@ -30,7 +30,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 /// A score file's layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScoreFormat {
     /// `probe_id,gallery_id,score,mated[,group...]`.
@@ -704,7 +704,7 @@ impl Reader<'_> {
                             let rank = text
                                 .parse::<u64>()
                                 .ok()
-                                .filter(|&r| r >= 1 && r <= 1 << 24)
+                                .filter(|r| (1..=1 << 24).contains(r))
                                 .ok_or_else(|| {
                                     (
                                         "bad rank".to_string(),
@@ -842,7 +842,7 @@ impl Reader<'_> {
         let k = self.k as u64;
         let candidates = self.format == ScoreFormat::Candidates;
         let full_length = list_length.unwrap_or(0);
-        let probes = self
+        let probes: Vec<ScoredProbe> = self
             .probes
             .iter()
             .enumerate()
@@ -884,16 +884,26 @@ impl Reader<'_> {
             })
             .collect();
         self.spill.finish();
+        // Groups in sorted order, as metadata groups are.
+        let (probe_groups, new_index) = super::metadata::sorted_labels(&self.probe_groups);
+        let mut probes: Vec<ScoredProbe> = probes;
+        for p in &mut probes {
+            p.group = new_index[p.group as usize];
+        }
+        let mut streams = vec![(0, 0); self.streams.len()];
+        for (old, &s) in self.streams.iter().enumerate() {
+            streams[new_index[old] as usize] = s;
+        }
         Ok(ScoreData {
             format: self.format,
             rows: self.rows,
             skipped: self.skipped,
             gallery_ids: n_gallery,
-            probe_groups: self.probe_groups,
+            probe_groups,
             candidate_groups: self.candidate_groups,
             probes,
             list_length,
-            streams: self.streams,
+            streams,
             spill: self.spill,
         })
     }

@@ -12,6 +12,7 @@
 //! partial bundle, and an existing folder is replaced only if it is a falsematch bundle.
 
 pub mod document;
+pub mod evaluation;
 pub mod html;
 pub mod markdown;
 pub mod plots;
@@ -78,12 +79,18 @@ pub struct Manifest {
     pub manifest_version: u32,
     /// The tool.
     pub tool: ToolInfo,
-    /// The scenario.
-    pub scenario: ScenarioRecord,
-    /// The seed used (the scenario's, or `--seed`).
-    pub seed: u64,
-    /// Every model parameter as resolved (same as `results.json`'s `model`).
-    pub model: serde_json::Value,
+    /// The scenario (simulated runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioRecord>,
+    /// The seed used (the scenario's, or `--seed`; simulated runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Every model parameter as resolved (same as `results.json`'s `model`; simulated runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<serde_json::Value>,
+    /// The data and settings of an evaluation of imported data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<evaluation::EvaluationRecord>,
     /// Every other file of the bundle except `provenance.json`.
     pub files: Vec<FileRecord>,
 }
@@ -155,13 +162,14 @@ pub fn build(
             version: env!("CARGO_PKG_VERSION").into(),
             git_commit: git_commit(),
         },
-        scenario: ScenarioRecord {
+        scenario: Some(ScenarioRecord {
             name: scenario.config.name.clone(),
             sha256: sha256_hex(scenario_text.as_bytes()),
             text: scenario_text.to_string(),
-        },
-        seed: scenario.seed(),
-        model: serde_json::to_value(&results.model).expect("the model serializes"),
+        }),
+        seed: Some(scenario.seed()),
+        model: Some(serde_json::to_value(&results.model).expect("the model serializes")),
+        evaluation: None,
         files: files
             .iter()
             .map(|(p, b)| FileRecord {
@@ -528,19 +536,41 @@ pub enum VerifyError {
     /// The re-run failed.
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    /// An input file of a recorded evaluation cannot be read.
+    #[error(
+        "{path}: cannot read this input of the recorded evaluation ({message}); verify needs the data files at the paths recorded in {MANIFEST}"
+    )]
+    Input {
+        /// The recorded path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The re-run of an evaluation failed.
+    #[error(transparent)]
+    Evaluate(#[from] crate::import::evaluate::EvaluateError),
     /// Rendering failed.
     #[error(transparent)]
     Report(#[from] ReportError),
 }
 
+/// What a manifest says to re-run.
+pub enum Recorded<'a> {
+    /// A simulated run: the scenario (seed set) and its text.
+    Scenario(&'a Scenario, &'a str),
+    /// An evaluation of imported data.
+    Evaluation(&'a evaluation::EvaluationRecord),
+}
+
 /// Compares the files on disk with their manifest, then with a fresh re-run (`rerun` builds the
-/// bundle from the recorded scenario and seed).
+/// bundle from the recorded scenario and seed, or the recorded evaluation).
 ///
 /// # Errors
-/// [`VerifyError`] when the folder has no usable manifest or the re-run fails.
+/// [`VerifyError`] when the folder has no usable manifest, a recorded input file is missing, or
+/// the re-run fails.
 pub fn verify(
     dir: &Path,
-    rerun: impl FnOnce(&Scenario, &str) -> Result<Bundle, VerifyError>,
+    rerun: impl FnOnce(Recorded<'_>) -> Result<Bundle, VerifyError>,
 ) -> Result<Verdict, VerifyError> {
     let path = dir.join(MANIFEST);
     let bytes = std::fs::read(&path).map_err(|e| VerifyError::Manifest {
@@ -568,18 +598,35 @@ pub fn verify(
             Ok(_) => {}
         }
     }
-    if sha256_hex(manifest.scenario.text.as_bytes()) != manifest.scenario.sha256 {
-        return Ok(Verdict::Differs(
-            "manifest.json: the scenario text does not match its SHA-256".into(),
-        ));
-    }
-    // 2. A fresh run of the recorded scenario against the folder.
-    let mut scenario = Scenario::from_toml(
-        &manifest.scenario.text,
-        &format!("{} (scenario recorded in {MANIFEST})", dir.display()),
-    )?;
-    scenario.set_seed(manifest.seed);
-    let fresh = rerun(&scenario, &manifest.scenario.text)?;
+    // 2. A fresh run of the recorded scenario or evaluation against the folder.
+    let fresh = match (&manifest.scenario, &manifest.evaluation) {
+        (Some(recorded), _) => {
+            if sha256_hex(recorded.text.as_bytes()) != recorded.sha256 {
+                return Ok(Verdict::Differs(
+                    "manifest.json: the scenario text does not match its SHA-256".into(),
+                ));
+            }
+            let mut scenario = Scenario::from_toml(
+                &recorded.text,
+                &format!("{} (scenario recorded in {MANIFEST})", dir.display()),
+            )?;
+            if let Some(seed) = manifest.seed {
+                scenario.set_seed(seed);
+            }
+            rerun(Recorded::Scenario(&scenario, &recorded.text))?
+        }
+        (None, Some(record)) => {
+            if let Some(changed) = record.changed_input()? {
+                return Ok(Verdict::Differs(changed));
+            }
+            rerun(Recorded::Evaluation(record))?
+        }
+        (None, None) => {
+            return Ok(Verdict::Differs(format!(
+                "{MANIFEST}: records neither a scenario nor an evaluation"
+            )));
+        }
+    };
     for (path, bytes) in &fresh.files {
         let Ok(on_disk) = std::fs::read(dir.join(path)) else {
             return Ok(Verdict::Differs(format!("{path}: missing")));

@@ -225,16 +225,30 @@ fn probit(p: f64, floor: f64) -> f64 {
 
 /// DET: FNIR against FPIR on normal-deviate (probit) axes, one curve per slice.
 pub fn det(curves: &[(String, Vec<(f64, f64)>)], floor: f64) -> Result<String, PlotError> {
+    det_with(
+        curves,
+        floor,
+        [
+            "DET: missed mates (FNIR) against false positives (FPIR), probit axes",
+            "FPIR",
+            "FNIR (mate not in the top K or below threshold)",
+        ],
+    )
+}
+
+/// A DET plot with its own caption and axis names (`[caption, x, y]`).
+pub fn det_with(
+    curves: &[(String, Vec<(f64, f64)>)],
+    floor: f64,
+    [caption, x_desc, y_desc]: [&str; 3],
+) -> Result<String, PlotError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + 60)).into_drawing_area();
         root.fill(&WHITE).map_err(fail("DET"))?;
         let (lo, hi) = (probit(floor, floor), probit(1.0 - floor, floor));
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "DET: missed mates (FNIR) against false positives (FPIR), probit axes",
-                (FONT, 15),
-            )
+            .caption(caption, (FONT, 15))
             .margin(14)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -243,8 +257,8 @@ pub fn det(curves: &[(String, Vec<(f64, f64)>)], floor: f64) -> Result<String, P
         let label = |v: &f64| format::rate(0.5 * libm::erfc(-v / std::f64::consts::SQRT_2));
         chart
             .configure_mesh()
-            .x_desc("FPIR")
-            .y_desc("FNIR (mate not in the top K or below threshold)")
+            .x_desc(x_desc)
+            .y_desc(y_desc)
             .x_label_formatter(&label)
             .y_label_formatter(&label)
             .light_line_style(WHITE)

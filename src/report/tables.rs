@@ -7,10 +7,14 @@
 //! false_candidates.csv   probe_group, threshold, score, candidate_group, detections, people, share
 //! closed_form.csv        kind, threshold, probe_group, gallery_group, closed_form, simulated, z
 //! fairness.csv           threshold, score, rate, summary, value   (per-group rates: estimates.csv)
+//! verification.csv       probe_group, operating_point, threshold, score, target, metric, value,
+//!                        lower, upper, events, trials        (imported score files: 1:1 rates)
+//! verification_det.csv   probe_group, score, fmr, fnmr
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so the text is exact and stable.
 
+use crate::estimate::verification::VerificationSlice;
 use crate::estimate::{Estimate, Estimates, IntervalMethod};
 
 fn method(m: IntervalMethod) -> &'static str {
@@ -332,4 +336,125 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
         ));
     }
     out
+}
+
+/// The 1:1 tables of an imported score file.
+pub fn verification_tables(slices: &[VerificationSlice]) -> Vec<(String, Vec<u8>)> {
+    let mut rows = Vec::new();
+    let estimate_row = |group: &str,
+                        point: &str,
+                        label: &str,
+                        score: f64,
+                        target: Option<f64>,
+                        metric: &str,
+                        e: &Estimate| {
+        vec![
+            group.to_string(),
+            point.to_string(),
+            label.to_string(),
+            score.to_string(),
+            opt(target),
+            metric.to_string(),
+            e.value.to_string(),
+            e.lower.to_string(),
+            e.upper.to_string(),
+            e.events.to_string(),
+            e.trials.to_string(),
+        ]
+    };
+    for s in slices {
+        let g = s.probe_group.as_str();
+        for r in &s.thresholds {
+            for (metric, e) in [("fmr", &r.fmr), ("fnmr", &r.fnmr)] {
+                if let Some(e) = e {
+                    rows.push(estimate_row(
+                        g,
+                        "threshold",
+                        &r.threshold,
+                        r.score,
+                        None,
+                        metric,
+                        e,
+                    ));
+                }
+            }
+        }
+        for t in &s.target_fmr {
+            rows.push(estimate_row(
+                g,
+                "target_fmr",
+                "",
+                t.threshold,
+                Some(t.target),
+                "fmr",
+                &t.fmr,
+            ));
+            if let Some(e) = &t.fnmr {
+                rows.push(estimate_row(
+                    g,
+                    "target_fmr",
+                    "",
+                    t.threshold,
+                    Some(t.target),
+                    "fnmr",
+                    e,
+                ));
+            }
+        }
+        if let Some(e) = &s.eer {
+            for (metric, value) in [("eer", e.eer), ("fmr", e.fmr), ("fnmr", e.fnmr)] {
+                rows.push(vec![
+                    g.to_string(),
+                    "eer".into(),
+                    String::new(),
+                    e.threshold.to_string(),
+                    String::new(),
+                    metric.into(),
+                    value.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    let det: Vec<Vec<String>> = slices
+        .iter()
+        .flat_map(|s| {
+            s.det.iter().map(|p| {
+                vec![
+                    s.probe_group.clone(),
+                    p.score.to_string(),
+                    p.fmr.to_string(),
+                    p.fnmr.to_string(),
+                ]
+            })
+        })
+        .collect();
+    vec![
+        (
+            "tables/verification.csv".into(),
+            to_csv(
+                &[
+                    "probe_group",
+                    "operating_point",
+                    "threshold",
+                    "score",
+                    "target",
+                    "metric",
+                    "value",
+                    "lower",
+                    "upper",
+                    "events",
+                    "trials",
+                ],
+                rows,
+            ),
+        ),
+        (
+            "tables/verification_det.csv".into(),
+            to_csv(&["probe_group", "score", "fmr", "fnmr"], det),
+        ),
+    ]
 }

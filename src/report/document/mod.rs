@@ -5,6 +5,7 @@
 //! results; what this does and does not show; how to reproduce; references. Every number goes
 //! through `format`, and every estimate is printed beside its interval.
 
+pub mod evaluation;
 mod results;
 
 use crate::estimate::{Estimate, ProbeRecord, SliceEstimates};

@@ -5,7 +5,7 @@ use super::{Block, ReportInput, all, cell, level_words, with_ci};
 use crate::estimate::ThresholdRow;
 use crate::format::{count, mean, rate, share};
 
-fn threshold_table(rows: &[ThresholdRow], k: usize) -> Block {
+pub(super) fn threshold_table(rows: &[ThresholdRow], k: usize) -> Block {
     Block::Table {
         header: vec![
             "threshold".into(),
@@ -247,9 +247,17 @@ fn ratio(x: f64) -> String {
 
 fn fairness(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let Some(row) = input.results.estimates.fairness.get(s.headline) else {
-        return;
-    };
+    if let Some(row) = input.results.estimates.fairness.get(s.headline) {
+        fairness_blocks(row, s.k(), b);
+    }
+}
+
+/// The per-group rates at one threshold and their differential summaries.
+pub(super) fn fairness_blocks(
+    row: &crate::estimate::fairness::FairnessRow,
+    k: usize,
+    b: &mut Vec<Block>,
+) {
     b.push(Block::Heading(
         2,
         format!("Differences between groups at {}", row.threshold),
@@ -266,7 +274,7 @@ fn fairness(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             "probe group".into(),
             "FPIR".into(),
             "SEL".into(),
-            format!("FNIR rank {}", s.k()),
+            format!("FNIR rank {k}"),
             "FMR".into(),
             "FNMR".into(),
         ],

@@ -1,0 +1,316 @@
+//! Bring your own data: imported embeddings give the synthetic run's estimates, score files'
+//! bad rows are named errors (or counted with --skip-bad-rows), evaluation bundles verify.
+
+use crate::support::evaluate_options;
+use assert_cmd::Command;
+use falsematch::estimate::Estimates;
+use falsematch::import::evaluate::evaluate_embeddings;
+use falsematch::import::export::export;
+use falsematch::run::{RunOptions, simulate};
+use falsematch::scenario::Scenario;
+use std::path::Path;
+
+fn falsematch() -> Command {
+    Command::cargo_bin("falsematch").unwrap()
+}
+
+/// Gives the imported estimates the synthetic threshold labels ("67 % [identity]" where an
+/// evaluation, which knows only raw scores, says "0.67").
+fn relabel(e: &mut Estimates, labels: &[String]) {
+    for s in &mut e.slices {
+        for (r, l) in s.thresholds.iter_mut().zip(labels) {
+            r.threshold = l.clone();
+        }
+    }
+    for (t, l) in e.cross_group.iter_mut().zip(labels) {
+        t.threshold = l.clone();
+    }
+    for r in &mut e.replicates {
+        for (row, l) in r.thresholds.iter_mut().zip(labels) {
+            row.threshold = l.clone();
+        }
+    }
+    for (f, l) in e.fairness.iter_mut().zip(labels) {
+        f.threshold = l.clone();
+    }
+}
+
+#[test]
+fn exported_synthetic_data_evaluates_to_the_synthetic_estimates() {
+    let path = format!("{}/tests/data/small.toml", env!("CARGO_MANIFEST_DIR"));
+    let (scenario, _) = Scenario::load(&path).unwrap();
+    let synthetic = simulate(&scenario, &RunOptions::default())
+        .unwrap()
+        .estimates;
+    let (npy, csv) = export(&scenario).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.npy"), npy).unwrap();
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    let scores: Vec<f64> = scenario.thresholds.iter().map(|t| t.score).collect();
+    let mut o = evaluate_options(&scores, scenario.k(), &[]);
+    o.headline = scenario.headline;
+    o.bootstrap_draws = scenario.config.analysis.bootstrap_draws;
+    o.confidence_level = scenario.config.analysis.confidence_level;
+    o.seed = scenario.seed();
+    let mut imported =
+        evaluate_embeddings(&dir.path().join("e.npy"), &dir.path().join("m.csv"), &o)
+            .unwrap()
+            .estimates;
+    let labels: Vec<String> = scenario
+        .thresholds
+        .iter()
+        .map(|t| t.label.clone())
+        .collect();
+    relabel(&mut imported, &labels);
+    assert_eq!(imported.slices, synthetic.slices);
+    assert_eq!(imported.cross_group, synthetic.cross_group);
+    assert_eq!(imported.replicates, synthetic.replicates);
+    // The fairness rows agree too, but for the closed-form threshold shift, which only a
+    // scenario (a model) has.
+    let mut fairness = synthetic.fairness.clone();
+    for f in &mut fairness {
+        f.threshold_shift.clear();
+    }
+    assert_eq!(imported.fairness, fairness);
+    assert!(imported.closed_form.is_none() && synthetic.closed_form.is_some());
+}
+
+/// Writes `text` as `name` in `dir`; returns its path as a string.
+fn file(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const GOOD: &str =
+    "probe_id,gallery_id,score,mated\np1,g1,0.9,1\np1,g2,0.2,0\np2,g1,0.3,0\np2,g2,0.1,0\n";
+
+#[test]
+fn bad_score_rows_are_errors_naming_file_and_line_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = file(
+        dir.path(),
+        "ids.csv",
+        "id,subject,role\np1,alice,probe\np2,bob,probe\np3,carol,probe\ng1,alice,gallery\ng2,dave,gallery\n",
+    );
+    // (name, file text, metadata?, fragments of the one-line message)
+    let cases: &[(&str, &str, bool, &[&str])] = &[
+        (
+            "short.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.9\n",
+            false,
+            &["short.csv:2:", "3 fields, but the header has 4"],
+        ),
+        (
+            "word.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,high,1\n",
+            false,
+            &["word.csv:2:", "score `high` is not a number"],
+        ),
+        (
+            "nan.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.5,1\np1,g2,NaN,0\n",
+            false,
+            &["nan.csv:3:", "`NaN` is not a finite number"],
+        ),
+        (
+            "flag.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.5,maybe\n",
+            false,
+            &[
+                "flag.csv:2:",
+                "`mated` is `maybe`; allowed: 0, 1, true, false",
+            ],
+        ),
+        (
+            "dup.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.5,1\np1,g2,0.1,0\np1,g1,0.4,1\n",
+            false,
+            &[
+                "dup.csv:4:",
+                "probe `p1` and gallery `g1` were already compared",
+            ],
+        ),
+        (
+            "missing.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.5,1\np1,g2,0.1,0\np2,g1,0.4,0\n",
+            false,
+            &[
+                "missing.csv:",
+                "probe `p2` (first row on line 4) has scores against 1 of the 2 gallery ids",
+            ],
+        ),
+        (
+            "contradicts.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.9,0\n",
+            true,
+            &[
+                "contradicts.csv:2:",
+                "mated is 0 but the metadata gives subjects `alice` (probe `p1`) and `alice` (gallery `g1`)",
+            ],
+        ),
+        (
+            "norows.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.9,1\np1,g2,0.2,0\np2,g1,0.3,0\np2,g2,0.1,0\n",
+            true,
+            &["norows.csv:", "probe `p3` (metadata line 4) has no rows"],
+        ),
+        (
+            "unknown.csv",
+            "probe_id,gallery_id,score,mated\np9,g1,0.9,0\n",
+            true,
+            &["unknown.csv:2:", "id `p9` is not in"],
+        ),
+        (
+            "bob.txt",
+            "g1 alice p1 0.9\ng2 alice p1\n",
+            false,
+            &["bob.txt:2:", "3 fields; the bob4 format has 4"],
+        ),
+        (
+            "groups.csv",
+            "probe_id,gallery_id,score,mated,sex\np1,g1,0.9,1,F\np1,g2,0.2,0,M\n",
+            false,
+            &[
+                "groups.csv:3:",
+                "probe `p1` is in group `M` here but `F` on line 2",
+            ],
+        ),
+        (
+            "ranks.csv",
+            "probe_id,rank,gallery_id,score,enrolled,mated\np1,1,g1,0.9,1,1\np1,1,g2,0.5,1,0\n",
+            false,
+            &["ranks.csv:3:", "probe `p1` already has rank 1"],
+        ),
+        ("empty.csv", "", false, &["empty.csv: is empty"]),
+    ];
+    for (name, text, with_meta, fragments) in cases {
+        let path = file(dir.path(), name, text);
+        let out = dir.path().join(format!("out-{name}"));
+        let mut cmd = falsematch();
+        cmd.args([
+            "evaluate",
+            "--scores",
+            &path,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        if *with_meta {
+            cmd.args(["--metadata", &meta]);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{name}: one line: {stderr}"
+        );
+        for f in *fragments {
+            assert!(stderr.contains(f), "{name}: `{f}` not in: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: an output folder was left behind");
+    }
+}
+
+#[test]
+fn skip_bad_rows_counts_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{GOOD}p3,g1,oops,0\np3,g2,0.1,0\np1,g1,0.95,1\np4,g1\n");
+    let path = file(dir.path(), "mixed.csv", &text);
+    let out = dir.path().join("out");
+    falsematch()
+        .args([
+            "evaluate",
+            "--scores",
+            &path,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--skip-bad-rows",
+        ])
+        .assert()
+        .success();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let skipped = &results["skipped"];
+    assert_eq!(skipped["rows"], 3);
+    let reasons: Vec<(String, u64)> = skipped["by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap().to_string(),
+                r["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("duplicate pair".to_string(), 1),
+            ("malformed row".to_string(), 1),
+            ("score not a number".to_string(), 1)
+        ]
+    );
+    // p3 lost a row, so it is left out of 1:N; its valid row still counts for 1:1.
+    assert_eq!(skipped["excluded_probes"][0]["probe"], "p3");
+    assert_eq!(results["data"]["probes"], 2);
+    assert_eq!(results["verification"][0]["impostor"], 4);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("line 6: score `oops` is not a number"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_evaluation_bundle_verifies_and_notices_a_changed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "s.csv", GOOD);
+    let out = dir.path().join("out");
+    falsematch()
+        .args([
+            "evaluate",
+            "--scores",
+            &path,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .assert()
+        .success();
+    for f in [
+        "results.json",
+        "report.md",
+        "report.html",
+        "manifest.json",
+        "tables/verification.csv",
+        "plots/det.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let verify = |expect: i32| {
+        let o = falsematch()
+            .args(["verify", out.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(verify(0), "reproduced\n");
+    std::fs::write(&path, GOOD.replace("0.9", "0.8")).unwrap();
+    let said = verify(1);
+    assert!(
+        said.contains("s.csv: the scores file changed since the report was made"),
+        "{said}"
+    );
+}
