@@ -106,8 +106,8 @@ pub struct EvaluateArgs {
     /// Embeddings: a 2-D float32/float64 .npy file, one row per metadata row (needs --metadata).
     #[arg(long, requires = "metadata")]
     pub embeddings: Option<PathBuf>,
-    /// A score file: csv (probe_id,gallery_id,score,mated[,group...]), bob4, bob5, or a
-    /// candidate list (probe_id,rank,gallery_id,score,enrolled[,mated][,group...]).
+    /// A score file: csv (`probe_id,gallery_id,score,mated` and group columns), bob4, bob5, or
+    /// a candidate list (`probe_id,rank,gallery_id,score,enrolled`, optional `mated`, groups).
     #[arg(long, conflicts_with = "embeddings")]
     pub scores: Option<PathBuf>,
     /// Metadata CSV: subject, role (gallery/probe), optional id and capture, group columns.

@@ -374,5 +374,33 @@ fn figures(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportError>
             ),
         ));
     }
+    if let Some(table) = est.cross_group.get(h).filter(|_| e.plan.groups.len() > 1) {
+        let names = &e.plan.groups;
+        let matrix: Vec<Vec<Option<f64>>> = names
+            .iter()
+            .map(|pg| {
+                names
+                    .iter()
+                    .map(|cg| {
+                        table
+                            .cells
+                            .iter()
+                            .find(|c| &c.probe_group == pg && &c.candidate_group == cg)
+                            .map(|c| c.fmr.value)
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push((
+            "plots/cross_group.svg".into(),
+            plots::heat_map(
+                &format!("False match rate by probe and gallery group at {}", headline.label),
+                names,
+                names,
+                &matrix,
+            )?,
+            format!("Cross-group matrix: false match rate per comparison between a probe of one group and a gallery entry of another, at {}.", headline.label),
+        ));
+    }
     Ok(out)
 }

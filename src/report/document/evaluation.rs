@@ -182,6 +182,7 @@ pub fn build(
     }
     figure(&mut b, "det.svg");
     figure(&mut b, "groups.svg");
+    figure(&mut b, "cross_group.svg");
     if !e.verification.is_empty() {
         b.push(Block::Heading(2, "One comparison at a time (1:1)".into()));
         verification_tables(&e.verification, &mut b);
