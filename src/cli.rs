@@ -302,17 +302,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         options.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    report::write(&out_dir, &bundle, &provenance)?;
-    if !args.quiet {
-        let mut stdout = std::io::stdout().lock();
-        write!(stdout, "{}", crate::summary::render(&results))?;
-        writeln!(
-            stdout,
-            "\nWrote {} (report.html, report.md, results.json, tables/, plots/, manifest.json)",
-            out_dir.display()
-        )?;
-    }
-    Ok(())
+    let summary = (!args.quiet).then(|| crate::summary::render(&results));
+    write_bundle(&out_dir, &bundle, &provenance, summary)
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
@@ -620,10 +611,21 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
         run.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    report::write(&out_dir, &bundle, &provenance)?;
-    if !args.quiet {
+    let summary = (!args.quiet).then(|| crate::summary::render_evaluation(&evaluation));
+    write_bundle(&out_dir, &bundle, &provenance, summary)
+}
+
+/// Writes a bundle, then prints its summary (None: quiet).
+fn write_bundle(
+    out_dir: &std::path::Path,
+    bundle: &report::Bundle,
+    provenance: &[u8],
+    summary: Option<String>,
+) -> anyhow::Result<()> {
+    report::write(out_dir, bundle, provenance)?;
+    if let Some(summary) = summary {
         let mut stdout = std::io::stdout().lock();
-        write!(stdout, "{}", crate::summary::render_evaluation(&evaluation))?;
+        write!(stdout, "{summary}")?;
         writeln!(
             stdout,
             "\nWrote {} (report.html, report.md, results.json, tables/, plots/, manifest.json)",

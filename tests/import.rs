@@ -82,6 +82,24 @@ fn file(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
+/// Runs `falsematch evaluate --scores path` (plus `extra`) into `dir/out`, expecting success.
+fn evaluate_scores_cli(dir: &Path, path: &str, extra: &[&str]) -> std::path::PathBuf {
+    let out = dir.join("out");
+    falsematch()
+        .args([
+            "evaluate",
+            "--scores",
+            path,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .args(extra)
+        .assert()
+        .success();
+    out
+}
+
 const GOOD: &str =
     "probe_id,gallery_id,score,mated\np1,g1,0.9,1\np1,g2,0.2,0\np2,g1,0.3,0\np2,g2,0.1,0\n";
 
@@ -220,19 +238,7 @@ fn skip_bad_rows_counts_and_reports_them() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!("{GOOD}p3,g1,oops,0\np3,g2,0.1,0\np1,g1,0.95,1\np4,g1\n");
     let path = file(dir.path(), "mixed.csv", &text);
-    let out = dir.path().join("out");
-    falsematch()
-        .args([
-            "evaluate",
-            "--scores",
-            &path,
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-            "--skip-bad-rows",
-        ])
-        .assert()
-        .success();
+    let out = evaluate_scores_cli(dir.path(), &path, &["--skip-bad-rows"]);
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let skipped = &results["skipped"];
@@ -271,18 +277,7 @@ fn skip_bad_rows_counts_and_reports_them() {
 fn an_evaluation_bundle_verifies_and_notices_a_changed_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "s.csv", GOOD);
-    let out = dir.path().join("out");
-    falsematch()
-        .args([
-            "evaluate",
-            "--scores",
-            &path,
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .assert()
-        .success();
+    let out = evaluate_scores_cli(dir.path(), &path, &[]);
     for f in [
         "results.json",
         "report.md",

@@ -288,28 +288,13 @@ fn figures(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportError>
     let est = &e.estimates;
     let h = e.plan.headline;
     let headline = &e.plan.thresholds[h];
-    let overall = &est.slices[0];
-    let mut out = Vec::new();
-    let floor = 0.5
-        / (overall
-            .non_mated_searches
-            .max(overall.mated_searches)
-            .max(1) as f64);
-    let curves: Vec<(String, Vec<(f64, f64)>)> = est
-        .slices
-        .iter()
-        .map(|s| {
-            (
-                s.probe_group.clone(),
-                s.det.iter().map(|p| (p.fpir, p.fnir)).collect(),
-            )
-        })
-        .collect();
-    out.push((
-        "plots/det.svg".to_string(),
-        plots::det(&curves, floor)?,
-        format!("1:N DET: as the threshold falls, fewer mated searches miss their mate (FNIR, top {}) and more non-mated searches return someone (FPIR); normal-deviate axes.", e.plan.k),
-    ));
+    let mut out = vec![super::det_figure(
+        &est.slices,
+        format!(
+            "1:N DET: as the threshold falls, fewer mated searches miss their mate (FNIR, top {}) and more non-mated searches return someone (FPIR); normal-deviate axes.",
+            e.plan.k
+        ),
+    )?];
     if let Some(all) = e.verification.first() {
         let floor = 0.5 / (all.impostor.max(all.genuine).max(1) as f64);
         let curves: Vec<(String, Vec<(f64, f64)>)> = e
@@ -375,32 +360,12 @@ fn figures(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportError>
         ));
     }
     if let Some(table) = est.cross_group.get(h).filter(|_| e.plan.groups.len() > 1) {
-        let names = &e.plan.groups;
-        let matrix: Vec<Vec<Option<f64>>> = names
-            .iter()
-            .map(|pg| {
-                names
-                    .iter()
-                    .map(|cg| {
-                        table
-                            .cells
-                            .iter()
-                            .find(|c| &c.probe_group == pg && &c.candidate_group == cg)
-                            .map(|c| c.fmr.value)
-                    })
-                    .collect()
-            })
-            .collect();
-        out.push((
-            "plots/cross_group.svg".into(),
-            plots::heat_map(
-                &format!("False match rate by probe and gallery group at {}", headline.label),
-                names,
-                names,
-                &matrix,
-            )?,
-            format!("Cross-group matrix: false match rate per comparison between a probe of one group and a gallery entry of another, at {}.", headline.label),
-        ));
+        out.push(super::cross_group_figure(
+            &e.plan.groups,
+            table,
+            &headline.label,
+            "a gallery entry",
+        )?);
     }
     Ok(out)
 }

@@ -281,7 +281,61 @@ fn figures(
         ),
     ));
     let names: Vec<String> = scenario.groups.iter().map(|g| g.name.clone()).collect();
-    let cells = &e.cross_group[h].cells;
+    out.push(cross_group_figure(
+        &names,
+        &e.cross_group[h],
+        &headline.label,
+        "an archive detection",
+    )?);
+    let per_search: Vec<u64> = records
+        .iter()
+        .filter(|r| r.mate.is_none())
+        .map(|r| r.false_candidates(h, n_groups))
+        .collect();
+    out.push((
+        "plots/false_candidates_per_search.svg".into(),
+        plots::histogram(&format!("False candidates per search at {}", headline.label), &per_search)?,
+        format!("How many false candidates one search for someone not in the archive returns at {}: the spread behind the average (SEL).", headline.label),
+    ));
+    out.push(det_figure(
+        &e.slices,
+        format!("DET: as the threshold falls, fewer people in the archive are missed (FNIR, top {}) and more searches for people not in it return someone (FPIR); normal-deviate axes.", scenario.k()),
+    )?);
+    Ok(out)
+}
+
+/// The 1:N DET plot of every slice: (path, SVG, caption).
+pub(crate) fn det_figure(
+    slices: &[crate::estimate::SliceEstimates],
+    caption: String,
+) -> Result<(String, String, String), ReportError> {
+    let overall = &slices[0];
+    let floor = 0.5
+        / (overall
+            .non_mated_searches
+            .max(overall.mated_searches)
+            .max(1) as f64);
+    let curves: Vec<(String, Vec<(f64, f64)>)> = slices
+        .iter()
+        .map(|s| {
+            (
+                s.probe_group.clone(),
+                s.det.iter().map(|p| (p.fpir, p.fnir)).collect(),
+            )
+        })
+        .collect();
+    Ok(("plots/det.svg".into(), plots::det(&curves, floor)?, caption))
+}
+
+/// The cross-group heat map at one threshold (`label`); `entry` names a gallery entry in the
+/// caption. Rows are the probe groups with cells.
+pub(crate) fn cross_group_figure(
+    names: &[String],
+    table: &crate::estimate::CrossGroupTable,
+    label: &str,
+    entry: &str,
+) -> Result<(String, String, String), ReportError> {
+    let cells = &table.cells;
     let probe_rows: Vec<String> = names
         .iter()
         .filter(|g| cells.iter().any(|c| &c.probe_group == *g))
@@ -301,42 +355,18 @@ fn figures(
                 .collect()
         })
         .collect();
-    out.push((
+    Ok((
         "plots/cross_group.svg".into(),
-        plots::heat_map(&format!("False match rate by probe and candidate group at {}", headline.label), &probe_rows, &names, &matrix)?,
-        format!("Cross-group matrix: false match rate per comparison between a probe of one group and an archive detection of another, at {}.", headline.label),
-    ));
-    let per_search: Vec<u64> = records
-        .iter()
-        .filter(|r| r.mate.is_none())
-        .map(|r| r.false_candidates(h, n_groups))
-        .collect();
-    out.push((
-        "plots/false_candidates_per_search.svg".into(),
-        plots::histogram(&format!("False candidates per search at {}", headline.label), &per_search)?,
-        format!("How many false candidates one search for someone not in the archive returns at {}: the spread behind the average (SEL).", headline.label),
-    ));
-    let floor = 0.5
-        / (overall
-            .non_mated_searches
-            .max(overall.mated_searches)
-            .max(1) as f64);
-    let curves: Vec<(String, Vec<(f64, f64)>)> = e
-        .slices
-        .iter()
-        .map(|s| {
-            (
-                s.probe_group.clone(),
-                s.det.iter().map(|p| (p.fpir, p.fnir)).collect(),
-            )
-        })
-        .collect();
-    out.push((
-        "plots/det.svg".into(),
-        plots::det(&curves, floor)?,
-        format!("DET: as the threshold falls, fewer people in the archive are missed (FNIR, top {}) and more searches for people not in it return someone (FPIR); normal-deviate axes.", scenario.k()),
-    ));
-    Ok(out)
+        plots::heat_map(
+            &format!("False match rate by probe and candidate group at {label}"),
+            &probe_rows,
+            names,
+            &matrix,
+        )?,
+        format!(
+            "Cross-group matrix: false match rate per comparison between a probe of one group and {entry} of another, at {label}."
+        ),
+    ))
 }
 
 /// `provenance.json`: when, where and how the run happened. Never hashed.
