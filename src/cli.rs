@@ -272,15 +272,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     report::check_target(&out_dir)?;
     let work = work_estimate(&scenario, &options);
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
-    if let Some(available) = available_memory_bytes()
-        && work.memory_bytes > 0.9 * available
-    {
-        anyhow::bail!(
-            "{name}: this run needs about {} MiB of memory but {} MiB are available; lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
-            mib(work.memory_bytes),
-            mib(available)
-        );
-    }
+    refuse_beyond_memory(
+        name,
+        work.memory_bytes,
+        "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
+    )?;
     if !args.quiet {
         eprintln!(
             "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
@@ -349,6 +345,13 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     let mut scores = args.thresholds.clone();
     scores.sort_by(f64::total_cmp);
     scores.dedup();
+    let (g_rows, cols) = crate::embeddings::npy_shape(&args.gallery)?;
+    let (p_rows, _) = crate::embeddings::npy_shape(&args.probes)?;
+    refuse_beyond_memory(
+        &args.gallery.display().to_string(),
+        ((g_rows + 2 * p_rows) * cols * 2) as f64 + 16.0 * 1_048_576.0,
+        "search a smaller gallery, or split it and merge the candidate lists",
+    )?;
     let gallery = crate::embeddings::read_npy(&args.gallery)?;
     let probes = crate::embeddings::read_npy(&args.probes)?;
     if probes.ncols() != gallery.ncols() {
@@ -567,6 +570,13 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     let (kind, format) = match (&args.embeddings, &args.scores) {
         (Some(e), _) => {
+            // The int16 copy of every row, plus gallery and probe copies of it.
+            let (rows, cols) = crate::embeddings::npy_shape(e)?;
+            refuse_beyond_memory(
+                &e.display().to_string(),
+                (rows * cols * 2 * 2) as f64 + 16.0 * 1_048_576.0,
+                "use fewer or shorter embeddings, or a machine with more memory",
+            )?;
             inputs.push(InputFile::of("embeddings", e)?);
             ("embeddings", None)
         }
@@ -633,6 +643,19 @@ fn write_bundle(
         )?;
     }
     Ok(())
+}
+
+/// Refuses work needing more than 90 % of the memory available, saying what to change.
+fn refuse_beyond_memory(what: &str, bytes: f64, advice: &str) -> anyhow::Result<()> {
+    let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
+    match available_memory_bytes() {
+        Some(available) if bytes > 0.9 * available => anyhow::bail!(
+            "{what}: this run needs about {} MiB of memory but {} MiB are available; {advice}",
+            mib(bytes),
+            mib(available)
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Memory the system can give a new process (Linux: MemAvailable), if known.

@@ -44,12 +44,11 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim())
 }
 
-/// Reads a 2-D float32/float64 `.npy` file into unit-length int16 rows.
-///
-/// # Errors
-/// [`EmbeddingError`] naming the file: unreadable, not `.npy`, not a 2-D little-endian float
-/// matrix, Fortran order, more than 4096 columns, or a row that is zero, NaN or infinite.
-pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
+/// An open `.npy` file after its header: the reader at the first data byte, rows, columns,
+/// bytes per value.
+type OpenNpy = (BufReader<std::fs::File>, usize, usize, usize);
+
+fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let mut r = BufReader::new(file);
     let mut magic = [0u8; 8];
@@ -119,6 +118,24 @@ pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
             ),
         ));
     }
+    Ok((r, rows, cols, width))
+}
+
+/// The shape (rows, columns) of a `.npy` file, from its header alone.
+///
+/// # Errors
+/// [`EmbeddingError`] as for [`read_npy`]'s header checks.
+pub fn npy_shape(path: &Path) -> Result<(usize, usize), EmbeddingError> {
+    open_npy(path).map(|(_, rows, cols, _)| (rows, cols))
+}
+
+/// Reads a 2-D float32/float64 `.npy` file into unit-length int16 rows.
+///
+/// # Errors
+/// [`EmbeddingError`] naming the file: unreadable, not `.npy`, not a 2-D little-endian float
+/// matrix, Fortran order, more than 4096 columns, or a row that is zero, NaN or infinite.
+pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
+    let (mut r, rows, cols, width) = open_npy(path)?;
     let mut out = Array2::<i16>::zeros((rows, cols));
     let mut raw = vec![0u8; cols * width];
     let mut row = vec![0f64; cols];

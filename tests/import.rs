@@ -309,3 +309,35 @@ fn an_evaluation_bundle_verifies_and_notices_a_changed_input() {
         "{said}"
     );
 }
+
+#[test]
+fn embeddings_too_large_for_memory_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    // A header promising 10^9 rows of 512 floats (2 TB as int16), and no data.
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 512), }\n";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    let npy = dir.path().join("huge.npy");
+    std::fs::write(&npy, bytes).unwrap();
+    let meta = file(dir.path(), "m.csv", "subject,role\na,gallery\n");
+    let out = dir.path().join("out");
+    let o = falsematch()
+        .args([
+            "evaluate",
+            "--embeddings",
+            npy.to_str().unwrap(),
+            "--metadata",
+            &meta,
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("huge.npy: this run needs about") && stderr.contains("MiB are available"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
