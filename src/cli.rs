@@ -15,6 +15,9 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// Tiles searched between two checkpoints of a run, unless `--checkpoint-every` says otherwise.
+const DEFAULT_CHECKPOINT_TILES: u64 = 64;
+
 const RUN_EXAMPLES: &str = "Examples:
   falsematch run                                   run the bundled default (kaganskikh-2019)
   falsematch run closed-form-check --threads 2     a bundled scenario, by name
@@ -33,6 +36,10 @@ const EVALUATE_EXAMPLES: &str = "Examples:
   falsematch evaluate --scores scores.csv --target-fmr 0.001,0.0001 --out my-report
   falsematch evaluate --scores dev.scores --format bob4 --skip-bad-rows
   falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
+
+const MERGE_EXAMPLES: &str = "Examples:
+  falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
+  falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
 
 const EXPORT_EXAMPLES: &str = "Examples:
   falsematch export closed-form-check --out data/    write data/embeddings.npy and data/metadata.csv
@@ -73,6 +80,10 @@ pub enum Command {
     /// number of gallery entries at or above each threshold, in total and per gallery group.
     #[command(after_help = SEARCH_EXAMPLES)]
     Search(SearchArgs),
+    /// Combine the part files of a sharded run into the report an unsharded run writes (the
+    /// same bytes).
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Evaluate your own data (embeddings with metadata, or a score file) and write the same
     /// report folder as a simulated run, with the inputs recorded by SHA-256.
     #[command(after_help = EVALUATE_EXAMPLES)]
@@ -207,6 +218,55 @@ pub struct RunArgs {
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Compute only shard i of n (0-based) and write its tallies to --out (a part file, for
+    /// `falsematch merge`) instead of a report.
+    #[arg(long, value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
+    /// Continue from the checkpoint an interrupted run left (OUT.checkpoint.json), if any.
+    #[arg(long)]
+    pub resume: bool,
+    /// Tiles searched between checkpoints. Results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_CHECKPOINT_TILES, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub checkpoint_every: u64,
+    /// Refuse to start when the run needs more memory than this (e.g. 512M, 8G)
+    /// [default: 90 % of the memory available].
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_memory: Option<f64>,
+}
+
+/// Arguments of `falsematch merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Part files written by `falsematch run --shard i/n --out PART`, one per shard.
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output folder [default: falsematch-out/SCENARIO-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses a size such as 512M, 8G, 1.5T or a plain number of bytes.
+fn parse_bytes(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let scale = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}`: give a size like 512M, 8G or 1.5T")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x * scale),
+        _ => Err(format!("`{text}`: give a size like 512M, 8G or 1.5T")),
+    }
 }
 
 /// Arguments of `falsematch verify`.
@@ -230,6 +290,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         None => run(RunArgs {
             tile_size: DEFAULT_TILE_ENTRIES,
+            checkpoint_every: DEFAULT_CHECKPOINT_TILES,
             ..RunArgs::default()
         })
         .map(|()| 0),
@@ -238,6 +299,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Search(args)) => search(args).map(|()| 0),
         Some(Command::Evaluate(args)) => evaluate(args).map(|()| 0),
         Some(Command::Export(args)) => export(args).map(|()| 0),
+        Some(Command::Merge(args)) => merge(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -265,32 +327,117 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         progress: !args.quiet,
         reverse_tiles: false,
     };
-    let out_dir = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
-    // Refuse an unusable output folder before the run, not after it.
-    report::check_target(&out_dir)?;
+    let shard = args.shard.unwrap_or(crate::shard::Shard::WHOLE);
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let base = PathBuf::from("falsematch-out").join(&scenario.config.name);
+        match args.shard {
+            Some(s) => base.with_file_name(format!(
+                "{}.part-{}-of-{}.json",
+                scenario.config.name, s.index, s.count
+            )),
+            None => base,
+        }
+    });
+    // Refuse an unusable output before the run, not after it.
+    if args.shard.is_some() {
+        check_part_target(&out_dir)?;
+    } else {
+        report::check_target(&out_dir)?;
+    }
     let work = work_estimate(&scenario, &options);
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
-    refuse_beyond_memory(
-        name,
-        work.memory_bytes,
-        "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size",
-    )?;
+    let advice = "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size";
+    match args.max_memory {
+        Some(limit) if work.memory_bytes > limit => anyhow::bail!(
+            "{name}: this run needs about {} MiB of memory but --max-memory is {} MiB; {advice}, or raise --max-memory",
+            mib(work.memory_bytes),
+            mib(limit)
+        ),
+        Some(_) => {}
+        None => refuse_beyond_memory(name, work.memory_bytes, advice)?,
+    }
     if !args.quiet {
         eprintln!(
-            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
+            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
             count(work.comparisons as u64),
             scenario.config.replicates,
             scenario.n_probes(),
             count(scenario.config.gallery.detections),
+            if shard.count > 1 {
+                format!("; this shard: about 1/{} of it", shard.count)
+            } else {
+                String::new()
+            },
             mib(work.memory_bytes),
-            count(work.seconds.ceil() as u64),
+            count((work.seconds / f64::from(shard.count)).ceil() as u64),
             work.threads
         );
     }
     let started = std::time::Instant::now();
-    let output = simulate(&scenario, &options)?;
+    let checkpoint = checkpoint_path(&out_dir);
+    if let Some(parent) = checkpoint.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
+    }
+    let mut part = crate::shard::PartialRun::new(&scenario, &text, shard);
+    if args.resume {
+        match std::fs::read(&checkpoint) {
+            Ok(bytes) => {
+                let file = checkpoint.display().to_string();
+                let saved = crate::shard::PartialRun::from_json(&bytes, &file)
+                    .map_err(anyhow::Error::msg)?;
+                saved
+                    .check(&scenario, shard, &file)
+                    .map_err(anyhow::Error::msg)?;
+                if !args.quiet {
+                    eprintln!("falsematch: resuming from {file}");
+                }
+                part = saved;
+            }
+            Err(_) if !args.quiet => eprintln!(
+                "falsematch: no checkpoint at {}; starting from the beginning",
+                checkpoint.display()
+            ),
+            Err(_) => {}
+        }
+    }
+    let abort_after: Option<u64> = std::env::var("FALSEMATCH_ABORT_AFTER_CHECKPOINTS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut written = 0u64;
+    let mut save = |p: &crate::shard::PartialRun| -> Result<(), crate::run::RunError> {
+        report::write_file(&checkpoint, &p.to_json()).map_err(|e| {
+            crate::run::RunError::Checkpoint(format!("cannot write the checkpoint: {e}"))
+        })?;
+        written += 1;
+        if abort_after == Some(written) {
+            // Test hook: a crash right after a checkpoint (tests/shard.rs).
+            std::process::abort();
+        }
+        Ok(())
+    };
+    let part = crate::run::simulate_part(
+        &scenario,
+        &options,
+        part,
+        args.checkpoint_every as usize,
+        &mut save,
+    )?;
+    if args.shard.is_some() {
+        report::write_file(&out_dir, &part.to_json())?;
+        let _ = std::fs::remove_file(&checkpoint);
+        if !args.quiet {
+            eprintln!(
+                "falsematch: wrote shard {}/{} to {}; combine the shards with `falsematch merge`",
+                shard.index,
+                shard.count,
+                out_dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let output = crate::run::finish(&scenario, &[part])?;
+    let _ = std::fs::remove_file(&checkpoint);
     let results = crate::results::Results::new(&scenario, &output);
     let bundle = report::build(&scenario, &text, &results, &output.records)?;
     let provenance = report::provenance(
@@ -643,6 +790,102 @@ fn write_bundle(
         )?;
     }
     Ok(())
+}
+
+/// Where a run into `out` keeps its checkpoint: `OUT.checkpoint.json` beside it.
+fn checkpoint_path(out: &std::path::Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    out.with_file_name(format!("{name}.checkpoint.json"))
+}
+
+/// A shard's output may replace only a part file.
+fn check_part_target(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "{}: is a folder; --out of a shard is a part file, e.g. parts/0.json",
+            path.display()
+        );
+    }
+    if path.exists() {
+        let bytes = std::fs::read(path)?;
+        if crate::shard::PartialRun::from_json(&bytes, "").is_err() {
+            anyhow::bail!(
+                "{}: exists and is not a falsematch part file; choose another --out or remove it",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<()> {
+    let mut parts = Vec::new();
+    for path in &args.parts {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{file}: cannot read: {e}"))?;
+        parts.push((
+            file.clone(),
+            crate::shard::PartialRun::from_json(&bytes, &file).map_err(anyhow::Error::msg)?,
+        ));
+    }
+    let (first_file, first) = &parts[0];
+    let count = first.shard.count;
+    let mut seen = vec![None::<&str>; count as usize];
+    for (file, p) in &parts {
+        if p.scenario.sha256 != first.scenario.sha256 || p.seed != first.seed {
+            anyhow::bail!(
+                "{file}: is from scenario {} seed {}, but {first_file} is from {} seed {}; merge parts of one run",
+                p.scenario.name,
+                p.seed,
+                first.scenario.name,
+                first.seed
+            );
+        }
+        if p.shard.count != count {
+            anyhow::bail!(
+                "{file}: is one of {} shards, but {first_file} is one of {count}",
+                p.shard.count
+            );
+        }
+        if let Some(other) = seen[p.shard.index as usize] {
+            anyhow::bail!(
+                "{file}: shard {}/{count} is also {other}; give each shard once",
+                p.shard.index
+            );
+        }
+        seen[p.shard.index as usize] = Some(file);
+    }
+    if let Some(missing) = seen.iter().position(Option::is_none) {
+        anyhow::bail!("shard {missing}/{count} is missing; give all {count} part files");
+    }
+    if first.scenario.text.is_empty() {
+        anyhow::bail!("{first_file}: records no scenario text");
+    }
+    let text = first.scenario.text.clone();
+    let mut scenario = Scenario::from_toml(
+        &text,
+        &format!("{first_file} (scenario recorded in the part)"),
+    )?;
+    scenario.set_seed(first.seed);
+    let out_dir = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
+    report::check_target(&out_dir)?;
+    let started = std::time::Instant::now();
+    let parts: Vec<crate::shard::PartialRun> = parts.into_iter().map(|(_, p)| p).collect();
+    let output = crate::run::finish(&scenario, &parts)?;
+    let results = crate::results::Results::new(&scenario, &output);
+    let bundle = report::build(&scenario, &text, &results, &output.records)?;
+    let provenance = report::provenance(
+        rayon::current_num_threads(),
+        0,
+        started.elapsed().as_secs_f64(),
+    );
+    let summary = (!args.quiet).then(|| crate::summary::render(&results));
+    write_bundle(&out_dir, &bundle, &provenance, summary)
 }
 
 /// Refuses work needing more than 90 % of the memory available, saying what to change.

@@ -24,6 +24,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod search;
+pub mod shard;
 pub mod special;
 pub mod summary;
 pub mod tally;

@@ -305,11 +305,20 @@ impl GalleryLayout {
 
     /// Splits the blocks into tiles of about `tile_entries` entries each (at least one block).
     pub fn tiles(&self, tile_entries: u64) -> Vec<std::ops::Range<u64>> {
+        self.tiles_in(0..self.n_blocks(), tile_entries)
+    }
+
+    /// Splits the blocks of `blocks` into tiles of about `tile_entries` entries each.
+    pub fn tiles_in(
+        &self,
+        blocks: std::ops::Range<u64>,
+        tile_entries: u64,
+    ) -> Vec<std::ops::Range<u64>> {
         let mut tiles = Vec::new();
-        let mut start = 0;
-        while start < self.n_blocks() {
+        let mut start = blocks.start;
+        while start < blocks.end {
             let mut end = start + 1;
-            while end < self.n_blocks()
+            while end < blocks.end
                 && self.block_start[end as usize + 1] - self.block_start[start as usize]
                     <= tile_entries
             {

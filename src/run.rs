@@ -14,6 +14,7 @@ use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, 
 use crate::population::{GalleryLayout, Population, Tile};
 use crate::scenario::Scenario;
 use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
+use crate::shard::{PartialRun, ReplicatePart, Shard};
 use crate::tally::Tally;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -52,6 +53,12 @@ pub enum RunError {
     /// A mated probe found no enrolled identity of its group.
     #[error(transparent)]
     NoEnrolledIdentity(#[from] NoEnrolledIdentity),
+    /// Parts to merge do not cover the gallery exactly once.
+    #[error("{0}")]
+    Coverage(String),
+    /// A checkpoint could not be written.
+    #[error("{0}")]
+    Checkpoint(String),
     /// The worker pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -127,7 +134,175 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
 /// # Errors
 /// [`RunError`] when the worker pool cannot start or a mated probe has no enrolled identity.
 pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, RunError> {
-    thread_pool(options)?.install(|| simulate_in_pool(scenario, options))
+    let part = simulate_part(
+        scenario,
+        options,
+        PartialRun::new(scenario, "", Shard::WHOLE),
+        usize::MAX,
+        &mut |_| Ok(()),
+    )?;
+    thread_pool(options)?.install(|| finish(scenario, &[part]))
+}
+
+/// Searches the blocks of `part`'s shard that `part` has not finished yet, `batch_tiles` tiles
+/// at a time, calling `on_batch` with the part after each batch (a checkpoint). Returns the
+/// finished part.
+///
+/// # Errors
+/// [`RunError`] when the worker pool cannot start, a mated probe has no enrolled identity, or
+/// `on_batch` fails.
+pub fn simulate_part(
+    scenario: &Scenario,
+    options: &RunOptions,
+    mut part: PartialRun,
+    batch_tiles: usize,
+    on_batch: &mut dyn FnMut(&PartialRun) -> Result<(), RunError>,
+) -> Result<PartialRun, RunError> {
+    let pool = thread_pool(options)?;
+    let thresholds = Thresholds::of(scenario);
+    let n_thresholds = thresholds.q.len();
+    let n_groups = scenario.n_groups();
+    let replicates = scenario.config.replicates;
+    let bar = progress_bar(options.progress);
+    for replicate in 0..replicates {
+        let population = Population::new(scenario, replicate);
+        bar.set_message(format!(
+            "replicate {}/{replicates}: laying out gallery",
+            replicate + 1
+        ));
+        let layout = pool.install(|| GalleryLayout::build(&population));
+        let shard_blocks = part.shard.blocks(layout.n_blocks());
+        if part.replicates.iter().all(|r| r.replicate != replicate) {
+            part.replicates.push(ReplicatePart {
+                replicate,
+                blocks: Vec::new(),
+                tally: Tally::new(scenario.k(), n_thresholds, n_groups, &[]),
+            });
+        }
+        let at = part
+            .replicates
+            .iter()
+            .position(|r| r.replicate == replicate)
+            .expect("pushed above");
+        let missing = part.replicates[at].missing(shard_blocks.clone());
+        let mut tiles: Vec<std::ops::Range<u64>> = missing
+            .into_iter()
+            .flat_map(|m| layout.tiles_in(m, options.tile_entries))
+            .collect();
+        if options.reverse_tiles {
+            tiles.reverse();
+        }
+        if replicate == 0 {
+            let all = layout
+                .tiles_in(shard_blocks.clone(), options.tile_entries)
+                .len();
+            bar.set_length(all as u64 * u64::from(replicates));
+            bar.set_position((all - tiles.len()) as u64);
+        }
+        if tiles.is_empty() {
+            continue;
+        }
+        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let mate_counts = probes.mate_counts();
+        let empty = || Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts);
+        if part.replicates[at].blocks.is_empty() {
+            part.replicates[at].tally = empty();
+        }
+        bar.set_message(format!("replicate {}/{replicates}", replicate + 1));
+        for batch in tiles.chunks(batch_tiles.max(1)) {
+            let tally = pool.install(|| {
+                search_tiles(
+                    batch,
+                    |blocks| layout.generate(&population, blocks.clone()),
+                    &probes,
+                    &thresholds,
+                    empty,
+                    &bar,
+                )
+            });
+            let r = &mut part.replicates[at];
+            r.tally = std::mem::replace(&mut r.tally, empty()).merge(tally);
+            for tile in batch {
+                r.add_blocks(tile.clone());
+            }
+            on_batch(&part)?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(part)
+}
+
+/// Combines complete parts (one per shard, or one for the whole run) into the run's output.
+///
+/// # Errors
+/// [`RunError::Coverage`] when the parts do not cover every block of every replicate exactly
+/// once; [`RunError::NoEnrolledIdentity`] as for a run.
+pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, RunError> {
+    let n_thresholds = scenario.thresholds.len();
+    let n_groups = scenario.n_groups();
+    let mut outcomes = Vec::new();
+    for replicate in 0..scenario.config.replicates {
+        let population = Population::new(scenario, replicate);
+        let layout = GalleryLayout::build(&population);
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        let mut tally: Option<Tally> = None;
+        for r in parts
+            .iter()
+            .flat_map(|p| &p.replicates)
+            .filter(|r| r.replicate == replicate && !r.blocks.is_empty())
+        {
+            pieces.extend(&r.blocks);
+            tally = Some(match tally {
+                None => r.tally.clone(),
+                Some(t) => t.merge(r.tally.clone()),
+            });
+        }
+        pieces.sort_unstable();
+        let mut at = 0;
+        for &(a, b) in &pieces {
+            if a != at {
+                return Err(RunError::Coverage(if a > at {
+                    format!(
+                        "replicate {replicate}: identity blocks {at}..{a} are in no part; a shard is missing or unfinished"
+                    )
+                } else {
+                    format!(
+                        "replicate {replicate}: identity blocks {a}..{} are in two parts; give each shard once",
+                        at.min(b)
+                    )
+                }));
+            }
+            at = b;
+        }
+        if at != layout.n_blocks() {
+            return Err(RunError::Coverage(format!(
+                "replicate {replicate}: identity blocks {at}..{} are in no part; a shard is missing or unfinished",
+                layout.n_blocks()
+            )));
+        }
+        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let tally = tally.unwrap_or_else(|| {
+            Tally::new(scenario.k(), n_thresholds, n_groups, &probes.mate_counts())
+        });
+        outcomes.push(ReplicateOutcome {
+            replicate,
+            entries: layout.detections,
+            identities: layout.identities,
+            probe_group: probes.group,
+            mate: probes.mate,
+            tally,
+        });
+    }
+    let records: Vec<ProbeRecord> = outcomes
+        .iter()
+        .flat_map(|o| records(o, n_thresholds, n_groups))
+        .collect();
+    let estimates = estimate(&Plan::of(scenario), Some(scenario), &outcomes, &records);
+    Ok(RunOutput {
+        outcomes,
+        records,
+        estimates,
+    })
 }
 
 /// The worker pool of a run (`--threads`, or one worker per core).
@@ -181,61 +356,6 @@ fn progress_bar(enabled: bool) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
-}
-
-fn simulate_in_pool(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, RunError> {
-    let thresholds = Thresholds::of(scenario);
-    let n_thresholds = thresholds.q.len();
-    let n_groups = scenario.n_groups();
-    let mut outcomes = Vec::new();
-    let replicates = scenario.config.replicates;
-    let bar = progress_bar(options.progress);
-    for replicate in 0..replicates {
-        let population = Population::new(scenario, replicate);
-        bar.set_message(format!(
-            "replicate {}/{replicates}: laying out gallery",
-            replicate + 1
-        ));
-        let layout = GalleryLayout::build(&population);
-        let probes = ProbeSet::build(&population, &layout, replicate)?;
-        let mut tiles = layout.tiles(options.tile_entries);
-        if options.reverse_tiles {
-            tiles.reverse();
-        }
-        if replicate == 0 {
-            bar.set_length(tiles.len() as u64 * u64::from(replicates));
-        }
-        bar.set_message(format!("replicate {}/{replicates}", replicate + 1));
-        let mate_counts = probes.mate_counts();
-        let empty = || Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts);
-        let tally = search_tiles(
-            &tiles,
-            |blocks| layout.generate(&population, blocks.clone()),
-            &probes,
-            &thresholds,
-            empty,
-            &bar,
-        );
-        outcomes.push(ReplicateOutcome {
-            replicate,
-            entries: layout.detections,
-            identities: layout.identities,
-            probe_group: probes.group,
-            mate: probes.mate,
-            tally,
-        });
-    }
-    bar.finish_and_clear();
-    let records: Vec<ProbeRecord> = outcomes
-        .iter()
-        .flat_map(|o| records(o, n_thresholds, n_groups))
-        .collect();
-    let estimates = estimate(&Plan::of(scenario), Some(scenario), &outcomes, &records);
-    Ok(RunOutput {
-        outcomes,
-        records,
-        estimates,
-    })
 }
 
 /// Searches imported probes against an imported gallery (both quantized rows; each gallery row

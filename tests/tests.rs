@@ -8,4 +8,5 @@ mod parity;
 mod properties;
 mod report;
 mod search;
+mod shard;
 mod support;
