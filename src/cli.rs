@@ -37,6 +37,11 @@ const EVALUATE_EXAMPLES: &str = "Examples:
   falsematch evaluate --scores dev.scores --format bob4 --skip-bad-rows
   falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
 
+const CALIBRATE_EXAMPLES: &str = "Examples:
+  falsematch calibrate closed-form-check --threshold 0.5 --fmr women=3e-4 --fmr men=1e-4 --out cal.toml --check
+  falsematch calibrate my.toml --threshold 0.5 --fmr white=1.05e-4 --second white@0.45=1.01e-3 \\
+      --genuine-mean 0.584 --out calibrated.toml";
+
 const MERGE_EXAMPLES: &str = "Examples:
   falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
   falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
@@ -80,6 +85,10 @@ pub enum Command {
     /// number of gallery entries at or above each threshold, in total and per gallery group.
     #[command(after_help = SEARCH_EXAMPLES)]
     Search(SearchArgs),
+    /// Solve the model's parameters (rho per group, effective dimension, capture noise) from
+    /// published operating points with the closed forms, and write the calibrated scenario.
+    #[command(after_help = CALIBRATE_EXAMPLES)]
+    Calibrate(CalibrateArgs),
     /// Combine the part files of a sharded run into the report an unsharded run writes (the
     /// same bytes).
     #[command(after_help = MERGE_EXAMPLES)]
@@ -234,6 +243,59 @@ pub struct RunArgs {
     pub max_memory: Option<f64>,
 }
 
+/// Arguments of `falsematch calibrate`.
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// Scenario file (.toml) or bundled scenario name to calibrate [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Threshold (cosine) of the per-group targets.
+    #[arg(long)]
+    pub threshold: f64,
+    /// Target within-group false match rate at --threshold, as GROUP=RATE (repeatable).
+    #[arg(long = "fmr", value_parser = parse_group_rate, required = true)]
+    pub fmr: Vec<(String, f64)>,
+    /// A second operating point of one group, GROUP@THRESHOLD=RATE: pins the effective dimension.
+    #[arg(long, value_parser = parse_second_point)]
+    pub second: Option<(String, f64, f64)>,
+    /// Mean genuine score of two captures of one person: pins the capture noise.
+    #[arg(long)]
+    pub genuine_mean: Option<f64>,
+    /// Where to write the calibrated scenario.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Then run the calibrated scenario and set each target beside the simulated rate.
+    #[arg(long)]
+    pub check: bool,
+    /// Worker threads for --check [default: one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_group_rate(text: &str) -> Result<(String, f64), String> {
+    let (g, r) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{text}`: give GROUP=RATE, e.g. women=1e-4"))?;
+    let rate: f64 = r
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: the rate `{r}` is not a number"))?;
+    Ok((g.trim().to_string(), rate))
+}
+
+fn parse_second_point(text: &str) -> Result<(String, f64, f64), String> {
+    let bad = || format!("`{text}`: give GROUP@THRESHOLD=RATE, e.g. men@0.45=1e-3");
+    let (g, rest) = text.rsplit_once('@').ok_or_else(bad)?;
+    let (t, r) = rest.split_once('=').ok_or_else(bad)?;
+    Ok((
+        g.trim().to_string(),
+        t.trim().parse().map_err(|_| bad())?,
+        r.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
 /// Arguments of `falsematch merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -300,6 +362,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Evaluate(args)) => evaluate(args).map(|()| 0),
         Some(Command::Export(args)) => export(args).map(|()| 0),
         Some(Command::Merge(args)) => merge(args).map(|()| 0),
+        Some(Command::Calibrate(args)) => calibrate(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -818,6 +881,98 @@ fn check_part_target(path: &std::path::Path) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
+    use crate::calibrate::{GroupTarget, SecondPoint, Targets};
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (scenario, _) = Scenario::load(name)?;
+    let targets = Targets {
+        threshold: args.threshold,
+        groups: args
+            .fmr
+            .iter()
+            .map(|(group, fmr)| GroupTarget {
+                group: group.clone(),
+                fmr: *fmr,
+            })
+            .collect(),
+        second: args
+            .second
+            .as_ref()
+            .map(|(group, threshold, fmr)| SecondPoint {
+                group: group.clone(),
+                threshold: *threshold,
+                fmr: *fmr,
+            }),
+        genuine_mean: args.genuine_mean,
+    };
+    let (config, calibration) = crate::calibrate::calibrate(&scenario, &targets)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let text = crate::calibrate::to_toml(&config, name, &calibration)?;
+    let out_name = args.out.display().to_string();
+    // The written file must load: validate it before writing.
+    let calibrated = Scenario::from_toml(&text, &out_name)?;
+    report::write_file(&args.out, text.as_bytes())?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "Calibrated {name}: effective dimension {}, capture noise {:.4} (probe) / {:.4} (gallery), rho {}",
+        calibration.effective_dim,
+        calibration.noise.0,
+        calibration.noise.1,
+        calibration
+            .rho
+            .iter()
+            .map(|(g, r)| format!("{g} = {r:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    let simulated = if args.check {
+        let options = RunOptions {
+            threads: args.threads.map(usize::from),
+            progress: !args.quiet,
+            ..RunOptions::default()
+        };
+        Some(crate::calibrate::check(
+            &calibrated,
+            &calibration,
+            &simulate(&calibrated, &options)?,
+        ))
+    } else {
+        None
+    };
+    writeln!(
+        stdout,
+        "\n{:<34} {:>12} {:>16}{}",
+        "target",
+        "value",
+        "closed form",
+        if simulated.is_some() {
+            "  simulated [95 % interval]            z"
+        } else {
+            ""
+        }
+    )?;
+    for (i, r) in calibration.rows.iter().enumerate() {
+        let sim = simulated
+            .as_ref()
+            .and_then(|s| s.get(i).cloned().flatten())
+            .map_or(String::new(), |c| {
+                format!(
+                    "  {:<36} {:>5.2}",
+                    format!("{:.4e} [{:.3e}, {:.3e}]", c.value, c.lower, c.upper),
+                    c.z
+                )
+            });
+        writeln!(
+            stdout,
+            "{:<34} {:>12.4e} {:>16.4e}{sim}",
+            r.target, r.value, r.closed_form
+        )?;
+    }
+    writeln!(stdout, "\nWrote {out_name}")?;
     Ok(())
 }
 

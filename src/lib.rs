@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod cli;
 pub mod closed_form;
 pub mod embeddings;

@@ -1,0 +1,619 @@
+//! Calibration: solve the model's parameters from published operating points with the closed
+//! forms (DESIGN.md section 4), then write the calibrated scenario.
+//!
+//! ```text
+//! genuine mean m (both captures alike)   ->  capture noise s = sqrt(1 - m)
+//! a second operating point of one group  ->  effective dimension d_eff (integer bisection: with
+//!                                            rho solved for the first point, the FMR at the
+//!                                            second threshold moves monotonically with d_eff)
+//! FMR_g at threshold T, per group        ->  rho_g (bisection: within-group FMR rises with rho)
+//! ```
+//!
+//! Targets out of the model's reach (an FMR below what rho = 0 gives, or above rho = 0.999) are
+//! errors that say which parameter to move. The check by simulation is `falsematch calibrate
+//! --check`, which runs the calibrated scenario and sets each target beside the simulated rate.
+
+use crate::closed_form::PairModel;
+use crate::scenario::{Scenario, ScenarioConfig};
+use serde::Serialize;
+
+/// A target within-group FMR at the calibration threshold.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupTarget {
+    /// Group name.
+    pub group: String,
+    /// Target FMR (probe and gallery entry both of this group).
+    pub fmr: f64,
+}
+
+/// A second operating point of one group, to pin d_eff.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SecondPoint {
+    /// Group name (must also have a target at the main threshold).
+    pub group: String,
+    /// Its threshold.
+    pub threshold: f64,
+    /// Target FMR there.
+    pub fmr: f64,
+}
+
+/// Everything calibration aims at.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Targets {
+    /// The threshold of the per-group targets.
+    pub threshold: f64,
+    /// Per-group within-group FMR at `threshold`.
+    pub groups: Vec<GroupTarget>,
+    /// Optional second operating point (pins d_eff).
+    pub second: Option<SecondPoint>,
+    /// Optional mean genuine score (pins the capture noise of gallery and probe captures).
+    pub genuine_mean: Option<f64>,
+}
+
+/// One target beside the calibrated model's closed form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetRow {
+    /// What: "FMR <group> at <T>" or "genuine mean".
+    pub target: String,
+    /// Group (empty for the genuine mean).
+    pub group: String,
+    /// Threshold (NaN-free: 0 for the genuine mean).
+    pub threshold: f64,
+    /// Target value.
+    pub value: f64,
+    /// The calibrated model's closed form.
+    pub closed_form: f64,
+}
+
+/// What calibration found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Effective dimension.
+    pub effective_dim: usize,
+    /// Capture noise of the gallery and probe captures.
+    pub noise: (f64, f64),
+    /// Calibrated rho per targeted group.
+    pub rho: Vec<(String, f64)>,
+    /// Targets beside the closed form.
+    pub rows: Vec<TargetRow>,
+}
+
+/// Why calibration failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CalibrateError(pub String);
+
+fn err(message: impl Into<String>) -> CalibrateError {
+    CalibrateError(message.into())
+}
+
+/// How far (in ln FMR) the second point may stay from its target when the best d_eff is at an
+/// end of the usable range (a factor of 1.25).
+const SECOND_POINT_TOLERANCE: f64 = 0.223;
+
+/// Largest rho calibration will use.
+const MAX_RHO: f64 = 0.999;
+
+/// The within-group pair model under parameters `(d_eff, noise, rho)`.
+fn model(scenario: &Scenario, d_eff: usize, noise: (f64, f64), rho: f64) -> PairModel {
+    let noise_dim = scenario.dim - scenario.demographic_dim - d_eff;
+    PairModel {
+        effective_dim: d_eff,
+        noise_dim,
+        rho_a: rho,
+        rho_b: rho,
+        direction_cosine: 1.0,
+        noise_a: noise.0,
+        noise_b: noise.1,
+    }
+}
+
+/// rho with within-group FMR `target` at `threshold` (bisection; FMR rises with rho).
+fn solve_rho(
+    scenario: &Scenario,
+    g: usize,
+    d_eff: usize,
+    noise: (f64, f64),
+    threshold: f64,
+    target: f64,
+) -> Result<f64, CalibrateError> {
+    let fmr = |rho: f64| model(scenario, d_eff, noise, rho).fmr(threshold);
+    let name = &scenario.groups[g].name;
+    let (lo_fmr, hi_fmr) = (fmr(0.0), fmr(MAX_RHO));
+    if target < lo_fmr {
+        return Err(err(format!(
+            "group `{name}`: FMR {target:e} at {threshold} is below what the model gives with rho = 0 ({lo_fmr:.3e}) at d_eff = {d_eff}; raise the effective dimension or lower the threshold"
+        )));
+    }
+    if target > hi_fmr {
+        return Err(err(format!(
+            "group `{name}`: FMR {target:e} at {threshold} is above what the model gives with rho = {MAX_RHO} ({hi_fmr:.3e}); lower the effective dimension or the capture noise"
+        )));
+    }
+    let (mut lo, mut hi) = (0.0, MAX_RHO);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if fmr(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(0.5 * (lo + hi))
+}
+
+/// Solves the parameters for `targets` and returns the calibrated scenario configuration.
+///
+/// # Errors
+/// [`CalibrateError`] when a target names no group, a group has per-identity rho or a capture
+/// has varying noise (the closed forms need fixed ones), or a target is out of the model's reach.
+pub fn calibrate(
+    scenario: &Scenario,
+    targets: &Targets,
+) -> Result<(ScenarioConfig, Calibration), CalibrateError> {
+    let group = |name: &str| {
+        scenario
+            .groups
+            .iter()
+            .position(|g| g.name == name)
+            .ok_or_else(|| {
+                err(format!(
+                    "no group `{name}` in scenario {}; groups: {}",
+                    scenario.config.name,
+                    scenario
+                        .groups
+                        .iter()
+                        .map(|g| g.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    };
+    if targets.groups.is_empty() {
+        return Err(err("give at least one group target (--fmr GROUP=RATE)"));
+    }
+    let in_unit = |x: f64| x > 0.0 && x < 1.0;
+    if !(targets.threshold > -1.0 && targets.threshold < 1.0) {
+        return Err(err(format!(
+            "threshold {} must be a cosine in (-1, 1)",
+            targets.threshold
+        )));
+    }
+    let mut indices = Vec::new();
+    for t in &targets.groups {
+        if !in_unit(t.fmr) {
+            return Err(err(format!(
+                "FMR of `{}` must be in (0, 1), got {}",
+                t.group, t.fmr
+            )));
+        }
+        let g = group(&t.group)?;
+        if scenario.groups[g].rho_concentration.is_some() {
+            return Err(err(format!(
+                "group `{}` has a per-identity rho (rho_concentration); calibration solves a fixed rho, so remove rho_concentration first",
+                t.group
+            )));
+        }
+        indices.push(g);
+    }
+    let (gallery, probe) = (
+        &scenario.captures[scenario.gallery_capture],
+        &scenario.captures[scenario.probe_capture],
+    );
+    let mut noise = (probe.noise_min, gallery.noise_min);
+    if let Some(m) = targets.genuine_mean {
+        if !in_unit(m) {
+            return Err(err(format!("genuine mean must be in (0, 1), got {m}")));
+        }
+        let s = (1.0 - m).sqrt();
+        noise = (s, s);
+    } else if !(gallery.is_fixed() && probe.is_fixed()) {
+        return Err(err(
+            "the gallery or probe capture has varying noise (noise_max); give --genuine-mean to set one fixed noise, or fix it in the scenario",
+        ));
+    }
+    let free = scenario.dim - scenario.demographic_dim;
+    // The closed form needs a noise block of at least 2 dims when there is capture noise.
+    let max_deff = if noise.0 > 0.0 || noise.1 > 0.0 {
+        free - 2
+    } else {
+        free
+    };
+    let mut d_eff = scenario.effective_dim.min(max_deff);
+    if let Some(second) = &targets.second {
+        if !(in_unit(second.fmr) && second.threshold > -1.0 && second.threshold < 1.0) {
+            return Err(err(
+                "the second point needs a threshold in (-1, 1) and an FMR in (0, 1)",
+            ));
+        }
+        if second.threshold == targets.threshold {
+            return Err(err(
+                "the second point needs another threshold than the first",
+            ));
+        }
+        let g = group(&second.group)?;
+        let first = targets
+            .groups
+            .iter()
+            .find(|t| t.group == second.group)
+            .ok_or_else(|| {
+                err(format!(
+                    "the second point's group `{}` needs a target at the main threshold too",
+                    second.group
+                ))
+            })?;
+        // g(d) = ln FMR(T2) - ln target2 moves monotonically with d; bisect on its sign.
+        let gap = |d: usize| -> Option<f64> {
+            let rho = solve_rho(scenario, g, d, noise, targets.threshold, first.fmr).ok()?;
+            let f = model(scenario, d, noise, rho).fmr(second.threshold);
+            Some(libm::log(f.max(1e-300)) - libm::log(second.fmr))
+        };
+        // The d_eff values at which the first target is reachable at all (not an interval in
+        // general: a small noise block has a heavy tail of its own).
+        let usable: Vec<usize> = (2..=max_deff)
+            .filter(|&d| {
+                let m = |rho: f64| model(scenario, d, noise, rho).fmr(targets.threshold);
+                m(0.0) <= first.fmr && first.fmr <= m(MAX_RHO)
+            })
+            .collect();
+        if usable.is_empty() {
+            return Err(err(format!(
+                "group `{}`: FMR {:e} at {} is out of reach at every d_eff from 2 to {max_deff}",
+                second.group, first.fmr, targets.threshold
+            )));
+        }
+        // Coarse scan for a sign change of the gap, then bisection inside it; without one, the
+        // coarse point closest to the target and its neighbourhood.
+        let step = usable.len().div_ceil(24).max(1);
+        let mut coarse: Vec<usize> = (0..usable.len()).step_by(step).collect();
+        if coarse.last() != Some(&(usable.len() - 1)) {
+            coarse.push(usable.len() - 1);
+        }
+        let gaps: Vec<Option<f64>> = coarse.iter().map(|&i| gap(usable[i])).collect();
+        let crossing = (1..coarse.len()).find(
+            |&j| matches!((gaps[j - 1], gaps[j]), (Some(a), Some(b)) if a.signum() != b.signum()),
+        );
+        let (mut lo, mut hi) = match crossing {
+            Some(j) => (coarse[j - 1], coarse[j]),
+            None => {
+                let best = (0..coarse.len())
+                    .filter_map(|j| gaps[j].map(|g| (j, g.abs())))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(j, _)| coarse[j]);
+                let Some(best) = best else {
+                    return Err(err(format!(
+                        "group `{}`: the first target is out of reach at every d_eff",
+                        second.group
+                    )));
+                };
+                let around = best.saturating_sub(step)..=(best + step).min(usable.len() - 1);
+                let local = around
+                    .filter_map(|i| gap(usable[i]).map(|g| (i, g)))
+                    .min_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
+                let Some((i, g)) = local else {
+                    return Err(err("no usable effective dimension"));
+                };
+                if g.abs() > SECOND_POINT_TOLERANCE {
+                    return Err(err(format!(
+                        "group `{}`: no effective dimension from 2 to {max_deff} gives FMR {:e} at {} together with {:e} at {} (closest: {:.3e} at d_eff = {}); the two points disagree with this model's tail",
+                        second.group,
+                        first.fmr,
+                        targets.threshold,
+                        second.fmr,
+                        second.threshold,
+                        second.fmr * libm::exp(g),
+                        usable[i]
+                    )));
+                }
+                (i, i)
+            }
+        };
+        if lo != hi {
+            let sign_lo = gap(usable[lo]).map_or(0.0, f64::signum);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                match gap(usable[mid]) {
+                    Some(v) if v.signum() == sign_lo => lo = mid,
+                    _ => hi = mid,
+                }
+            }
+        }
+        let pick = |i: usize| gap(usable[i]).map_or(f64::INFINITY, f64::abs);
+        d_eff = if pick(lo) <= pick(hi) {
+            usable[lo]
+        } else {
+            usable[hi]
+        };
+    }
+    let mut config = scenario.config.clone();
+    config.embedding.effective_dimension = d_eff;
+    if targets.genuine_mean.is_some() {
+        for name in [&config.gallery.capture, &config.probes.capture] {
+            if let Some(c) = config.captures.get_mut(name.as_str()) {
+                c.noise = noise.0;
+                c.noise_max = None;
+            }
+        }
+    }
+    let mut rho = Vec::new();
+    let mut rows = Vec::new();
+    for (t, &g) in targets.groups.iter().zip(&indices) {
+        let r = solve_rho(scenario, g, d_eff, noise, targets.threshold, t.fmr)?;
+        config.groups[g].rho = r;
+        rho.push((t.group.clone(), r));
+        rows.push(TargetRow {
+            target: format!("FMR {} at {}", t.group, targets.threshold),
+            group: t.group.clone(),
+            threshold: targets.threshold,
+            value: t.fmr,
+            closed_form: model(scenario, d_eff, noise, r).fmr(targets.threshold),
+        });
+    }
+    if let Some(second) = &targets.second {
+        let g = group(&second.group)?;
+        let r = config.groups[g].rho;
+        rows.push(TargetRow {
+            target: format!("FMR {} at {}", second.group, second.threshold),
+            group: second.group.clone(),
+            threshold: second.threshold,
+            value: second.fmr,
+            closed_form: model(scenario, d_eff, noise, r).fmr(second.threshold),
+        });
+    }
+    if let Some(m) = targets.genuine_mean {
+        rows.push(TargetRow {
+            target: "genuine mean".into(),
+            group: String::new(),
+            threshold: 0.0,
+            value: m,
+            closed_form: (1.0 - noise.0 * noise.0).sqrt() * (1.0 - noise.1 * noise.1).sqrt(),
+        });
+    }
+    // The calibration thresholds become named thresholds, so a run reports them.
+    for t in std::iter::once(targets.threshold).chain(targets.second.as_ref().map(|s| s.threshold))
+    {
+        if !config.thresholds.raw.contains(&t) {
+            config.thresholds.raw.push(t);
+        }
+    }
+    config.thresholds.raw.sort_by(f64::total_cmp);
+    Ok((
+        config,
+        Calibration {
+            effective_dim: d_eff,
+            noise,
+            rho,
+            rows,
+        },
+    ))
+}
+
+/// A target as a simulation of the calibrated scenario measured it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Simulated {
+    /// Simulated value.
+    pub value: f64,
+    /// Lower bound of its 95 % interval.
+    pub lower: f64,
+    /// Upper bound.
+    pub upper: f64,
+    /// (simulated - target) / standard error.
+    pub z: f64,
+}
+
+/// Each calibration row's target beside a simulation of the calibrated scenario (None when the
+/// run measured nothing for it): within-group FMR from the cross-group cells at the row's
+/// threshold, the genuine mean from every mate detection's score.
+pub fn check(
+    scenario: &Scenario,
+    calibration: &Calibration,
+    output: &crate::run::RunOutput,
+) -> Vec<Option<Simulated>> {
+    let z95 = crate::special::normal_quantile(0.975);
+    calibration
+        .rows
+        .iter()
+        .map(|row| {
+            if row.group.is_empty() {
+                let scores: Vec<f64> = output
+                    .records
+                    .iter()
+                    .filter_map(|r| r.mate.as_ref())
+                    .flat_map(|m| m.detections.iter().map(|d| d.score))
+                    .collect();
+                let n = scores.len() as f64;
+                if n < 2.0 {
+                    return None;
+                }
+                let mean = scores.iter().sum::<f64>() / n;
+                let var = scores.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                let se = (var / n).sqrt();
+                return Some(Simulated {
+                    value: mean,
+                    lower: mean - z95 * se,
+                    upper: mean + z95 * se,
+                    z: (mean - row.value) / se.max(f64::MIN_POSITIVE),
+                });
+            }
+            let t = scenario
+                .thresholds
+                .iter()
+                .position(|t| t.score == row.threshold)?;
+            let cell = output.estimates.cross_group[t]
+                .cells
+                .iter()
+                .find(|c| c.probe_group == row.group && c.candidate_group == row.group)?;
+            let e = &cell.fmr;
+            let se = (row.value * (1.0 - row.value) / e.trials as f64).sqrt();
+            Some(Simulated {
+                value: e.value,
+                lower: e.lower,
+                upper: e.upper,
+                z: (e.value - row.value) / se,
+            })
+        })
+        .collect()
+}
+
+/// The calibrated scenario as TOML text, with a header saying how it was made.
+///
+/// # Errors
+/// [`CalibrateError`] when the configuration cannot be written as TOML.
+pub fn to_toml(
+    config: &ScenarioConfig,
+    from: &str,
+    calibration: &Calibration,
+) -> Result<String, CalibrateError> {
+    let body = toml::to_string(config).map_err(|e| err(format!("cannot write TOML: {e}")))?;
+    let mut head = format!(
+        "# Calibrated by falsematch {} from {from}.\n# Targets (solved with the closed forms of DESIGN.md section 4):\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for r in &calibration.rows {
+        head.push_str(&format!(
+            "#   {}: target {:e}, calibrated model {:e}\n",
+            r.target, r.value, r.closed_form
+        ));
+    }
+    head.push_str(&format!(
+        "# Solved: effective_dimension = {}, capture noise = {:.6} (probe) / {:.6} (gallery), rho = {}\n",
+        calibration.effective_dim,
+        calibration.noise.0,
+        calibration.noise.1,
+        calibration
+            .rho
+            .iter()
+            .map(|(g, r)| format!("{g} {r:.6}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(head + "\n" + &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text_extra: &str) -> Scenario {
+        let text = format!(
+            r#"
+name = "cal"
+[embedding]
+dimension = 512
+effective_dimension = 40
+[[attributes]]
+name = "region"
+values = ["europe", "asia"]
+[[groups]]
+name = "europe"
+attributes = {{ region = "europe" }}
+gallery_share = 0.5
+probe_share = 0.5
+rho = 0.3
+[[groups]]
+name = "asia"
+attributes = {{ region = "asia" }}
+gallery_share = 0.5
+probe_share = 0.5
+rho = 0.3
+[captures.cctv]
+noise = 0.3
+[gallery]
+detections = 1000
+capture = "cctv"
+[probes]
+mated = 0
+non_mated = 10
+capture = "cctv"
+[thresholds]
+raw = [0.4]
+{text_extra}
+"#
+        );
+        Scenario::from_toml(&text, "cal.toml").unwrap()
+    }
+
+    #[test]
+    fn recovers_the_design_test_vectors() {
+        // DESIGN.md section 4: d_eff 13, s 0.645 (genuine mean 0.584), rho 0.047 gives FMR
+        // 1.05e-4 at 0.50 and 1.01e-3 at 0.45; rho 0.374 gives about 1.04e-3 at 0.50.
+        let s = scenario("");
+        let targets = Targets {
+            threshold: 0.50,
+            groups: vec![
+                GroupTarget {
+                    group: "europe".into(),
+                    fmr: 1.05e-4,
+                },
+                GroupTarget {
+                    group: "asia".into(),
+                    fmr: 1.04e-3,
+                },
+            ],
+            second: Some(SecondPoint {
+                group: "europe".into(),
+                threshold: 0.45,
+                fmr: 1.01e-3,
+            }),
+            genuine_mean: Some(0.584),
+        };
+        let (config, c) = calibrate(&s, &targets).unwrap();
+        assert_eq!(c.effective_dim, 13);
+        assert!((c.noise.0 - 0.645).abs() < 1e-3, "{:?}", c.noise);
+        let rho = |g: &str| c.rho.iter().find(|r| r.0 == g).unwrap().1;
+        assert!((rho("europe") - 0.047).abs() < 2e-3, "{}", rho("europe"));
+        assert!((rho("asia") - 0.374).abs() < 5e-3, "{}", rho("asia"));
+        for r in &c.rows[..2] {
+            assert!((r.closed_form / r.value - 1.0).abs() < 1e-6, "{r:?}");
+        }
+        // The second point is met as well as an integer d_eff allows.
+        assert!(
+            (c.rows[2].closed_form / c.rows[2].value - 1.0).abs() < 0.1,
+            "{:?}",
+            c.rows[2]
+        );
+        // The written scenario loads and carries the calibration thresholds.
+        let text = to_toml(&config, "cal.toml", &c).unwrap();
+        let again = Scenario::from_toml(&text, "calibrated.toml").unwrap();
+        assert_eq!(again.effective_dim, 13);
+        assert!(again.thresholds.iter().any(|t| t.score == 0.45));
+    }
+
+    #[test]
+    fn unreachable_targets_say_what_to_move() {
+        let s = scenario("");
+        let e = calibrate(
+            &s,
+            &Targets {
+                threshold: 0.4,
+                groups: vec![GroupTarget {
+                    group: "europe".into(),
+                    fmr: 1e-30,
+                }],
+                second: None,
+                genuine_mean: None,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("below what the model gives with rho = 0"), "{e}");
+        let e = calibrate(
+            &s,
+            &Targets {
+                threshold: 0.4,
+                groups: vec![GroupTarget {
+                    group: "africa".into(),
+                    fmr: 1e-3,
+                }],
+                second: None,
+                genuine_mean: None,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no group `africa`") && e.contains("europe, asia"),
+            "{e}"
+        );
+    }
+}
