@@ -42,6 +42,10 @@ const CALIBRATE_EXAMPLES: &str = "Examples:
   falsematch calibrate my.toml --threshold 0.5 --fmr white=1.05e-4 --second white@0.45=1.01e-3 \\
       --genuine-mean 0.584 --out calibrated.toml";
 
+const INFER_EXAMPLES: &str = "Examples:
+  falsematch infer --candidates 238 --archive 4.2e5..8.4e6 --gallery moscow=1.6e9 \\
+      --watchlist 1000 --passers-per-day 2.5e6 --scenario kaganskikh-2019";
+
 const MERGE_EXAMPLES: &str = "Examples:
   falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
   falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
@@ -89,6 +93,10 @@ pub enum Command {
     /// published operating points with the closed forms, and write the calibrated scenario.
     #[command(after_help = CALIBRATE_EXAMPLES)]
     Calibrate(CalibrateArgs),
+    /// From an observed number of false candidates to the false match rates consistent with
+    /// it, what they imply for other galleries, and the other-sex share under a model.
+    #[command(after_help = INFER_EXAMPLES)]
+    Infer(InferArgs),
     /// Combine the part files of a sharded run into the report an unsharded run writes (the
     /// same bytes).
     #[command(after_help = MERGE_EXAMPLES)]
@@ -296,6 +304,65 @@ fn parse_second_point(text: &str) -> Result<(String, f64, f64), String> {
     ))
 }
 
+/// Arguments of `falsematch infer`.
+#[derive(Debug, clap::Args)]
+pub struct InferArgs {
+    /// Observed false candidates (e.g. 238).
+    #[arg(long)]
+    pub candidates: u64,
+    /// Archive size searched, in detections: N, or a range LOW..HIGH (e.g. 4.2e5..8.4e6).
+    #[arg(long, value_parser = parse_range)]
+    pub archive: (f64, f64),
+    /// Number of searches the candidates came from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub searches: u64,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence_level: f64,
+    /// Another gallery to carry the rate to, NAME=ENTRIES (repeatable).
+    #[arg(long = "gallery", value_parser = parse_group_rate)]
+    pub galleries: Vec<(String, f64)>,
+    /// A live watchlist of this many people ...
+    #[arg(long, requires = "passers_per_day")]
+    pub watchlist: Option<f64>,
+    /// ... passed by this many faces a day.
+    #[arg(long, requires = "watchlist")]
+    pub passers_per_day: Option<f64>,
+    /// A scenario whose model gives the share of false candidates of the other sex.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// The probe's group in --scenario [default: the first group with probes].
+    #[arg(long, requires = "scenario")]
+    pub probe_group: Option<String>,
+    /// The attribute whose other values count as "other" [default: sex].
+    #[arg(long, default_value = "sex")]
+    pub attribute: String,
+    /// Thresholds of the other-sex table.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5,0.6,0.7")]
+    pub thresholds: Vec<f64>,
+    /// Capture noise levels of the other-sex table (both captures) [default: the scenario's,
+    /// 0.3 and 0.75].
+    #[arg(long, value_delimiter = ',')]
+    pub noise: Vec<f64>,
+    /// Also write everything as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("`{text}`: give N or LOW..HIGH with 0 < LOW <= HIGH, e.g. 4.2e5..8.4e6");
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (a, b),
+        None => (text, text),
+    };
+    let a: f64 = a.trim().parse().map_err(|_| bad())?;
+    let b: f64 = b.trim().parse().map_err(|_| bad())?;
+    if !(a.is_finite() && b.is_finite() && a > 0.0 && a <= b) {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
 /// Arguments of `falsematch merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -363,6 +430,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Export(args)) => export(args).map(|()| 0),
         Some(Command::Merge(args)) => merge(args).map(|()| 0),
         Some(Command::Calibrate(args)) => calibrate(args).map(|()| 0),
+        Some(Command::Infer(args)) => infer(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -973,6 +1041,152 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         )?;
     }
     writeln!(stdout, "\nWrote {out_name}")?;
+    Ok(())
+}
+
+fn infer(args: InferArgs) -> anyhow::Result<()> {
+    use crate::format::rate;
+    let big = |x: f64| count(x.round() as u64);
+    if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
+        anyhow::bail!(
+            "--confidence-level: {} must be in (0.5, 1)",
+            args.confidence_level
+        );
+    }
+    let interval = crate::infer::fmr_interval(
+        args.candidates,
+        args.searches,
+        args.archive,
+        args.confidence_level,
+    );
+    let lv = crate::format::level(args.confidence_level);
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "{} false candidates in {} search(es) of an archive of {} to {} detections:",
+        count(args.candidates),
+        count(args.searches),
+        big(args.archive.0),
+        big(args.archive.1)
+    );
+    let _ = writeln!(
+        out,
+        "  per-comparison false match rate {} to {} (point estimates), {lv} interval {} to {}",
+        rate(interval.point_low),
+        rate(interval.point_high),
+        rate(interval.lower),
+        rate(interval.upper)
+    );
+    let elsewhere: Vec<crate::infer::Elsewhere> = args
+        .galleries
+        .iter()
+        .map(|(name, n)| crate::infer::elsewhere(&interval, name, *n))
+        .collect();
+    for e in &elsewhere {
+        let _ = writeln!(
+            out,
+            "  {} ({} detections): {} to {} false candidates per search, FPIR {} to {}",
+            e.name,
+            big(e.entries),
+            crate::format::mean(e.false_candidates.0),
+            crate::format::mean(e.false_candidates.1),
+            rate(e.fpir.0),
+            rate(e.fpir.1)
+        );
+    }
+    let watch = args
+        .watchlist
+        .zip(args.passers_per_day)
+        .map(|(w, p)| crate::infer::watchlist(&interval, w, p));
+    if let Some(w) = &watch {
+        let _ = writeln!(
+            out,
+            "  watchlist of {} people, {} faces a day: {} to {} false alerts a day",
+            big(w.size),
+            big(w.passers_per_day),
+            crate::format::mean(w.false_alerts_per_day.0),
+            crate::format::mean(w.false_alerts_per_day.1)
+        );
+    }
+    let mut shares = Vec::new();
+    if let Some(name) = &args.scenario {
+        let (scenario, _) = Scenario::load(name)?;
+        let g = match &args.probe_group {
+            Some(pg) => scenario
+                .groups
+                .iter()
+                .position(|g| &g.name == pg)
+                .ok_or_else(|| anyhow::anyhow!("--probe-group: no group `{pg}` in {name}"))?,
+            None => scenario
+                .groups
+                .iter()
+                .position(|g| g.probe_share > 0.0)
+                .unwrap_or(0),
+        };
+        let own = scenario.config.groups[g]
+            .attributes
+            .get(&args.attribute)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--attribute: group `{}` of {name} has no attribute `{}`",
+                    scenario.groups[g].name,
+                    args.attribute
+                )
+            })?
+            .clone();
+        let base = scenario.captures[scenario.gallery_capture].noise_min;
+        let noise: Vec<f64> = if args.noise.is_empty() {
+            let mut n = vec![0.3, base, 0.75];
+            n.sort_by(f64::total_cmp);
+            n.dedup();
+            n
+        } else {
+            args.noise.clone()
+        };
+        for s in &noise {
+            if !(0.0..1.0).contains(s) {
+                anyhow::bail!("--noise: {s} must be in [0, 1)");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nUnder {name}'s model, the share of a {} probe's false candidates whose {} is not {own}:",
+            scenario.groups[g].name, args.attribute
+        );
+        let _ = write!(out, "  {:<12}", "threshold");
+        for s in &noise {
+            let _ = write!(out, " {:>14}", format!("noise {s}"));
+        }
+        let _ = writeln!(out);
+        for &t in &args.thresholds {
+            let _ = write!(out, "  {t:<12}");
+            for &s in &noise {
+                let share = crate::infer::other_share(&scenario, g, &args.attribute, t, Some(s));
+                shares.push(serde_json::json!({"threshold": t, "noise": s, "share": share}));
+                let _ = write!(
+                    out,
+                    " {:>14}",
+                    share.map_or("-".into(), crate::format::percent)
+                );
+            }
+            let _ = writeln!(out);
+        }
+    }
+    print!("{out}");
+    if let Some(path) = &args.out {
+        let doc = serde_json::json!({
+            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
+            "fmr": interval,
+            "elsewhere": elsewhere,
+            "watchlist": watch,
+            "other_share": shares,
+            "model": "k ~ Poisson(searches x archive x FMR), comparisons independent; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day",
+        });
+        let mut bytes = serde_json::to_vec_pretty(&doc)?;
+        bytes.push(b'\n');
+        report::write_file(path, &bytes)?;
+    }
     Ok(())
 }
 

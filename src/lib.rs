@@ -18,6 +18,7 @@ pub mod embeddings;
 pub mod estimate;
 pub mod format;
 pub mod import;
+pub mod infer;
 pub mod population;
 pub mod report;
 pub mod results;

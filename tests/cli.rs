@@ -252,3 +252,36 @@ fn a_run_that_cannot_fit_in_memory_is_refused_before_it_starts() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn infer_gives_the_exact_poisson_interval_and_refuses_bad_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("infer.json");
+    let out = stdout_of(&[
+        "infer",
+        "--candidates",
+        "238",
+        "--archive",
+        "1e6..4e6",
+        "--gallery",
+        "city=1e9",
+        "--scenario",
+        "closed-form-check",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    // 208.72 / 4e6 and 270.24 / 1e6 (scipy.stats.chi2, see src/infer.rs).
+    assert!(out.contains("95 % interval 5.22e-5 to 2.70e-4"), "{out}");
+    assert!(out.contains("city (1,000,000,000 detections)"), "{out}");
+    assert!(out.contains("whose sex is not"), "{out}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(doc["fmr"]["candidates"], 238);
+    let bad = falsematch()
+        .args(["infer", "--candidates", "3", "--archive", "5..1"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&bad).contains("give N or LOW..HIGH"));
+}
