@@ -53,7 +53,7 @@ pub struct Targets {
 /// One target beside the calibrated model's closed form.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TargetRow {
-    /// What: "FMR <group> at <T>" or "genuine mean".
+    /// What: `FMR GROUP at T` or `genuine mean`.
     pub target: String,
     /// Group (empty for the genuine mean).
     pub group: String,
