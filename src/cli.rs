@@ -46,6 +46,10 @@ const INFER_EXAMPLES: &str = "Examples:
   falsematch infer --candidates 238 --archive 4.2e5..8.4e6 --gallery moscow=1.6e9 \\
       --watchlist 1000 --passers-per-day 2.5e6 --scenario kaganskikh-2019";
 
+const SWEEP_EXAMPLES: &str = "Examples:
+  falsematch sweep closed-form-check --sizes 1e3..1e9 --simulate-up-to 1e5 --out sweep/
+  falsematch sweep my.toml --sizes 1e4..2.8e9 --per-decade 3";
+
 const MERGE_EXAMPLES: &str = "Examples:
   falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
   falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
@@ -97,6 +101,10 @@ pub enum Command {
     /// it, what they imply for other galleries, and the other-sex share under a model.
     #[command(after_help = INFER_EXAMPLES)]
     Infer(InferArgs),
+    /// FPIR and SEL against gallery size at each threshold: the closed forms at every size,
+    /// simulation where it can be enumerated, and their agreement where both run.
+    #[command(after_help = SWEEP_EXAMPLES)]
+    Sweep(SweepArgs),
     /// Combine the part files of a sharded run into the report an unsharded run writes (the
     /// same bytes).
     #[command(after_help = MERGE_EXAMPLES)]
@@ -363,6 +371,31 @@ fn parse_range(text: &str) -> Result<(f64, f64), String> {
     Ok((a, b))
 }
 
+/// Arguments of `falsematch sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Gallery sizes, LOW..HIGH entries (log grid).
+    #[arg(long, value_parser = parse_range, default_value = "1e3..1e10")]
+    pub sizes: (f64, f64),
+    /// Sizes per factor of 10.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub per_decade: u32,
+    /// Simulate sizes up to this many entries; above it only the analytic mode runs.
+    #[arg(long, default_value_t = 1e6)]
+    pub simulate_up_to: f64,
+    /// Output folder (sweep.csv, sweep.svg, sweep.md) [default: falsematch-out/sweep-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress and no table on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// Arguments of `falsematch merge`.
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
@@ -431,6 +464,7 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Merge(args)) => merge(args).map(|()| 0),
         Some(Command::Calibrate(args)) => calibrate(args).map(|()| 0),
         Some(Command::Infer(args)) => infer(args).map(|()| 0),
+        Some(Command::Sweep(args)) => sweep(args).map(|()| 0),
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
@@ -1186,6 +1220,178 @@ fn infer(args: InferArgs) -> anyhow::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');
         report::write_file(path, &bytes)?;
+    }
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    use crate::format::{mean, rate};
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (scenario, _) = Scenario::load(name)?;
+    let sizes = crate::sweep::sizes(args.sizes.0, args.sizes.1, args.per_decade);
+    let limit = args.simulate_up_to.max(0.0) as u64;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("falsematch-out").join(format!("sweep-{}", scenario.config.name))
+    });
+    if out.is_file() {
+        anyhow::bail!("{}: is a file; --out is a folder", out.display());
+    }
+    let simulated: u64 = sizes.iter().filter(|&&n| n <= limit).sum();
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: false,
+        ..RunOptions::default()
+    };
+    let biggest = crate::sweep::resized(
+        &scenario,
+        sizes
+            .iter()
+            .copied()
+            .filter(|&n| n <= limit)
+            .max()
+            .unwrap_or(1),
+    )?;
+    refuse_beyond_memory(
+        name,
+        work_estimate(&biggest, &options).memory_bytes,
+        "lower --simulate-up-to",
+    )?;
+    if !args.quiet {
+        eprintln!(
+            "falsematch: {} sizes from {} to {}; simulating {} of them ({} comparisons){}",
+            sizes.len(),
+            count(sizes[0]),
+            count(*sizes.last().unwrap_or(&0)),
+            sizes.iter().filter(|&&n| n <= limit).count(),
+            count(simulated * scenario.n_probes() as u64 * u64::from(scenario.config.replicates)),
+            if scenario.has_closed_form_fmr() {
+                ""
+            } else {
+                "; no analytic mode: this scenario has per-identity rho or varying capture noise"
+            }
+        );
+    }
+    let quiet = args.quiet;
+    let rows = crate::sweep::sweep(&scenario, &sizes, limit, &options, &mut |n| {
+        if !quiet {
+            eprintln!("falsematch: N = {}", count(n));
+        }
+    })?;
+    // sweep.csv
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    csv.write_record([
+        "entries",
+        "threshold",
+        "score",
+        "analytic_fpir",
+        "analytic_sel",
+        "fpir",
+        "fpir_lower",
+        "fpir_upper",
+        "sel",
+        "sel_lower",
+        "sel_upper",
+        "z_fpir",
+        "z_sel",
+    ])?;
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for r in &rows {
+        let e = |x: &Option<crate::estimate::Estimate>,
+                 f: fn(&crate::estimate::Estimate) -> f64| {
+            opt(x.as_ref().map(f))
+        };
+        csv.write_record([
+            r.entries.to_string(),
+            r.threshold.clone(),
+            r.score.to_string(),
+            opt(r.analytic_fpir),
+            opt(r.analytic_sel),
+            e(&r.fpir, |e| e.value),
+            e(&r.fpir, |e| e.lower),
+            e(&r.fpir, |e| e.upper),
+            e(&r.sel, |e| e.value),
+            e(&r.sel, |e| e.lower),
+            e(&r.sel, |e| e.upper),
+            opt(r.z_fpir),
+            opt(r.z_sel),
+        ])?;
+    }
+    // sweep.svg
+    let series =
+        |analytic: fn(&crate::sweep::SweepRow) -> Option<f64>,
+         sim: fn(&crate::sweep::SweepRow) -> Option<&crate::estimate::Estimate>| {
+            scenario
+                .thresholds
+                .iter()
+                .map(|t| crate::report::plots::SweepSeries {
+                    label: t.label.clone(),
+                    analytic: rows
+                        .iter()
+                        .filter(|r| r.threshold == t.label)
+                        .filter_map(|r| analytic(r).map(|v| (r.entries as f64, v)))
+                        .collect(),
+                    simulated: rows
+                        .iter()
+                        .filter(|r| r.threshold == t.label)
+                        .filter_map(|r| {
+                            sim(r).map(|e| crate::report::plots::IntervalPoint {
+                                x: r.entries as f64,
+                                value: e.value,
+                                lower: e.lower,
+                                upper: e.upper,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>()
+        };
+    let svg = crate::report::plots::sweep(
+        &series(|r| r.analytic_fpir, |r| r.fpir.as_ref()),
+        &series(|r| r.analytic_sel, |r| r.sel.as_ref()),
+    )?;
+    // sweep.md
+    let mut md = format!(
+        "# Sweep of {} over gallery size\n\nFPIR and SEL (false candidates per search) against the number of gallery entries N. Analytic: the closed forms (SEL exact in expectation; FPIR assumes detections match independently, exact with one detection per identity). Simulated: `falsematch run` of the scenario resized to N, with 95 % intervals. z: standardized difference where both ran.\n\n",
+        scenario.config.name
+    );
+    md.push_str("| N | threshold | analytic FPIR | simulated FPIR | z | analytic SEL | simulated SEL | z |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    let cell = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
+        x.as_ref().map_or("-".to_string(), |e| {
+            crate::format::with_interval(e.value, e.lower, e.upper, f)
+        })
+    };
+    let z = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:+.2}"));
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            count(r.entries),
+            r.threshold,
+            r.analytic_fpir.map_or("-".into(), rate),
+            cell(&r.fpir, rate),
+            z(r.z_fpir),
+            r.analytic_sel.map_or("-".into(), mean),
+            cell(&r.sel, mean),
+            z(r.z_sel)
+        ));
+    }
+    let worst = rows
+        .iter()
+        .flat_map(|r| [r.z_fpir, r.z_sel])
+        .flatten()
+        .fold(0.0f64, |a, z| a.max(z.abs()));
+    md.push_str(&format!(
+        "\nLargest |z| where both ran: {worst:.2}.\n\n![sweep](sweep.svg)\n"
+    ));
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", out.display()))?;
+    report::write_file(&out.join("sweep.csv"), &csv.into_inner()?)?;
+    report::write_file(&out.join("sweep.svg"), svg.as_bytes())?;
+    report::write_file(&out.join("sweep.md"), md.as_bytes())?;
+    if !args.quiet {
+        print!("{md}");
+        println!("\nWrote {} (sweep.md, sweep.csv, sweep.svg)", out.display());
     }
     Ok(())
 }

@@ -29,4 +29,5 @@ pub mod search;
 pub mod shard;
 pub mod special;
 pub mod summary;
+pub mod sweep;
 pub mod tally;

@@ -153,3 +153,38 @@ fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_
         shift[1].within_group_fmr
     );
 }
+
+#[test]
+fn sweep_analytic_and_simulated_agree_where_both_run() {
+    use falsematch::sweep::{sizes, sweep};
+    let (scenario, _) = falsematch::scenario::Scenario::load("closed-form-check").unwrap();
+    let grid = sizes(1e3, 1e6, 1);
+    let rows = sweep(
+        &scenario,
+        &grid,
+        10_000,
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(rows.len(), grid.len() * scenario.thresholds.len());
+    for r in &rows {
+        assert!(
+            r.analytic_sel.is_some() && r.analytic_fpir.is_some(),
+            "{r:?}"
+        );
+        assert_eq!(r.sel.is_some(), r.entries <= 10_000, "{r:?}");
+        for z in [r.z_fpir, r.z_sel].into_iter().flatten() {
+            assert!(z.abs() <= Z_TOL, "{r:?}");
+        }
+    }
+    // SEL grows in proportion to N in the analytic mode.
+    let sel = |n: u64| {
+        rows.iter()
+            .find(|r| r.entries == n)
+            .unwrap()
+            .analytic_sel
+            .unwrap()
+    };
+    assert!((sel(1_000_000) / sel(1_000) / 1000.0 - 1.0).abs() < 1e-3);
+}

@@ -22,7 +22,7 @@ pub mod interval;
 pub mod records;
 pub mod verification;
 
-pub use closed::{ClosedFormCheck, closed_form_check, pair_model};
+pub use closed::{ClosedFormCheck, closed_form_check, fmr_matrix, pair_model};
 pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 

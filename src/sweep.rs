@@ -1,0 +1,180 @@
+//! Sweeps over gallery size: FPIR and SEL against N at each of a scenario's thresholds, from
+//! the closed forms at every size (the analytic mode) and by simulation up to a size that can
+//! be enumerated; where both run, their agreement.
+//!
+//! ```text
+//! N_h = N x gallery_share_h entries of group h; p_g = probe_share_g
+//! SEL(N, T)  = sum_g p_g sum_h N_h FMR_gh(T)                       (exact in expectation)
+//! FPIR(N, T) = sum_g p_g [1 - prod_h (1 - FMR_gh(T))^N_h]           (exact with one detection
+//!              per identity; with several, detections of one person are correlated and this
+//!              independence form overstates FPIR somewhat)
+//! agreement: z = (simulated - analytic) / standard error (binomial for FPIR; for SEL the
+//!            simulated interval's half-width over z_(1+level)/2, the subject bootstrap's when drawn)
+//! ```
+
+use crate::closed_form::fpir;
+use crate::estimate::{Estimate, fmr_matrix};
+use crate::run::{RunError, RunOptions, simulate};
+use crate::scenario::Scenario;
+use serde::Serialize;
+
+/// One row of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepRow {
+    /// Gallery entries N.
+    pub entries: u64,
+    /// Threshold label.
+    pub threshold: String,
+    /// Threshold score.
+    pub score: f64,
+    /// Analytic FPIR (None outside the closed-form regime).
+    pub analytic_fpir: Option<f64>,
+    /// Analytic SEL.
+    pub analytic_sel: Option<f64>,
+    /// Simulated FPIR, when N was simulated.
+    pub fpir: Option<Estimate>,
+    /// Simulated SEL.
+    pub sel: Option<Estimate>,
+    /// Standardized difference of FPIR.
+    pub z_fpir: Option<f64>,
+    /// Standardized difference of SEL.
+    pub z_sel: Option<f64>,
+}
+
+/// Sizes from `lo` to `hi` (inclusive), `per_decade` per factor of 10, log-spaced, rounded.
+pub fn sizes(lo: f64, hi: f64, per_decade: u32) -> Vec<u64> {
+    let steps = ((hi / lo).log10() * f64::from(per_decade)).round().max(0.0) as u32;
+    let mut out: Vec<u64> = (0..=steps)
+        .map(|i| (lo * 10f64.powf(f64::from(i) / f64::from(per_decade))).round() as u64)
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The analytic (FPIR, SEL) at every threshold for a gallery of `n` entries, or None outside
+/// the closed-form regime (per-identity rho or varying capture noise).
+pub fn analytic(scenario: &Scenario, n: u64) -> Option<Vec<(f64, f64)>> {
+    if !scenario.has_closed_form_fmr() {
+        return None;
+    }
+    let entries: Vec<u64> = scenario
+        .groups
+        .iter()
+        .map(|g| (n as f64 * g.gallery_share).round() as u64)
+        .collect();
+    let total_share: f64 = scenario.groups.iter().map(|g| g.probe_share).sum();
+    Some(
+        scenario
+            .thresholds
+            .iter()
+            .map(|t| {
+                let m = fmr_matrix(scenario, t.score);
+                let (mut f, mut s) = (0.0, 0.0);
+                for (g, group) in scenario.groups.iter().enumerate() {
+                    let p = group.probe_share / total_share;
+                    f += p * fpir(&m[g], &entries);
+                    s += p * m[g]
+                        .iter()
+                        .zip(&entries)
+                        .map(|(x, &e)| x * e as f64)
+                        .sum::<f64>();
+                }
+                (f, s)
+            })
+            .collect(),
+    )
+}
+
+/// The scenario with a gallery of `n` entries.
+///
+/// # Errors
+/// [`crate::scenario::ScenarioError`] when the resized scenario is not valid.
+pub fn resized(scenario: &Scenario, n: u64) -> Result<Scenario, crate::scenario::ScenarioError> {
+    let mut config = scenario.config.clone();
+    config.gallery.detections = n;
+    let text = toml::to_string(&config).expect("a scenario serializes");
+    Scenario::from_toml(&text, &format!("{} at N = {n}", scenario.config.name))
+}
+
+/// Why a sweep failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A resized scenario is invalid.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// A simulation failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Sweeps `sizes`, simulating those up to `simulate_up_to`; `progress` is told each size.
+///
+/// # Errors
+/// [`SweepError`] when a resized scenario is invalid or a simulation fails.
+pub fn sweep(
+    scenario: &Scenario,
+    sizes: &[u64],
+    simulate_up_to: u64,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<SweepRow>, SweepError> {
+    let mut rows = Vec::new();
+    let z_level =
+        crate::special::normal_quantile(0.5 + scenario.config.analysis.confidence_level / 2.0);
+    for &n in sizes {
+        progress(n);
+        let analytic = analytic(scenario, n);
+        let simulated = if n <= simulate_up_to {
+            let s = resized(scenario, n)?;
+            Some(simulate(&s, options)?.estimates.slices.swap_remove(0))
+        } else {
+            None
+        };
+        for (t, threshold) in scenario.thresholds.iter().enumerate() {
+            let a = analytic.as_ref().map(|a| a[t]);
+            let row = simulated.as_ref().map(|s| &s.thresholds[t]);
+            let fpir = row.and_then(|r| r.fpir.clone());
+            let sel = row.and_then(|r| r.sel.clone());
+            let z_fpir = match (&fpir, a) {
+                (Some(e), Some((p, _))) if p > 0.0 && p < 1.0 => {
+                    Some((e.value - p) / (p * (1.0 - p) / e.trials as f64).sqrt())
+                }
+                _ => None,
+            };
+            // SEL: the simulated interval's half-width as the standard error. A search's false
+            // candidates share its probe, so they are over-dispersed against Poisson; the
+            // subject bootstrap (the main interval when drawn) accounts for that.
+            let z_sel = match (&sel, a) {
+                (Some(e), Some((_, m))) if e.upper > e.lower => {
+                    let se = (e.upper - e.lower) / (2.0 * z_level);
+                    Some((e.value - m) / se)
+                }
+                _ => None,
+            };
+            rows.push(SweepRow {
+                entries: n,
+                threshold: threshold.label.clone(),
+                score: threshold.score,
+                analytic_fpir: a.map(|x| x.0),
+                analytic_sel: a.map(|x| x.1),
+                fpir,
+                sel,
+                z_fpir,
+                z_sel,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_log_spaced_and_inclusive() {
+        assert_eq!(sizes(1e3, 1e5, 1), vec![1000, 10_000, 100_000]);
+        assert_eq!(sizes(1e3, 1e4, 2), vec![1000, 3162, 10_000]);
+        assert_eq!(sizes(5.0, 5.0, 3), vec![5]);
+    }
+}
