@@ -162,7 +162,9 @@ pub struct Results<'a> {
     pub thresholds: &'a [Threshold],
     /// Every estimate.
     pub estimates: &'a Estimates,
-    /// Every search and its candidate list.
+    /// Every search and its candidate list (empty, and left out, when the scenario sets
+    /// `report.list_searches = false`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub searches: Vec<SearchView>,
 }
 
@@ -233,11 +235,15 @@ impl<'a> Results<'a> {
             },
             thresholds: &scenario.thresholds,
             estimates: &output.estimates,
-            searches: output
-                .records
-                .iter()
-                .map(|r| search_view(scenario, r))
-                .collect(),
+            searches: if scenario.config.report.list_searches == Some(false) {
+                Vec::new()
+            } else {
+                output
+                    .records
+                    .iter()
+                    .map(|r| search_view(scenario, r))
+                    .collect()
+            },
         }
     }
 

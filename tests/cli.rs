@@ -50,6 +50,14 @@ fn bad_input_exits_2_with_one_line_naming_file_and_field_and_writes_nothing() {
             ],
         ),
         (
+            "bad/published_threshold.toml",
+            &[
+                "published_threshold.toml",
+                "field `report.published[0].threshold`",
+                "`0.55` is not a threshold label",
+            ],
+        ),
+        (
             "bad/shares_not_one.toml",
             &["shares_not_one.toml", "gallery_share", "sum to 1"],
         ),

@@ -158,6 +158,86 @@ pub struct Estimates {
     pub closed_form: Option<ClosedFormCheck>,
     /// Differential summaries across probe groups, one row per threshold.
     pub fairness: Vec<fairness::FairnessRow>,
+    /// Published figures beside the simulation (scenario `report.published`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedComparison>,
+}
+
+/// A published figure beside the simulated (and closed-form) value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PublishedComparison {
+    /// What was published.
+    pub label: String,
+    /// Where.
+    pub source: String,
+    /// `fpir` or `sel`.
+    pub metric: String,
+    /// Threshold label.
+    pub threshold: String,
+    /// The published value.
+    pub published: f64,
+    /// Its interval, when counts were published (Clopper-Pearson for FPIR, Poisson for SEL).
+    pub published_interval: Option<Bounds>,
+    /// The simulation's value with its interval (all searches).
+    pub simulated: Option<Estimate>,
+    /// The closed form, when the scenario is in the closed-form regime.
+    pub closed_form: Option<f64>,
+    /// True when the published value (or its interval) meets the simulated interval.
+    pub consistent: Option<bool>,
+}
+
+/// The published figures of a scenario beside its estimates.
+fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedComparison> {
+    let level = scenario.config.analysis.confidence_level;
+    let analytic = crate::sweep::analytic(scenario, scenario.config.gallery.detections);
+    scenario
+        .config
+        .report
+        .published
+        .iter()
+        .filter_map(|p| {
+            let t = scenario
+                .thresholds
+                .iter()
+                .position(|t| t.label == p.threshold)?;
+            let fpir = p.metric == "fpir";
+            let (value, interval) = match (p.value, p.events, p.searches) {
+                (_, Some(e), Some(n)) => (
+                    e as f64 / n as f64,
+                    Some(if fpir {
+                        interval::clopper_pearson(e, n, level)
+                    } else {
+                        interval::poisson_exact(e, n, level)
+                    }),
+                ),
+                (Some(v), _, _) => (v, None),
+                _ => return None,
+            };
+            let row = &slices[0].thresholds[t];
+            let simulated = if fpir {
+                row.fpir.clone()
+            } else {
+                row.sel.clone()
+            };
+            let consistent = simulated.as_ref().map(|s| {
+                let (lo, hi) = interval.map_or((value, value), |b| (b.lower, b.upper));
+                lo <= s.upper && s.lower <= hi
+            });
+            Some(PublishedComparison {
+                label: p.label.clone(),
+                source: p.source.clone(),
+                metric: p.metric.clone(),
+                threshold: p.threshold.clone(),
+                published: value,
+                published_interval: interval,
+                simulated,
+                closed_form: analytic
+                    .as_ref()
+                    .map(|a| if fpir { a[t].0 } else { a[t].1 }),
+                consistent,
+            })
+        })
+        .collect()
 }
 
 /// What estimation needs besides the records; the same for simulated and imported searches.
@@ -251,6 +331,7 @@ pub fn estimate(
         closed_form: model
             .filter(|s| s.has_closed_form_fmr())
             .map(|s| closed_form_check(s, outcomes, records, &cross_group)),
+        published: model.map_or_else(Vec::new, |s| published(s, &slices)),
         slices,
         cross_group,
         fairness,

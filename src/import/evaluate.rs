@@ -387,6 +387,7 @@ pub fn evaluate_scores(
             replicates: Vec::new(),
             closed_form: None,
             fairness,
+            published: Vec::new(),
         },
         plan,
         verification,

@@ -33,6 +33,11 @@ pub const BUNDLED: &[BundledScenario] = &[
         text: include_str!("../../datasets/scenarios/kaganskikh-2019.toml"),
     },
     BundledScenario {
+        name: "npl-met-2023",
+        file: "datasets/scenarios/npl-met-2023.toml",
+        text: include_str!("../../datasets/scenarios/npl-met-2023.toml"),
+    },
+    BundledScenario {
         name: "closed-form-check",
         file: "datasets/scenarios/closed-form-check.toml",
         text: include_str!("../../datasets/scenarios/closed-form-check.toml"),

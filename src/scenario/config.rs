@@ -66,6 +66,37 @@ pub struct ReportConfig {
     /// The searches in plain words, e.g. "A search like the journalist's".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search_description: Option<String>,
+    /// List every search and its candidate list in results.json (default true; false for
+    /// scenarios with very many searches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_searches: Option<bool>,
+    /// Published figures the report sets beside the simulation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<PublishedConfig>,
+}
+
+/// A published figure to compare with: a rate at one of the scenario's thresholds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedConfig {
+    /// What was published, in words.
+    pub label: String,
+    /// `fpir` (share of searches returning anyone) or `sel` (false candidates per search).
+    pub metric: String,
+    /// Label of the scenario threshold it corresponds to.
+    pub threshold: String,
+    /// The published value (when no counts are given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Published events (false alerts, false matches), with `searches`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// Published number of searches behind `events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searches: Option<u64>,
+    /// Where it was published.
+    #[serde(default)]
+    pub source: String,
 }
 
 fn default_seed() -> u64 {

@@ -471,6 +471,44 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             .unwrap_or(thresholds.len() / 2),
     };
 
+    // Published figures.
+    for (i, p) in config.report.published.iter().enumerate() {
+        let field = |f: &str| format!("report.published[{i}].{f}");
+        if p.label.trim().is_empty() {
+            return Err(c.err(field("label"), "must say what was published"));
+        }
+        if p.metric != "fpir" && p.metric != "sel" {
+            return Err(c.err(
+                &field("metric"),
+                format!("`{}`: allowed metrics are fpir and sel", p.metric),
+            ));
+        }
+        if !thresholds.iter().any(|t| t.label == p.threshold) {
+            return Err(c.err(
+                &field("threshold"),
+                format!(
+                    "`{}` is not a threshold label; labels are: {}",
+                    p.threshold,
+                    thresholds
+                        .iter()
+                        .map(|t| t.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        match (p.value, p.events, p.searches) {
+            (Some(v), None, None) if v.is_finite() && v >= 0.0 => {}
+            (None, Some(e), Some(n)) if n > 0 && (p.metric == "sel" || e <= n) => {}
+            _ => {
+                return Err(c.err(
+                    &field("value"),
+                    "give either value (a rate >= 0) or events and searches (events <= searches for fpir)",
+                ));
+            }
+        }
+    }
+
     // Analysis.
     let a = &config.analysis;
     if a.bootstrap_draws > 100_000 {

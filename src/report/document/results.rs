@@ -56,6 +56,7 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     )));
     b.push(threshold_table(&overall.thresholds, s.k()));
     figure(b, "fpir_sel.svg");
+    published(input, b);
     let percent: Vec<(usize, &ThresholdRow)> = overall
         .thresholds
         .iter()
@@ -231,6 +232,58 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                     count(r.identities),
                     cell(&t.fpir, rate),
                     cell(&t.sel, mean),
+                ]
+            })
+            .collect(),
+    });
+}
+
+/// Published figures beside the simulation, when the scenario names any.
+fn published(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let p = &input.results.estimates.published;
+    if p.is_empty() {
+        return;
+    }
+    let lv = level_words(input.scenario);
+    b.push(Block::Heading(2, "Against the public record".into()));
+    b.push(Block::Paragraph(format!(
+        "Each published figure beside what this scenario gives at the corresponding threshold, with {lv} intervals. A published count gets its own exact interval; \"consistent\" means the two intervals meet."
+    )));
+    let value = |metric: &str, x: f64| if metric == "fpir" { rate(x) } else { mean(x) };
+    b.push(Block::Table {
+        header: vec![
+            "published".into(),
+            "threshold".into(),
+            "published value".into(),
+            "simulated".into(),
+            "closed form".into(),
+            "consistent".into(),
+            "source".into(),
+        ],
+        rows: p
+            .iter()
+            .map(|c| {
+                let f: fn(f64) -> String = if c.metric == "fpir" { rate } else { mean };
+                vec![
+                    format!("{} ({})", c.label, c.metric.to_uppercase()),
+                    c.threshold.clone(),
+                    match c.published_interval {
+                        Some(i) => format!(
+                            "{} [{}, {}]",
+                            value(&c.metric, c.published),
+                            f(i.lower),
+                            f(i.upper)
+                        ),
+                        None => value(&c.metric, c.published),
+                    },
+                    c.simulated.as_ref().map_or("-".into(), |e| with_ci(e, f)),
+                    c.closed_form.map_or("-".into(), f),
+                    match c.consistent {
+                        Some(true) => "yes".into(),
+                        Some(false) => "no".into(),
+                        None => "-".into(),
+                    },
+                    c.source.clone(),
                 ]
             })
             .collect(),
