@@ -479,13 +479,13 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         }
         if p.metric != "fpir" && p.metric != "sel" {
             return Err(c.err(
-                &field("metric"),
+                field("metric"),
                 format!("`{}`: allowed metrics are fpir and sel", p.metric),
             ));
         }
         if !thresholds.iter().any(|t| t.label == p.threshold) {
             return Err(c.err(
-                &field("threshold"),
+                field("threshold"),
                 format!(
                     "`{}` is not a threshold label; labels are: {}",
                     p.threshold,
@@ -502,7 +502,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             (None, Some(e), Some(n)) if n > 0 && (p.metric == "sel" || e <= n) => {}
             _ => {
                 return Err(c.err(
-                    &field("value"),
+                    field("value"),
                     "give either value (a rate >= 0) or events and searches (events <= searches for fpir)",
                 ));
             }
