@@ -38,6 +38,11 @@ pub const BUNDLED: &[BundledScenario] = &[
         text: include_str!("../../datasets/scenarios/npl-met-2023.toml"),
     },
     BundledScenario {
+        name: "aclu-2018",
+        file: "datasets/scenarios/aclu-2018.toml",
+        text: include_str!("../../datasets/scenarios/aclu-2018.toml"),
+    },
+    BundledScenario {
         name: "closed-form-check",
         file: "datasets/scenarios/closed-form-check.toml",
         text: include_str!("../../datasets/scenarios/closed-form-check.toml"),
