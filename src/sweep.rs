@@ -9,7 +9,8 @@
 //!              per identity; with several, detections of one person are correlated and this
 //!              independence form overstates FPIR somewhat)
 //! agreement: z = (simulated - analytic) / standard error (binomial for FPIR; for SEL the
-//!            simulated interval's half-width over z_(1+level)/2, the subject bootstrap's when drawn)
+//!            simulated interval's half-width over z_(1+level)/2, the subject bootstrap's when
+//!            drawn), only where at least 5 events are expected (and 5 non-events for FPIR)
 //! ```
 
 use crate::closed_form::fpir;
@@ -35,18 +36,21 @@ pub struct SweepRow {
     pub fpir: Option<Estimate>,
     /// Simulated SEL.
     pub sel: Option<Estimate>,
-    /// Standardized difference of FPIR.
+    /// Standardized difference of FPIR (only where the analytic FPIR is exact: one detection
+    /// per identity).
     pub z_fpir: Option<f64>,
     /// Standardized difference of SEL.
     pub z_sel: Option<f64>,
 }
 
-/// Sizes from `lo` to `hi` (inclusive), `per_decade` per factor of 10, log-spaced, rounded.
+/// Sizes from `lo` to `hi` (both included), `per_decade` per factor of 10, log-spaced from
+/// `lo`, rounded.
 pub fn sizes(lo: f64, hi: f64, per_decade: u32) -> Vec<u64> {
-    let steps = ((hi / lo).log10() * f64::from(per_decade)).round().max(0.0) as u32;
+    let steps = ((hi / lo).log10() * f64::from(per_decade) + 1e-9).floor().max(0.0) as u32;
     let mut out: Vec<u64> = (0..=steps)
         .map(|i| (lo * 10f64.powf(f64::from(i) / f64::from(per_decade))).round() as u64)
         .collect();
+    out.push(hi.round() as u64);
     out.dedup();
     out
 }
@@ -121,6 +125,9 @@ pub fn sweep(
     let mut rows = Vec::new();
     let z_level =
         crate::special::normal_quantile(0.5 + scenario.config.analysis.confidence_level / 2.0);
+    let exact_fpir = scenario.is_closed_form_regime();
+    // A normal z needs enough expected events; with fewer the comparison is left out.
+    let enough = |expected: f64| expected >= 5.0;
     for &n in sizes {
         progress(n);
         let analytic = analytic(scenario, n);
@@ -135,8 +142,13 @@ pub fn sweep(
             let row = simulated.as_ref().map(|s| &s.thresholds[t]);
             let fpir = row.and_then(|r| r.fpir.clone());
             let sel = row.and_then(|r| r.sel.clone());
+            // The analytic FPIR is exact only with one detection per identity; elsewhere it is
+            // an approximation, and a z against it would measure the approximation.
             let z_fpir = match (&fpir, a) {
-                (Some(e), Some((p, _))) if p > 0.0 && p < 1.0 => {
+                (Some(e), Some((p, _)))
+                    if exact_fpir && enough(p * e.trials as f64)
+                        && enough((1.0 - p) * e.trials as f64) =>
+                {
                     Some((e.value - p) / (p * (1.0 - p) / e.trials as f64).sqrt())
                 }
                 _ => None,
@@ -145,7 +157,7 @@ pub fn sweep(
             // candidates share its probe, so they are over-dispersed against Poisson; the
             // subject bootstrap (the main interval when drawn) accounts for that.
             let z_sel = match (&sel, a) {
-                (Some(e), Some((_, m))) if e.upper > e.lower => {
+                (Some(e), Some((_, m))) if e.upper > e.lower && enough(m * e.trials as f64) => {
                     let se = (e.upper - e.lower) / (2.0 * z_level);
                     Some((e.value - m) / se)
                 }
@@ -176,5 +188,6 @@ mod tests {
         assert_eq!(sizes(1e3, 1e5, 1), vec![1000, 10_000, 100_000]);
         assert_eq!(sizes(1e3, 1e4, 2), vec![1000, 3162, 10_000]);
         assert_eq!(sizes(5.0, 5.0, 3), vec![5]);
+        assert_eq!(sizes(1e4, 2.8e5, 1), vec![10_000, 100_000, 280_000]);
     }
 }

@@ -33,6 +33,26 @@ pub const BUNDLED: &[BundledScenario] = &[
         text: include_str!("../../datasets/scenarios/kaganskikh-2019.toml"),
     },
     BundledScenario {
+        name: "kuznetsova-2020",
+        file: "datasets/scenarios/kuznetsova-2020.toml",
+        text: include_str!("../../datasets/scenarios/kuznetsova-2020.toml"),
+    },
+    BundledScenario {
+        name: "moscow-citywide",
+        file: "datasets/scenarios/moscow-citywide.toml",
+        text: include_str!("../../datasets/scenarios/moscow-citywide.toml"),
+    },
+    BundledScenario {
+        name: "metro-watchlist",
+        file: "datasets/scenarios/metro-watchlist.toml",
+        text: include_str!("../../datasets/scenarios/metro-watchlist.toml"),
+    },
+    BundledScenario {
+        name: "nist-demographics",
+        file: "datasets/scenarios/nist-demographics.toml",
+        text: include_str!("../../datasets/scenarios/nist-demographics.toml"),
+    },
+    BundledScenario {
         name: "npl-met-2023",
         file: "datasets/scenarios/npl-met-2023.toml",
         text: include_str!("../../datasets/scenarios/npl-met-2023.toml"),
