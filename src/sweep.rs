@@ -46,7 +46,9 @@ pub struct SweepRow {
 /// Sizes from `lo` to `hi` (both included), `per_decade` per factor of 10, log-spaced from
 /// `lo`, rounded.
 pub fn sizes(lo: f64, hi: f64, per_decade: u32) -> Vec<u64> {
-    let steps = ((hi / lo).log10() * f64::from(per_decade) + 1e-9).floor().max(0.0) as u32;
+    let steps = ((hi / lo).log10() * f64::from(per_decade) + 1e-9)
+        .floor()
+        .max(0.0) as u32;
     let mut out: Vec<u64> = (0..=steps)
         .map(|i| (lo * 10f64.powf(f64::from(i) / f64::from(per_decade))).round() as u64)
         .collect();
@@ -146,7 +148,8 @@ pub fn sweep(
             // an approximation, and a z against it would measure the approximation.
             let z_fpir = match (&fpir, a) {
                 (Some(e), Some((p, _)))
-                    if exact_fpir && enough(p * e.trials as f64)
+                    if exact_fpir
+                        && enough(p * e.trials as f64)
                         && enough((1.0 - p) * e.trials as f64) =>
                 {
                     Some((e.value - p) / (p * (1.0 - p) / e.trials as f64).sqrt())
