@@ -2,18 +2,15 @@
 //! (results.json, tables/, plots/, report.md, report.html, manifest.json), with the input files
 //! recorded by SHA-256 where a simulated run records its scenario and seed.
 
-use super::document::{self, FigureRef};
+use super::document;
 use super::plots::{self, Bar, IntervalPoint};
-use super::{
-    Bundle, FileRecord, MANIFEST, Manifest, ReportError, ToolInfo, VerifyError, git_commit,
-};
+use super::{Bundle, MANIFEST, Manifest, ReportError, ToolInfo, VerifyError};
 use crate::estimate::Estimate;
 use crate::import::evaluate::{
     EvaluateError, EvaluateOptions, Evaluation, evaluate_embeddings, evaluate_scores,
 };
 use crate::import::scores::ScoreFormat;
 use crate::run::RunOptions;
-use crate::scenario::sha256_hex;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -240,48 +237,18 @@ pub fn build(record: &EvaluationRecord, evaluation: &Evaluation) -> Result<Bundl
         files.extend(super::tables::verification_tables(&evaluation.verification));
     }
     let figures = figures(evaluation)?;
-    let refs: Vec<FigureRef> = figures
-        .iter()
-        .map(|(path, _, caption)| FigureRef {
-            path: path.clone(),
-            caption: caption.clone(),
-        })
-        .collect();
-    for (path, svg, _) in &figures {
-        files.push((path.clone(), svg.clone().into_bytes()));
-    }
-    let hashes: Vec<(String, String)> = files
-        .iter()
-        .map(|(p, b)| (p.clone(), sha256_hex(b)))
-        .collect();
-    let doc = document::evaluation::build(record, evaluation, &refs, &hashes);
-    files.push(("report.md".into(), super::markdown::render(&doc)));
-    let svg_of = |path: &str| figures.iter().find(|f| f.0 == path).map(|f| f.1.clone());
-    files.push(("report.html".into(), super::html::render(&doc, &svg_of)));
     let manifest = Manifest {
         manifest_version: 1,
-        tool: ToolInfo {
-            name: "falsematch".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: git_commit(),
-        },
+        tool: ToolInfo::this(),
         scenario: None,
         seed: None,
         model: None,
         evaluation: Some(record.clone()),
-        files: files
-            .iter()
-            .map(|(p, b)| FileRecord {
-                path: p.clone(),
-                sha256: sha256_hex(b),
-                bytes: b.len() as u64,
-            })
-            .collect(),
+        files: Vec::new(),
     };
-    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
-    bytes.push(b'\n');
-    files.push((MANIFEST.into(), bytes));
-    Ok(Bundle { files })
+    Ok(super::assemble(files, figures, manifest, |refs, hashes| {
+        document::evaluation::build(record, evaluation, refs, hashes)
+    }))
 }
 
 fn figures(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportError> {

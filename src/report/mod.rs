@@ -131,7 +131,50 @@ pub fn build(
     let mut files: Vec<(String, Vec<u8>)> = vec![("results.json".into(), results.to_json())];
     files.extend(tables::tables(results.estimates));
     let figures = figures(scenario, results, records)?;
-    let figure_refs: Vec<FigureRef> = figures
+    let manifest = Manifest {
+        manifest_version: 1,
+        tool: ToolInfo::this(),
+        scenario: Some(ScenarioRecord {
+            name: scenario.config.name.clone(),
+            sha256: sha256_hex(scenario_text.as_bytes()),
+            text: scenario_text.to_string(),
+        }),
+        seed: Some(scenario.seed()),
+        model: Some(serde_json::to_value(&results.model).expect("the model serializes")),
+        evaluation: None,
+        files: Vec::new(),
+    };
+    Ok(assemble(files, figures, manifest, |refs, hashes| {
+        document::build(&ReportInput {
+            scenario,
+            results,
+            records,
+            figures: refs,
+            hashes,
+        })
+    }))
+}
+
+impl ToolInfo {
+    /// This build of falsematch.
+    pub fn this() -> Self {
+        Self {
+            name: "falsematch".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: git_commit(),
+        }
+    }
+}
+
+/// Completes a bundle: the data files, then the figures, then the report (`document` gets the
+/// figures and the SHA-256 of every file so far), then the manifest listing them all.
+pub(crate) fn assemble(
+    mut files: Vec<(String, Vec<u8>)>,
+    figures: Vec<(String, String, String)>,
+    mut manifest: Manifest,
+    document: impl FnOnce(&[FigureRef], &[(String, String)]) -> document::Document,
+) -> Bundle {
+    let refs: Vec<FigureRef> = figures
         .iter()
         .map(|(path, _, caption)| FigureRef {
             path: path.clone(),
@@ -145,44 +188,22 @@ pub fn build(
         .iter()
         .map(|(p, b)| (p.clone(), sha256_hex(b)))
         .collect();
-    let doc = document::build(&ReportInput {
-        scenario,
-        results,
-        records,
-        figures: &figure_refs,
-        hashes: &hashes,
-    });
+    let doc = document(&refs, &hashes);
     files.push(("report.md".into(), markdown::render(&doc)));
     let svg_of = |path: &str| figures.iter().find(|f| f.0 == path).map(|f| f.1.clone());
     files.push(("report.html".into(), html::render(&doc, &svg_of)));
-    let manifest = Manifest {
-        manifest_version: 1,
-        tool: ToolInfo {
-            name: "falsematch".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: git_commit(),
-        },
-        scenario: Some(ScenarioRecord {
-            name: scenario.config.name.clone(),
-            sha256: sha256_hex(scenario_text.as_bytes()),
-            text: scenario_text.to_string(),
-        }),
-        seed: Some(scenario.seed()),
-        model: Some(serde_json::to_value(&results.model).expect("the model serializes")),
-        evaluation: None,
-        files: files
-            .iter()
-            .map(|(p, b)| FileRecord {
-                path: p.clone(),
-                sha256: sha256_hex(b),
-                bytes: b.len() as u64,
-            })
-            .collect(),
-    };
+    manifest.files = files
+        .iter()
+        .map(|(p, b)| FileRecord {
+            path: p.clone(),
+            sha256: sha256_hex(b),
+            bytes: b.len() as u64,
+        })
+        .collect();
     let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
     bytes.push(b'\n');
     files.push((MANIFEST.into(), bytes));
-    Ok(Bundle { files })
+    Bundle { files }
 }
 
 /// The plots of a run: (path, SVG, caption).

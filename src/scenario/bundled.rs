@@ -25,46 +25,25 @@ impl BundledScenario {
 /// Name of the scenario `falsematch run` uses when given none.
 pub const DEFAULT_SCENARIO: &str = "kaganskikh-2019";
 
+/// The bundled entries of scenario files `datasets/scenarios/NAME.toml`, by name.
+macro_rules! bundled {
+    ($($name:literal),* $(,)?) => {
+        &[$(BundledScenario {
+            name: $name,
+            file: concat!("datasets/scenarios/", $name, ".toml"),
+            text: include_str!(concat!("../../datasets/scenarios/", $name, ".toml")),
+        }),*]
+    };
+}
+
 /// Every bundled scenario, the default first.
-pub const BUNDLED: &[BundledScenario] = &[
-    BundledScenario {
-        name: "kaganskikh-2019",
-        file: "datasets/scenarios/kaganskikh-2019.toml",
-        text: include_str!("../../datasets/scenarios/kaganskikh-2019.toml"),
-    },
-    BundledScenario {
-        name: "kuznetsova-2020",
-        file: "datasets/scenarios/kuznetsova-2020.toml",
-        text: include_str!("../../datasets/scenarios/kuznetsova-2020.toml"),
-    },
-    BundledScenario {
-        name: "moscow-citywide",
-        file: "datasets/scenarios/moscow-citywide.toml",
-        text: include_str!("../../datasets/scenarios/moscow-citywide.toml"),
-    },
-    BundledScenario {
-        name: "metro-watchlist",
-        file: "datasets/scenarios/metro-watchlist.toml",
-        text: include_str!("../../datasets/scenarios/metro-watchlist.toml"),
-    },
-    BundledScenario {
-        name: "nist-demographics",
-        file: "datasets/scenarios/nist-demographics.toml",
-        text: include_str!("../../datasets/scenarios/nist-demographics.toml"),
-    },
-    BundledScenario {
-        name: "npl-met-2023",
-        file: "datasets/scenarios/npl-met-2023.toml",
-        text: include_str!("../../datasets/scenarios/npl-met-2023.toml"),
-    },
-    BundledScenario {
-        name: "aclu-2018",
-        file: "datasets/scenarios/aclu-2018.toml",
-        text: include_str!("../../datasets/scenarios/aclu-2018.toml"),
-    },
-    BundledScenario {
-        name: "closed-form-check",
-        file: "datasets/scenarios/closed-form-check.toml",
-        text: include_str!("../../datasets/scenarios/closed-form-check.toml"),
-    },
+pub const BUNDLED: &[BundledScenario] = bundled![
+    "kaganskikh-2019",
+    "kuznetsova-2020",
+    "moscow-citywide",
+    "metro-watchlist",
+    "aclu-2018",
+    "npl-met-2023",
+    "nist-demographics",
+    "closed-form-check",
 ];
