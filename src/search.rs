@@ -66,18 +66,20 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest path this CPU supports (detected once). `FALSEMATCH_KERNEL=portable`
-    /// forces the portable path.
+    /// The fastest path this CPU supports (detected once). `FALSEMATCH_KERNEL=NAME` (portable,
+    /// avx2, avx512) forces a path the CPU has; results never depend on it.
     pub fn detect() -> Kernel {
         static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *KERNEL.get_or_init(|| {
-            if std::env::var("FALSEMATCH_KERNEL").is_ok_and(|v| v == "portable") {
-                return Kernel::Portable;
+            let available = Kernel::available();
+            if let Ok(name) = std::env::var("FALSEMATCH_KERNEL")
+                && let Some(k) = available
+                    .iter()
+                    .find(|k| format!("{k:?}").eq_ignore_ascii_case(&name))
+            {
+                return *k;
             }
-            Kernel::available()
-                .into_iter()
-                .last()
-                .unwrap_or(Kernel::Portable)
+            available.into_iter().last().unwrap_or(Kernel::Portable)
         })
     }
 
@@ -599,7 +601,6 @@ mod tests {
 
     #[test]
     fn every_kernel_path_gives_the_same_integers() {
-        let dim = 77;
         let mut state = 12345u64;
         let mut next = || {
             state = state
@@ -607,24 +608,33 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((state >> 33) as i64 % 4000 - 2000) as i16
         };
-        let rows: Vec<i16> = (0..dim * 40).map(|_| next()).collect();
-        let probe: Vec<i16> = (0..dim).map(|_| next()).collect();
-        let mut reference = Vec::new();
-        Kernel::Portable.score_rows(&rows, dim, &probe, &mut reference);
-        let exact: Vec<i32> = rows
-            .chunks(dim)
-            .map(|r| {
-                r.iter()
-                    .zip(&probe)
-                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                    .sum()
-            })
-            .collect();
-        assert_eq!(reference, exact);
-        for kernel in Kernel::available() {
-            let mut out = Vec::new();
-            kernel.score_rows(&rows, dim, &probe, &mut out);
-            assert_eq!(out, reference, "{kernel:?}");
+        // Dimensions with and without a tail past the last full vector.
+        for (dim, n_rows) in [(77, 40), (77, 41), (512, 9), (128, 3), (32, 6)] {
+            let mut rows: Vec<i16> = (0..dim * n_rows).map(|_| next()).collect();
+            let mut probe: Vec<i16> = (0..dim).map(|_| next()).collect();
+            // The extreme a unit vector allows: a score of 32767^2.
+            rows[0] = 32767;
+            rows[1..dim].iter_mut().for_each(|x| *x = 0);
+            probe[0] = 32767;
+            probe[1..].iter_mut().for_each(|x| *x = 0);
+            let mut reference = Vec::new();
+            Kernel::Portable.score_rows(&rows, dim, &probe, &mut reference);
+            let exact: Vec<i32> = rows
+                .chunks(dim)
+                .map(|r| {
+                    r.iter()
+                        .zip(&probe)
+                        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                        .sum()
+                })
+                .collect();
+            assert_eq!(reference, exact, "d {dim}");
+            assert_eq!(reference[0], 32767 * 32767);
+            for kernel in Kernel::available() {
+                let mut out = Vec::new();
+                kernel.score_rows(&rows, dim, &probe, &mut out);
+                assert_eq!(out, reference, "{kernel:?}, d {dim}, {n_rows} rows");
+            }
         }
     }
 
