@@ -1,0 +1,325 @@
+//! The arguments of each command (clap derive) and their parsers.
+
+use super::*;
+
+/// Arguments of `falsematch export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Output folder [default: falsematch-out/export-SCENARIO-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed replacing the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Arguments of `falsematch evaluate`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["embeddings", "scores"])))]
+pub struct EvaluateArgs {
+    /// Embeddings: a 2-D float32/float64 .npy file, one row per metadata row (needs --metadata).
+    #[arg(long, requires = "metadata")]
+    pub embeddings: Option<PathBuf>,
+    /// A score file: csv (`probe_id,gallery_id,score,mated` and group columns), bob4, bob5, or
+    /// a candidate list (`probe_id,rank,gallery_id,score,enrolled`, optional `mated`, groups).
+    #[arg(long, conflicts_with = "embeddings")]
+    pub scores: Option<PathBuf>,
+    /// Metadata CSV: subject, role (gallery/probe), optional id and capture, group columns.
+    /// One row per embedding; with --scores, an `id` column naming probe and gallery ids.
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// Score-file layout [default: detected from the first line].
+    #[arg(long, value_parser = ["csv", "bob4", "bob5", "candidates"])]
+    pub format: Option<String>,
+    /// Score thresholds, comma-separated (a score >= T is a candidate / a match).
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5,0.6")]
+    pub thresholds: Vec<f64>,
+    /// The threshold the summary leads with (one of --thresholds) [default: the middle one].
+    #[arg(long)]
+    pub headline: Option<f64>,
+    /// Candidate list length K.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub k: u16,
+    /// Target false match rates for 1:1 operating points (score files), comma-separated.
+    #[arg(
+        long = "target-fmr",
+        value_delimiter = ',',
+        default_value = "0.01,0.001,0.0001"
+    )]
+    pub target_fmr: Vec<f64>,
+    /// Confidence level of every interval.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence_level: f64,
+    /// Subject-bootstrap draws for FPIR and SEL intervals (0: none).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub bootstrap_draws: u32,
+    /// Seed of the bootstrap streams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Count and report bad rows (and leave out probes that cannot be searched) instead of
+    /// stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// Output folder [default: falsematch-out/evaluate-FILE-STEM].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar and no summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `falsematch search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Gallery embeddings: a 2-D float32 or float64 .npy file, one row per entry.
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Probe embeddings: a .npy file with the gallery's number of columns.
+    #[arg(long)]
+    pub probes: PathBuf,
+    /// CSV with a `group` column, one row per gallery entry, in order.
+    #[arg(long)]
+    pub gallery_groups: Option<PathBuf>,
+    /// Candidate list length.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub k: u16,
+    /// Score thresholds (cosine), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5")]
+    pub thresholds: Vec<f64>,
+    /// Output: .json (candidates and counts), or .csv (candidates; counts beside it in
+    /// NAME-counts.csv).
+    #[arg(long, default_value = "search-results.json")]
+    pub out: PathBuf,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `falsematch run`.
+#[derive(Debug, Default, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Output folder [default: falsematch-out/SCENARIO-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Seed replacing the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Gallery entries per tile. Results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_TILE_ENTRIES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub tile_size: u64,
+    /// No progress bar and no summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Compute only shard i of n (0-based) and write its tallies to --out (a part file, for
+    /// `falsematch merge`) instead of a report.
+    #[arg(long, value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
+    /// Continue from the checkpoint an interrupted run left (OUT.checkpoint.json), if any.
+    #[arg(long)]
+    pub resume: bool,
+    /// Tiles searched between checkpoints. Results do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_CHECKPOINT_TILES, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub checkpoint_every: u64,
+    /// Refuse to start when the run needs more memory than this (e.g. 512M, 8G)
+    /// [default: 90 % of the memory available].
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_memory: Option<f64>,
+}
+
+/// Arguments of `falsematch calibrate`.
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// Scenario file (.toml) or bundled scenario name to calibrate [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Threshold (cosine) of the per-group targets.
+    #[arg(long)]
+    pub threshold: f64,
+    /// Target within-group false match rate at --threshold, as GROUP=RATE (repeatable).
+    #[arg(long = "fmr", value_parser = parse_group_rate, required = true)]
+    pub fmr: Vec<(String, f64)>,
+    /// A second operating point of one group, GROUP@THRESHOLD=RATE: pins the effective dimension.
+    #[arg(long, value_parser = parse_second_point)]
+    pub second: Option<(String, f64, f64)>,
+    /// Mean genuine score of two captures of one person: pins the capture noise.
+    #[arg(long)]
+    pub genuine_mean: Option<f64>,
+    /// Where to write the calibrated scenario.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Then run the calibrated scenario and set each target beside the simulated rate.
+    #[arg(long)]
+    pub check: bool,
+    /// Worker threads for --check [default: one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub(super) fn parse_group_rate(text: &str) -> Result<(String, f64), String> {
+    let (g, r) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{text}`: give GROUP=RATE, e.g. women=1e-4"))?;
+    let rate: f64 = r
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: the rate `{r}` is not a number"))?;
+    Ok((g.trim().to_string(), rate))
+}
+
+pub(super) fn parse_second_point(text: &str) -> Result<(String, f64, f64), String> {
+    let bad = || format!("`{text}`: give GROUP@THRESHOLD=RATE, e.g. men@0.45=1e-3");
+    let (g, rest) = text.rsplit_once('@').ok_or_else(bad)?;
+    let (t, r) = rest.split_once('=').ok_or_else(bad)?;
+    Ok((
+        g.trim().to_string(),
+        t.trim().parse().map_err(|_| bad())?,
+        r.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// Arguments of `falsematch infer`.
+#[derive(Debug, clap::Args)]
+pub struct InferArgs {
+    /// Observed false candidates (e.g. 238).
+    #[arg(long)]
+    pub candidates: u64,
+    /// Archive size searched, in detections: N, or a range LOW..HIGH (e.g. 4.2e5..8.4e6).
+    #[arg(long, value_parser = parse_range)]
+    pub archive: (f64, f64),
+    /// Number of searches the candidates came from.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub searches: u64,
+    /// Confidence level.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence_level: f64,
+    /// Another gallery to carry the rate to, NAME=ENTRIES (repeatable).
+    #[arg(long = "gallery", value_parser = parse_group_rate)]
+    pub galleries: Vec<(String, f64)>,
+    /// A live watchlist of this many people ...
+    #[arg(long, requires = "passers_per_day")]
+    pub watchlist: Option<f64>,
+    /// ... passed by this many faces a day.
+    #[arg(long, requires = "watchlist")]
+    pub passers_per_day: Option<f64>,
+    /// A scenario whose model gives the share of false candidates of the other sex.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// The probe's group in --scenario [default: the first group with probes].
+    #[arg(long, requires = "scenario")]
+    pub probe_group: Option<String>,
+    /// The attribute whose other values count as "other" [default: sex].
+    #[arg(long, default_value = "sex")]
+    pub attribute: String,
+    /// Thresholds of the other-sex table.
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5,0.6,0.7")]
+    pub thresholds: Vec<f64>,
+    /// Capture noise levels of the other-sex table (both captures) [default: the scenario's,
+    /// 0.3 and 0.75].
+    #[arg(long, value_delimiter = ',')]
+    pub noise: Vec<f64>,
+    /// Also write everything as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub(super) fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("`{text}`: give N or LOW..HIGH with 0 < LOW <= HIGH, e.g. 4.2e5..8.4e6");
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (a, b),
+        None => (text, text),
+    };
+    let a: f64 = a.trim().parse().map_err(|_| bad())?;
+    let b: f64 = b.trim().parse().map_err(|_| bad())?;
+    if !(a.is_finite() && b.is_finite() && a > 0.0 && a <= b) {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// Arguments of `falsematch sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Scenario file (.toml) or bundled scenario name [default: kaganskikh-2019].
+    pub scenario: Option<String>,
+    /// Gallery sizes, LOW..HIGH entries (log grid).
+    #[arg(long, value_parser = parse_range, default_value = "1e3..1e10")]
+    pub sizes: (f64, f64),
+    /// Sizes per factor of 10.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub per_decade: u32,
+    /// Simulate sizes up to this many entries; above it only the analytic mode runs.
+    #[arg(long, default_value_t = 1e6)]
+    pub simulate_up_to: f64,
+    /// Output folder (sweep.csv, sweep.svg, sweep.md) [default: falsematch-out/sweep-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress and no table on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `falsematch merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Part files written by `falsematch run --shard i/n --out PART`, one per shard.
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Output folder [default: falsematch-out/SCENARIO-NAME].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No summary; errors are still printed.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Parses a size such as 512M, 8G, 1.5T or a plain number of bytes.
+pub(super) fn parse_bytes(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let scale = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        "T" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("`{text}`: give a size like 512M, 8G or 1.5T")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x * scale),
+        _ => Err(format!("`{text}`: give a size like 512M, 8G or 1.5T")),
+    }
+}
+
+/// Arguments of `falsematch verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The report folder.
+    pub dir: PathBuf,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,260 @@
+//! `search` and `evaluate`: imported embeddings and score files.
+
+use super::*;
+
+pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
+    use crate::search::{Thresholds, score_value, threshold_q};
+    for (i, t) in args.thresholds.iter().enumerate() {
+        if !(t.is_finite() && (-1.0..=1.0).contains(t)) {
+            anyhow::bail!(
+                "--thresholds: value {} ({t}) must be a score in [-1, 1]",
+                i + 1
+            );
+        }
+    }
+    let mut scores = args.thresholds.clone();
+    scores.sort_by(f64::total_cmp);
+    scores.dedup();
+    let (g_rows, cols) = crate::embeddings::npy_shape(&args.gallery)?;
+    let (p_rows, _) = crate::embeddings::npy_shape(&args.probes)?;
+    refuse_beyond_memory(
+        &args.gallery.display().to_string(),
+        ((g_rows + 2 * p_rows) * cols * 2) as f64 + 16.0 * 1_048_576.0,
+        "search a smaller gallery, or split it and merge the candidate lists",
+    )?;
+    let gallery = crate::embeddings::read_npy(&args.gallery)?;
+    let probes = crate::embeddings::read_npy(&args.probes)?;
+    if probes.ncols() != gallery.ncols() {
+        anyhow::bail!(
+            "{}: {} columns, but {} has {}; gallery and probes must come from the same model",
+            args.probes.display(),
+            probes.ncols(),
+            args.gallery.display(),
+            gallery.ncols()
+        );
+    }
+    let (names, groups) = match &args.gallery_groups {
+        Some(path) => crate::embeddings::read_groups(path, gallery.nrows())?,
+        None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
+    };
+    let thresholds = Thresholds {
+        q: scores.iter().map(|&t| threshold_q(t)).collect(),
+    };
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let k = usize::from(args.k);
+    let tally = crate::run::search_embeddings(
+        &gallery,
+        &groups,
+        names.len(),
+        &probes,
+        k,
+        &thresholds,
+        &options,
+    )?;
+    let g = names.len();
+    // Counts at each threshold: sums of the buckets at or above it.
+    let counts =
+        |det: &[u64], t: usize, h: usize| (t..scores.len()).map(|b| det[b * g + h]).sum::<u64>();
+    let csv = args.out.extension().is_some_and(|e| e == "csv");
+    if csv {
+        let mut cand = csv::Writer::from_writer(Vec::new());
+        cand.write_record(["probe", "rank", "gallery_index", "score", "group"])?;
+        let mut cnt = csv::Writer::from_writer(Vec::new());
+        cnt.write_record(["probe", "threshold", "group", "count"])?;
+        for (p, t) in tally.probes.iter().enumerate() {
+            for (r, c) in t.top.iter().enumerate() {
+                cand.write_record([
+                    p.to_string(),
+                    (r + 1).to_string(),
+                    c.entry.to_string(),
+                    score_value(c.score).to_string(),
+                    names[c.group as usize].clone(),
+                ])?;
+            }
+            for (i, score) in scores.iter().enumerate() {
+                let total: u64 = (0..g).map(|h| counts(&t.det, i, h)).sum();
+                cnt.write_record([
+                    p.to_string(),
+                    score.to_string(),
+                    "all".into(),
+                    total.to_string(),
+                ])?;
+                if g > 1 {
+                    for (h, name) in names.iter().enumerate() {
+                        cnt.write_record([
+                            p.to_string(),
+                            score.to_string(),
+                            name.clone(),
+                            counts(&t.det, i, h).to_string(),
+                        ])?;
+                    }
+                }
+            }
+        }
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
+        report::write_file(&args.out, &cand.into_inner()?)?;
+        report::write_file(&counts_path, &cnt.into_inner()?)?;
+    } else {
+        let results: Vec<serde_json::Value> = tally
+            .probes
+            .iter()
+            .enumerate()
+            .map(|(p, t)| {
+                serde_json::json!({
+                    "probe": p,
+                    "candidates": t.top.iter().enumerate().map(|(r, c)| serde_json::json!({"rank": r + 1, "gallery_index": c.entry, "score": score_value(c.score), "group": names[c.group as usize]})).collect::<Vec<_>>(),
+                    "counts": scores.iter().enumerate().map(|(i, s)| serde_json::json!({"threshold": s, "total": (0..g).map(|h| counts(&t.det, i, h)).sum::<u64>(), "by_group": (0..g).map(|h| counts(&t.det, i, h)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
+            "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": crate::embeddings::sha256_file(&args.gallery)?},
+            "probes": {"rows": probes.nrows(), "sha256": crate::embeddings::sha256_file(&args.probes)?},
+            "normalized": "every row divided by its L2 norm on load",
+            "score": "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2; candidates break ties by lower gallery index",
+            "k": k,
+            "thresholds": scores,
+            "groups": names,
+            "results": results,
+        });
+        let mut bytes = serde_json::to_vec_pretty(&doc)?;
+        bytes.push(b'\n');
+        report::write_file(&args.out, &bytes)?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "falsematch: searched {} probes against {} gallery rows of {} dims (rows normalized to unit length on load); wrote {}",
+            probes.nrows(),
+            gallery.nrows(),
+            gallery.ncols(),
+            args.out.display()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
+    use crate::report::evaluation::{EvaluationRecord, InputFile};
+    let mut thresholds = args.thresholds.clone();
+    for (i, t) in thresholds.iter().enumerate() {
+        if !t.is_finite() || (args.embeddings.is_some() && !(-1.0..=1.0).contains(t)) {
+            anyhow::bail!(
+                "--thresholds: value {} ({t}) must be a finite score{}",
+                i + 1,
+                if args.embeddings.is_some() {
+                    " in [-1, 1] (cosine)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    thresholds.sort_by(f64::total_cmp);
+    thresholds.dedup();
+    for (i, t) in args.target_fmr.iter().enumerate() {
+        if !(0.0..=1.0).contains(t) {
+            anyhow::bail!(
+                "--target-fmr: value {} ({t}) must be a rate in [0, 1]",
+                i + 1
+            );
+        }
+    }
+    if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
+        anyhow::bail!(
+            "--confidence-level: {} must be in (0.5, 1), e.g. 0.95",
+            args.confidence_level
+        );
+    }
+    let headline = match args.headline {
+        Some(h) => thresholds.iter().position(|&t| t == h).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--headline: {h} is not one of --thresholds ({})",
+                args.thresholds
+                    .iter()
+                    .map(f64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })?,
+        None => thresholds.len() / 2,
+    };
+    let main_input = args
+        .embeddings
+        .as_ref()
+        .or(args.scores.as_ref())
+        .expect("clap requires --embeddings or --scores");
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let stem = main_input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "data".into());
+        PathBuf::from("falsematch-out").join(format!("evaluate-{stem}"))
+    });
+    report::check_target(&out_dir)?;
+    let mut inputs = Vec::new();
+    let (kind, format) = match (&args.embeddings, &args.scores) {
+        (Some(e), _) => {
+            // The int16 copy of every row, plus gallery and probe copies of it.
+            let (rows, cols) = crate::embeddings::npy_shape(e)?;
+            refuse_beyond_memory(
+                &e.display().to_string(),
+                (rows * cols * 2 * 2) as f64 + 16.0 * 1_048_576.0,
+                "use fewer or shorter embeddings, or a machine with more memory",
+            )?;
+            inputs.push(InputFile::of("embeddings", e)?);
+            ("embeddings", None)
+        }
+        (None, Some(s)) => {
+            inputs.push(InputFile::of("scores", s)?);
+            let format = args.format.as_deref().and_then(|f| {
+                crate::import::scores::ScoreFormat::ALL
+                    .iter()
+                    .find(|(n, _)| *n == f)
+                    .map(|x| x.1)
+            });
+            ("scores", format)
+        }
+        (None, None) => unreachable!("clap requires one input"),
+    };
+    if let Some(m) = &args.metadata {
+        inputs.push(InputFile::of("metadata", m)?);
+    }
+    let record = EvaluationRecord {
+        kind: kind.into(),
+        inputs,
+        format,
+        headline: thresholds[headline],
+        thresholds,
+        k: usize::from(args.k),
+        targets: args.target_fmr.clone(),
+        skip_bad_rows: args.skip_bad_rows,
+        confidence_level: args.confidence_level,
+        bootstrap_draws: args.bootstrap_draws,
+        seed: args.seed,
+    };
+    let run = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let evaluation = record.evaluate(run.clone())?;
+    let bundle = report::evaluation::build(&record, &evaluation)?;
+    let provenance = report::provenance(
+        run.threads.unwrap_or_else(rayon::current_num_threads),
+        run.tile_entries,
+        started.elapsed().as_secs_f64(),
+    );
+    let summary = (!args.quiet).then(|| crate::summary::render_evaluation(&evaluation));
+    write_bundle(&out_dir, &bundle, &provenance, summary)
+}

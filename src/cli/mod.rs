@@ -1,0 +1,219 @@
+//! The command line: argument types (clap derive) and the commands they run.
+//!
+//! `main.rs` only calls [`main`] and maps its result to an exit code; everything here is
+//! library code that tests can reach.
+//!
+//! Invariants: a scenario is loaded and validated, and the run's size checked, before any output
+//! folder is touched; the bundle is rendered in memory and written atomically, so bad input or
+//! an interrupted run never leaves a partial output behind.
+//!
+//! ```text
+//! mod.rs      Cli, Command, the dispatch, and what several commands share (bundle writing,
+//!             memory checks)
+//! args.rs     the arguments of each command and their parsers
+//! runs.rs     run (whole, sharded, resumed), merge, verify, export
+//! data.rs     search and evaluate on imported data
+//! model.rs    calibrate, sweep, infer
+//! ```
+
+mod args;
+mod data;
+mod model;
+mod runs;
+
+pub use args::*;
+use data::{evaluate, search};
+use model::{calibrate, infer, sweep};
+use runs::{export, merge, run, verify};
+
+use crate::format::count;
+use crate::report::{self, Verdict};
+use crate::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
+use crate::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Tiles searched between two checkpoints of a run, unless `--checkpoint-every` says otherwise.
+const DEFAULT_CHECKPOINT_TILES: u64 = 64;
+
+const RUN_EXAMPLES: &str = "Examples:
+  falsematch run                                   run the bundled default (kaganskikh-2019)
+  falsematch run closed-form-check --threads 2     a bundled scenario, by name
+  falsematch run my-scenario.toml --out results/ --seed 7 --quiet";
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  falsematch verify reports/kaganskikh-2019        re-run a committed report and compare it
+  falsematch verify falsematch-out/my-scenario --quiet";
+
+const SEARCH_EXAMPLES: &str = "Examples:
+  falsematch search --gallery gallery.npy --probes probes.npy --k 10 --thresholds 0.3,0.4,0.5
+  falsematch search --gallery g.npy --gallery-groups g.csv --probes p.npy --out hits.csv";
+
+const EVALUATE_EXAMPLES: &str = "Examples:
+  falsematch evaluate --embeddings faces.npy --metadata faces.csv --thresholds 0.3,0.4,0.5
+  falsematch evaluate --scores scores.csv --target-fmr 0.001,0.0001 --out my-report
+  falsematch evaluate --scores dev.scores --format bob4 --skip-bad-rows
+  falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
+
+const CALIBRATE_EXAMPLES: &str = "Examples:
+  falsematch calibrate closed-form-check --threshold 0.5 --fmr women=3e-4 --fmr men=1e-4 --out cal.toml --check
+  falsematch calibrate my.toml --threshold 0.5 --fmr white=1.05e-4 --second white@0.45=1.01e-3 \\
+      --genuine-mean 0.584 --out calibrated.toml";
+
+const INFER_EXAMPLES: &str = "Examples:
+  falsematch infer --candidates 238 --archive 4.2e5..8.4e6 --gallery moscow=1.6e9 \\
+      --watchlist 1000 --passers-per-day 2.5e6 --scenario kaganskikh-2019";
+
+const SWEEP_EXAMPLES: &str = "Examples:
+  falsematch sweep closed-form-check --sizes 1e3..1e9 --simulate-up-to 1e5 --out sweep/
+  falsematch sweep my.toml --sizes 1e4..2.8e9 --per-decade 3";
+
+const MERGE_EXAMPLES: &str = "Examples:
+  falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
+  falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
+
+const EXPORT_EXAMPLES: &str = "Examples:
+  falsematch export closed-form-check --out data/    write data/embeddings.npy and data/metadata.csv
+  falsematch evaluate --embeddings data/embeddings.npy --metadata data/metadata.csv";
+
+const SCENARIOS_EXAMPLES: &str = "Examples:
+  falsematch scenarios                             list bundled scenarios";
+
+/// falsematch: how often does one-to-many face search name the wrong person?
+#[derive(Debug, Parser)]
+#[command(
+    name = "falsematch",
+    version,
+    about,
+    after_help = "Examples:
+  falsematch                        run the bundled default scenario (same as `falsematch run`)
+  falsematch run SCENARIO.toml      run a scenario file and write a report folder
+  falsematch verify DIR             re-run the scenario of a report folder and compare every file
+  falsematch scenarios              list bundled scenarios"
+)]
+pub struct Cli {
+    /// The command (default: `run` on the bundled default scenario).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate the searches of a scenario and write a report folder.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Re-run the scenario recorded in a report folder; print `reproduced` (exit 0) or the
+    /// first differing file (exit 1).
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// Search imported embeddings (.npy, one per row): top-K candidates and, per probe, the
+    /// number of gallery entries at or above each threshold, in total and per gallery group.
+    #[command(after_help = SEARCH_EXAMPLES)]
+    Search(SearchArgs),
+    /// Solve the model's parameters (rho per group, effective dimension, capture noise) from
+    /// published operating points with the closed forms, and write the calibrated scenario.
+    #[command(after_help = CALIBRATE_EXAMPLES)]
+    Calibrate(CalibrateArgs),
+    /// From an observed number of false candidates to the false match rates consistent with
+    /// it, what they imply for other galleries, and the other-sex share under a model.
+    #[command(after_help = INFER_EXAMPLES)]
+    Infer(InferArgs),
+    /// FPIR and SEL against gallery size at each threshold: the closed forms at every size,
+    /// simulation where it can be enumerated, and their agreement where both run.
+    #[command(after_help = SWEEP_EXAMPLES)]
+    Sweep(SweepArgs),
+    /// Combine the part files of a sharded run into the report an unsharded run writes (the
+    /// same bytes).
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
+    /// Evaluate your own data (embeddings with metadata, or a score file) and write the same
+    /// report folder as a simulated run, with the inputs recorded by SHA-256.
+    #[command(after_help = EVALUATE_EXAMPLES)]
+    Evaluate(EvaluateArgs),
+    /// Write a scenario's simulated gallery and probes (first replicate) as embeddings.npy and
+    /// metadata.csv, for other tools or for `falsematch evaluate`.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// List the bundled scenarios.
+    #[command(after_help = SCENARIOS_EXAMPLES)]
+    Scenarios,
+}
+
+/// Runs a parsed command line; returns the process exit code (0 ok, 1 a check failed).
+///
+/// # Errors
+/// Any error of the command, with context; the binary prints it and exits with code 2.
+pub fn main(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        None => run(RunArgs {
+            tile_size: DEFAULT_TILE_ENTRIES,
+            checkpoint_every: DEFAULT_CHECKPOINT_TILES,
+            ..RunArgs::default()
+        })
+        .map(|()| 0),
+        Some(Command::Run(args)) => run(args).map(|()| 0),
+        Some(Command::Verify(args)) => verify(args),
+        Some(Command::Search(args)) => search(args).map(|()| 0),
+        Some(Command::Evaluate(args)) => evaluate(args).map(|()| 0),
+        Some(Command::Export(args)) => export(args).map(|()| 0),
+        Some(Command::Merge(args)) => merge(args).map(|()| 0),
+        Some(Command::Calibrate(args)) => calibrate(args).map(|()| 0),
+        Some(Command::Infer(args)) => infer(args).map(|()| 0),
+        Some(Command::Sweep(args)) => sweep(args).map(|()| 0),
+        Some(Command::Scenarios) => {
+            let mut stdout = std::io::stdout().lock();
+            for b in BUNDLED {
+                let default = if b.name == DEFAULT_SCENARIO {
+                    " (default)"
+                } else {
+                    ""
+                };
+                writeln!(stdout, "{:<20} {}{default}", b.name, b.description())?;
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Writes a bundle, then prints its summary (None: quiet).
+pub(super) fn write_bundle(
+    out_dir: &std::path::Path,
+    bundle: &report::Bundle,
+    provenance: &[u8],
+    summary: Option<String>,
+) -> anyhow::Result<()> {
+    report::write(out_dir, bundle, provenance)?;
+    if let Some(summary) = summary {
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{summary}")?;
+        writeln!(
+            stdout,
+            "\nWrote {} (report.html, report.md, results.json, tables/, plots/, manifest.json)",
+            out_dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Refuses work needing more than 90 % of the memory available, saying what to change.
+pub(super) fn refuse_beyond_memory(what: &str, bytes: f64, advice: &str) -> anyhow::Result<()> {
+    let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
+    match available_memory_bytes() {
+        Some(available) if bytes > 0.9 * available => anyhow::bail!(
+            "{what}: this run needs about {} MiB of memory but {} MiB are available; {advice}",
+            mib(bytes),
+            mib(available)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Memory the system can give a new process (Linux: MemAvailable), if known.
+pub(super) fn available_memory_bytes() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}

@@ -1,0 +1,418 @@
+//! `calibrate`, `sweep` and `infer`: the model's closed forms put to work.
+
+use super::*;
+
+pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
+    use crate::calibrate::{GroupTarget, SecondPoint, Targets};
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (scenario, _) = Scenario::load(name)?;
+    let targets = Targets {
+        threshold: args.threshold,
+        groups: args
+            .fmr
+            .iter()
+            .map(|(group, fmr)| GroupTarget {
+                group: group.clone(),
+                fmr: *fmr,
+            })
+            .collect(),
+        second: args
+            .second
+            .as_ref()
+            .map(|(group, threshold, fmr)| SecondPoint {
+                group: group.clone(),
+                threshold: *threshold,
+                fmr: *fmr,
+            }),
+        genuine_mean: args.genuine_mean,
+    };
+    let (config, calibration) = crate::calibrate::calibrate(&scenario, &targets)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let text = crate::calibrate::to_toml(&config, name, &calibration)?;
+    let out_name = args.out.display().to_string();
+    // The written file must load: validate it before writing.
+    let calibrated = Scenario::from_toml(&text, &out_name)?;
+    report::write_file(&args.out, text.as_bytes())?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "Calibrated {name}: effective dimension {}, capture noise {:.4} (probe) / {:.4} (gallery), rho {}",
+        calibration.effective_dim,
+        calibration.noise.0,
+        calibration.noise.1,
+        calibration
+            .rho
+            .iter()
+            .map(|(g, r)| format!("{g} = {r:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    let simulated = if args.check {
+        let options = RunOptions {
+            threads: args.threads.map(usize::from),
+            progress: !args.quiet,
+            ..RunOptions::default()
+        };
+        Some(crate::calibrate::check(
+            &calibrated,
+            &calibration,
+            &simulate(&calibrated, &options)?,
+        ))
+    } else {
+        None
+    };
+    writeln!(
+        stdout,
+        "\n{:<34} {:>12} {:>16}{}",
+        "target",
+        "value",
+        "closed form",
+        if simulated.is_some() {
+            "  simulated [95 % interval]            z"
+        } else {
+            ""
+        }
+    )?;
+    for (i, r) in calibration.rows.iter().enumerate() {
+        let sim = simulated
+            .as_ref()
+            .and_then(|s| s.get(i).cloned().flatten())
+            .map_or(String::new(), |c| {
+                format!(
+                    "  {:<36} {:>5.2}",
+                    format!("{:.4e} [{:.3e}, {:.3e}]", c.value, c.lower, c.upper),
+                    c.z
+                )
+            });
+        writeln!(
+            stdout,
+            "{:<34} {:>12.4e} {:>16.4e}{sim}",
+            r.target, r.value, r.closed_form
+        )?;
+    }
+    writeln!(stdout, "\nWrote {out_name}")?;
+    Ok(())
+}
+
+pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
+    use crate::format::rate;
+    let big = |x: f64| count(x.round() as u64);
+    if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
+        anyhow::bail!(
+            "--confidence-level: {} must be in (0.5, 1)",
+            args.confidence_level
+        );
+    }
+    let interval = crate::infer::fmr_interval(
+        args.candidates,
+        args.searches,
+        args.archive,
+        args.confidence_level,
+    );
+    let lv = crate::format::level(args.confidence_level);
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "{} false candidates in {} search(es) of an archive of {} to {} detections:",
+        count(args.candidates),
+        count(args.searches),
+        big(args.archive.0),
+        big(args.archive.1)
+    );
+    let _ = writeln!(
+        out,
+        "  per-comparison false match rate {} to {} (point estimates), {lv} interval {} to {}",
+        rate(interval.point_low),
+        rate(interval.point_high),
+        rate(interval.lower),
+        rate(interval.upper)
+    );
+    let elsewhere: Vec<crate::infer::Elsewhere> = args
+        .galleries
+        .iter()
+        .map(|(name, n)| crate::infer::elsewhere(&interval, name, *n))
+        .collect();
+    for e in &elsewhere {
+        let _ = writeln!(
+            out,
+            "  {} ({} detections): {} to {} false candidates per search, FPIR {} to {}",
+            e.name,
+            big(e.entries),
+            crate::format::mean(e.false_candidates.0),
+            crate::format::mean(e.false_candidates.1),
+            rate(e.fpir.0),
+            rate(e.fpir.1)
+        );
+    }
+    let watch = args
+        .watchlist
+        .zip(args.passers_per_day)
+        .map(|(w, p)| crate::infer::watchlist(&interval, w, p));
+    if let Some(w) = &watch {
+        let _ = writeln!(
+            out,
+            "  watchlist of {} people, {} faces a day: {} to {} false alerts a day",
+            big(w.size),
+            big(w.passers_per_day),
+            crate::format::mean(w.false_alerts_per_day.0),
+            crate::format::mean(w.false_alerts_per_day.1)
+        );
+    }
+    let mut shares = Vec::new();
+    if let Some(name) = &args.scenario {
+        let (scenario, _) = Scenario::load(name)?;
+        let g = match &args.probe_group {
+            Some(pg) => scenario
+                .groups
+                .iter()
+                .position(|g| &g.name == pg)
+                .ok_or_else(|| anyhow::anyhow!("--probe-group: no group `{pg}` in {name}"))?,
+            None => scenario
+                .groups
+                .iter()
+                .position(|g| g.probe_share > 0.0)
+                .unwrap_or(0),
+        };
+        let own = scenario.config.groups[g]
+            .attributes
+            .get(&args.attribute)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--attribute: group `{}` of {name} has no attribute `{}`",
+                    scenario.groups[g].name,
+                    args.attribute
+                )
+            })?
+            .clone();
+        let base = scenario.captures[scenario.gallery_capture].noise_min;
+        let noise: Vec<f64> = if args.noise.is_empty() {
+            let mut n = vec![0.3, base, 0.75];
+            n.sort_by(f64::total_cmp);
+            n.dedup();
+            n
+        } else {
+            args.noise.clone()
+        };
+        for s in &noise {
+            if !(0.0..1.0).contains(s) {
+                anyhow::bail!("--noise: {s} must be in [0, 1)");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nUnder {name}'s model, the share of a {} probe's false candidates whose {} is not {own}:",
+            scenario.groups[g].name, args.attribute
+        );
+        let _ = write!(out, "  {:<12}", "threshold");
+        for s in &noise {
+            let _ = write!(out, " {:>14}", format!("noise {s}"));
+        }
+        let _ = writeln!(out);
+        for &t in &args.thresholds {
+            let _ = write!(out, "  {t:<12}");
+            for &s in &noise {
+                let share = crate::infer::other_share(&scenario, g, &args.attribute, t, Some(s));
+                shares.push(serde_json::json!({"threshold": t, "noise": s, "share": share}));
+                let _ = write!(
+                    out,
+                    " {:>14}",
+                    share.map_or("-".into(), crate::format::percent)
+                );
+            }
+            let _ = writeln!(out);
+        }
+    }
+    print!("{out}");
+    if let Some(path) = &args.out {
+        let doc = serde_json::json!({
+            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
+            "fmr": interval,
+            "elsewhere": elsewhere,
+            "watchlist": watch,
+            "other_share": shares,
+            "model": "k ~ Poisson(searches x archive x FMR), comparisons independent; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day",
+        });
+        let mut bytes = serde_json::to_vec_pretty(&doc)?;
+        bytes.push(b'\n');
+        report::write_file(path, &bytes)?;
+    }
+    Ok(())
+}
+
+pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    use crate::format::{mean, rate};
+    let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (scenario, _) = Scenario::load(name)?;
+    let sizes = crate::sweep::sizes(args.sizes.0, args.sizes.1, args.per_decade);
+    let limit = args.simulate_up_to.max(0.0) as u64;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("falsematch-out").join(format!("sweep-{}", scenario.config.name))
+    });
+    if out.is_file() {
+        anyhow::bail!("{}: is a file; --out is a folder", out.display());
+    }
+    let simulated: u64 = sizes.iter().filter(|&&n| n <= limit).sum();
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: false,
+        ..RunOptions::default()
+    };
+    let biggest = crate::sweep::resized(
+        &scenario,
+        sizes
+            .iter()
+            .copied()
+            .filter(|&n| n <= limit)
+            .max()
+            .unwrap_or(1),
+    )?;
+    refuse_beyond_memory(
+        name,
+        work_estimate(&biggest, &options).memory_bytes,
+        "lower --simulate-up-to",
+    )?;
+    if !args.quiet {
+        eprintln!(
+            "falsematch: {} sizes from {} to {}; simulating {} of them ({} comparisons){}",
+            sizes.len(),
+            count(sizes[0]),
+            count(*sizes.last().unwrap_or(&0)),
+            sizes.iter().filter(|&&n| n <= limit).count(),
+            count(simulated * scenario.n_probes() as u64 * u64::from(scenario.config.replicates)),
+            if scenario.has_closed_form_fmr() {
+                ""
+            } else {
+                "; no analytic mode: this scenario has per-identity rho or varying capture noise"
+            }
+        );
+    }
+    let quiet = args.quiet;
+    let rows = crate::sweep::sweep(&scenario, &sizes, limit, &options, &mut |n| {
+        if !quiet {
+            eprintln!("falsematch: N = {}", count(n));
+        }
+    })?;
+    // sweep.csv
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    csv.write_record([
+        "entries",
+        "threshold",
+        "score",
+        "analytic_fpir",
+        "analytic_sel",
+        "fpir",
+        "fpir_lower",
+        "fpir_upper",
+        "sel",
+        "sel_lower",
+        "sel_upper",
+        "z_fpir",
+        "z_sel",
+    ])?;
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for r in &rows {
+        let e = |x: &Option<crate::estimate::Estimate>,
+                 f: fn(&crate::estimate::Estimate) -> f64| {
+            opt(x.as_ref().map(f))
+        };
+        csv.write_record([
+            r.entries.to_string(),
+            r.threshold.clone(),
+            r.score.to_string(),
+            opt(r.analytic_fpir),
+            opt(r.analytic_sel),
+            e(&r.fpir, |e| e.value),
+            e(&r.fpir, |e| e.lower),
+            e(&r.fpir, |e| e.upper),
+            e(&r.sel, |e| e.value),
+            e(&r.sel, |e| e.lower),
+            e(&r.sel, |e| e.upper),
+            opt(r.z_fpir),
+            opt(r.z_sel),
+        ])?;
+    }
+    // sweep.svg
+    let series =
+        |analytic: fn(&crate::sweep::SweepRow) -> Option<f64>,
+         sim: fn(&crate::sweep::SweepRow) -> Option<&crate::estimate::Estimate>| {
+            scenario
+                .thresholds
+                .iter()
+                .map(|t| crate::report::plots::SweepSeries {
+                    label: t.label.clone(),
+                    analytic: rows
+                        .iter()
+                        .filter(|r| r.threshold == t.label)
+                        .filter_map(|r| analytic(r).map(|v| (r.entries as f64, v)))
+                        .collect(),
+                    simulated: rows
+                        .iter()
+                        .filter(|r| r.threshold == t.label)
+                        .filter_map(|r| {
+                            sim(r).map(|e| crate::report::plots::IntervalPoint {
+                                x: r.entries as f64,
+                                value: e.value,
+                                lower: e.lower,
+                                upper: e.upper,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>()
+        };
+    let svg = crate::report::plots::sweep(
+        &series(|r| r.analytic_fpir, |r| r.fpir.as_ref()),
+        &series(|r| r.analytic_sel, |r| r.sel.as_ref()),
+    )?;
+    // sweep.md
+    let mut md = format!(
+        "# Sweep of {} over gallery size\n\nFPIR and SEL (false candidates per search) against the number of gallery entries N. Analytic: the closed forms (SEL exact in expectation; FPIR assumes detections match independently, exact with one detection per identity{}). Simulated: `falsematch run` of the scenario resized to N, with 95 % intervals. z: standardized difference where both ran.\n\n",
+        scenario.config.name,
+        if scenario.is_closed_form_regime() {
+            ""
+        } else {
+            "; here people have several detections, which match together, so the analytic FPIR overstates it and gets no z"
+        }
+    );
+    md.push_str("| N | threshold | analytic FPIR | simulated FPIR | z | analytic SEL | simulated SEL | z |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    let cell = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
+        x.as_ref().map_or("-".to_string(), |e| {
+            crate::format::with_interval(e.value, e.lower, e.upper, f)
+        })
+    };
+    let z = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:+.2}"));
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            count(r.entries),
+            r.threshold,
+            r.analytic_fpir.map_or("-".into(), rate),
+            cell(&r.fpir, rate),
+            z(r.z_fpir),
+            r.analytic_sel.map_or("-".into(), mean),
+            cell(&r.sel, mean),
+            z(r.z_sel)
+        ));
+    }
+    let worst = rows
+        .iter()
+        .flat_map(|r| [r.z_fpir, r.z_sel])
+        .flatten()
+        .fold(0.0f64, |a, z| a.max(z.abs()));
+    md.push_str(&format!(
+        "\nLargest |z| where both ran: {worst:.2}.\n\n![sweep](sweep.svg)\n"
+    ));
+    std::fs::create_dir_all(&out)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", out.display()))?;
+    report::write_file(&out.join("sweep.csv"), &csv.into_inner()?)?;
+    report::write_file(&out.join("sweep.svg"), svg.as_bytes())?;
+    report::write_file(&out.join("sweep.md"), md.as_bytes())?;
+    if !args.quiet {
+        print!("{md}");
+        println!("\nWrote {} (sweep.md, sweep.csv, sweep.svg)", out.display());
+    }
+    Ok(())
+}
