@@ -78,6 +78,23 @@ pub struct Calibration {
     pub rows: Vec<TargetRow>,
 }
 
+impl Calibration {
+    /// The solution in one line: effective dimension, capture noise, rho per group.
+    pub fn summary(&self) -> String {
+        format!(
+            "effective dimension {}, capture noise {:.6} (probe) / {:.6} (gallery), rho {}",
+            self.effective_dim,
+            self.noise.0,
+            self.noise.1,
+            self.rho
+                .iter()
+                .map(|(g, r)| format!("{g} = {r:.6}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
 /// Why calibration failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -475,18 +492,7 @@ pub fn to_toml(
             r.target, r.value, r.closed_form
         ));
     }
-    head.push_str(&format!(
-        "# Solved: effective_dimension = {}, capture noise = {:.6} (probe) / {:.6} (gallery), rho = {}\n",
-        calibration.effective_dim,
-        calibration.noise.0,
-        calibration.noise.1,
-        calibration
-            .rho
-            .iter()
-            .map(|(g, r)| format!("{g} {r:.6}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    head.push_str(&format!("# Solved: {}\n", calibration.summary()));
     Ok(head + "\n" + &body)
 }
 

@@ -34,19 +34,7 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let calibrated = Scenario::from_toml(&text, &out_name)?;
     report::write_file(&args.out, text.as_bytes())?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "Calibrated {name}: effective dimension {}, capture noise {:.4} (probe) / {:.4} (gallery), rho {}",
-        calibration.effective_dim,
-        calibration.noise.0,
-        calibration.noise.1,
-        calibration
-            .rho
-            .iter()
-            .map(|(g, r)| format!("{g} = {r:.4}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
+    writeln!(stdout, "Calibrated {name}: {}", calibration.summary())?;
     let simulated = if args.check {
         let options = RunOptions {
             threads: args.threads.map(usize::from),

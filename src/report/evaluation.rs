@@ -3,9 +3,8 @@
 //! recorded by SHA-256 where a simulated run records its scenario and seed.
 
 use super::document;
-use super::plots::{self, Bar, IntervalPoint};
+use super::plots;
 use super::{Bundle, MANIFEST, Manifest, ReportError, ToolInfo, VerifyError};
-use crate::estimate::Estimate;
 use crate::import::evaluate::{
     EvaluateError, EvaluateOptions, Evaluation, evaluate_embeddings, evaluate_scores,
 };
@@ -289,42 +288,14 @@ fn figures(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportError>
         ));
     }
     if est.slices.len() > 1 {
-        let point = |est: &Estimate| IntervalPoint {
-            x: 0.0,
-            value: est.value,
-            lower: est.lower,
-            upper: est.upper,
-        };
-        let bars_of = |f: &dyn Fn(&crate::estimate::ThresholdRow) -> Option<&Estimate>| {
-            est.slices
-                .iter()
-                .skip(1)
-                .map(|s| Bar {
-                    label: s.probe_group.clone(),
-                    value: f(&s.thresholds[h]).map(point),
-                })
-                .collect::<Vec<Bar>>()
-        };
-        out.push((
-            "plots/groups.svg".into(),
-            plots::bars(
-                &format!("By probe group at {}", headline.label),
-                &[
-                    ("FPIR".into(), true, bars_of(&|r| r.fpir.as_ref())),
-                    ("SEL".into(), false, bars_of(&|r| r.sel.as_ref())),
-                    (
-                        format!("FNIR rank {}", e.plan.k),
-                        true,
-                        bars_of(&|r| r.fnir_rank_k.as_ref()),
-                    ),
-                ],
-            )?,
-            format!(
-                "FPIR, SEL and FNIR by probe group at {}, with {} intervals.",
-                headline.label,
-                crate::format::level(e.plan.confidence_level)
-            ),
-        ));
+        out.push(super::groups_figure(
+            &est.slices[1..],
+            h,
+            &headline.label,
+            "SEL",
+            e.plan.k,
+            e.plan.confidence_level,
+        )?);
     }
     if let Some(table) = est.cross_group.get(h).filter(|_| e.plan.groups.len() > 1) {
         out.push(super::cross_group_figure(

@@ -1,0 +1,339 @@
+//! The output folder on disk: atomic writes (a temporary sibling, then a rename), the check
+//! that a target may be replaced, and `verify` (files against the manifest, then against a
+//! fresh run).
+
+use super::{Bundle, MANIFEST, Manifest, PROVENANCE, ReportError, evaluation};
+use crate::scenario::{Scenario, sha256_hex};
+use std::path::{Path, PathBuf};
+
+fn sibling(dir: &Path, tag: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    dir.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
+}
+
+/// Removes temporary folders that an interrupted earlier run left beside `dir`.
+fn remove_stale(dir: &Path) {
+    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let n = entry.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&format!(".{name}.partial-")) || n.starts_with(&format!(".{name}.old-")) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Why a bundle could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target exists and is not a falsematch bundle.
+    #[error(
+        "{0}: exists and is not a falsematch output folder (no manifest.json); choose another --out or remove it"
+    )]
+    NotABundle(PathBuf),
+    /// An I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        source: std::io::Error,
+    },
+}
+
+/// Checks that `dir` may receive a bundle: it does not exist, or it is an empty folder or a
+/// falsematch output folder (it has a manifest). Anything else is never replaced.
+///
+/// # Errors
+/// [`WriteError::NotABundle`], or [`WriteError::Io`] when the folder cannot be read.
+pub fn check_target(dir: &Path) -> Result<(), WriteError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let is_empty = || {
+        std::fs::read_dir(dir)
+            .map(|mut entries| entries.next().is_none())
+            .map_err(|source| WriteError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+    };
+    if dir.is_dir() && (dir.join(MANIFEST).is_file() || is_empty()?) {
+        Ok(())
+    } else {
+        Err(WriteError::NotABundle(dir.to_path_buf()))
+    }
+}
+
+/// Writes a bundle (plus provenance) to `dir` atomically: into a temporary folder beside it,
+/// then renamed into place. An existing `dir` is replaced only if it is empty or a bundle.
+///
+/// # Errors
+/// [`WriteError`]; nothing is left behind on failure.
+pub fn write(dir: &Path, bundle: &Bundle, provenance: &[u8]) -> Result<(), WriteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path, source }
+    };
+    check_target(dir)?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    remove_stale(dir);
+    let tmp = sibling(dir, "partial");
+    let result = (|| {
+        for (path, bytes) in bundle
+            .files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .chain(std::iter::once((PROVENANCE, provenance)))
+        {
+            let target = tmp.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::write(&target, bytes).map_err(io(&target))?;
+        }
+        if dir.exists() {
+            let old = sibling(dir, "old");
+            std::fs::rename(dir, &old).map_err(io(dir))?;
+            std::fs::rename(&tmp, dir).map_err(io(dir))?;
+            let _ = std::fs::remove_dir_all(&old);
+        } else {
+            std::fs::rename(&tmp, dir).map_err(io(dir))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Writes one file atomically: a temporary file beside it, then a rename.
+///
+/// # Errors
+/// [`WriteError::Io`]; the temporary file is removed on failure.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let tmp = sibling(path, "partial");
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every file reproduced.
+    Reproduced,
+    /// The first difference, in words naming the file.
+    Differs(String),
+}
+
+/// Why a folder could not be verified at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// No readable manifest.
+    #[error("{path}: cannot read the manifest ({message}); is this a falsematch output folder?")]
+    Manifest {
+        /// The manifest path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The recorded scenario is not valid.
+    #[error("{0}")]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// The re-run failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+    /// An input file of a recorded evaluation cannot be read.
+    #[error(
+        "{path}: cannot read this input of the recorded evaluation ({message}); verify needs the data files at the paths recorded in {MANIFEST}"
+    )]
+    Input {
+        /// The recorded path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The re-run of an evaluation failed.
+    #[error(transparent)]
+    Evaluate(#[from] crate::import::evaluate::EvaluateError),
+    /// Rendering failed.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+/// What a manifest says to re-run.
+pub enum Recorded<'a> {
+    /// A simulated run: the scenario (seed set) and its text.
+    Scenario(&'a Scenario, &'a str),
+    /// An evaluation of imported data.
+    Evaluation(&'a evaluation::EvaluationRecord),
+}
+
+/// Compares the files on disk with their manifest, then with a fresh re-run (`rerun` builds the
+/// bundle from the recorded scenario and seed, or the recorded evaluation).
+///
+/// # Errors
+/// [`VerifyError`] when the folder has no usable manifest, a recorded input file is missing, or
+/// the re-run fails.
+pub fn verify(
+    dir: &Path,
+    rerun: impl FnOnce(Recorded<'_>) -> Result<Bundle, VerifyError>,
+) -> Result<Verdict, VerifyError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|e| VerifyError::Manifest {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Verdict::Differs(format!(
+                "{MANIFEST}: not a valid manifest ({e})"
+            )));
+        }
+    };
+    // 1. The folder against its own manifest.
+    for f in &manifest.files {
+        match std::fs::read(dir.join(&f.path)) {
+            Err(_) => return Ok(Verdict::Differs(format!("{}: missing", f.path))),
+            Ok(bytes) if sha256_hex(&bytes) != f.sha256 => {
+                return Ok(Verdict::Differs(format!(
+                    "{}: its SHA-256 does not match manifest.json",
+                    f.path
+                )));
+            }
+            Ok(_) => {}
+        }
+    }
+    // 2. A fresh run of the recorded scenario or evaluation against the folder.
+    let fresh = match (&manifest.scenario, &manifest.evaluation) {
+        (Some(recorded), _) => {
+            if sha256_hex(recorded.text.as_bytes()) != recorded.sha256 {
+                return Ok(Verdict::Differs(
+                    "manifest.json: the scenario text does not match its SHA-256".into(),
+                ));
+            }
+            let mut scenario = Scenario::from_toml(
+                &recorded.text,
+                &format!("{} (scenario recorded in {MANIFEST})", dir.display()),
+            )?;
+            if let Some(seed) = manifest.seed {
+                scenario.set_seed(seed);
+            }
+            rerun(Recorded::Scenario(&scenario, &recorded.text))?
+        }
+        (None, Some(record)) => {
+            if let Some(changed) = record.changed_input()? {
+                return Ok(Verdict::Differs(changed));
+            }
+            rerun(Recorded::Evaluation(record))?
+        }
+        (None, None) => {
+            return Ok(Verdict::Differs(format!(
+                "{MANIFEST}: records neither a scenario nor an evaluation"
+            )));
+        }
+    };
+    for (path, bytes) in &fresh.files {
+        let Ok(on_disk) = std::fs::read(dir.join(path)) else {
+            return Ok(Verdict::Differs(format!("{path}: missing")));
+        };
+        let same = if path == MANIFEST {
+            same_manifest(&on_disk, bytes)
+        } else {
+            on_disk == *bytes
+        };
+        if !same {
+            return Ok(Verdict::Differs(first_difference(path, &on_disk, bytes)));
+        }
+    }
+    let mut extra = Vec::new();
+    collect_files(dir, dir, &mut extra);
+    extra.sort();
+    if let Some(x) = extra
+        .into_iter()
+        .find(|p| p != PROVENANCE && fresh.get(p).is_none())
+    {
+        return Ok(Verdict::Differs(format!(
+            "{x}: not part of a bundle of this scenario"
+        )));
+    }
+    Ok(Verdict::Reproduced)
+}
+
+/// Manifests are equal up to the git commit of the build (the same release built from two
+/// commits gives the same results).
+fn same_manifest(a: &[u8], b: &[u8]) -> bool {
+    let parse = |x: &[u8]| {
+        serde_json::from_slice::<Manifest>(x).ok().map(|mut m| {
+            m.tool.git_commit = None;
+            m
+        })
+    };
+    matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
+}
+
+fn first_difference(path: &str, on_disk: &[u8], fresh: &[u8]) -> String {
+    let at = on_disk
+        .iter()
+        .zip(fresh)
+        .position(|(a, b)| a != b)
+        .unwrap_or(on_disk.len().min(fresh.len()));
+    let line = on_disk[..at.min(on_disk.len())]
+        .iter()
+        .filter(|&&c| c == b'\n')
+        .count()
+        + 1;
+    format!(
+        "{path}: differs from a fresh run at byte {at} (line {line}); {} bytes on disk, {} in the fresh run",
+        on_disk.len(),
+        fresh.len()
+    )
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(root, &path, out);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_names_byte_and_line() {
+        assert_eq!(
+            first_difference("a", b"x\nyz", b"x\nyq"),
+            "a: differs from a fresh run at byte 3 (line 2); 4 bytes on disk, 4 in the fresh run"
+        );
+    }
+}
