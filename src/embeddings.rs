@@ -10,7 +10,7 @@
 //! Invariants: the whole float matrix is never held in memory (only the int16 copy); every error
 //! names the file and, for bad values, the row.
 
-use crate::population::QUANT_SCALE;
+use crate::population::quantize;
 use ndarray::Array2;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -44,13 +44,34 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim())
 }
 
-/// An open `.npy` file after its header: the reader at the first data byte, rows, columns,
-/// bytes per value.
-type OpenNpy = (BufReader<std::fs::File>, usize, usize, usize);
+/// A reader that hashes every byte it passes on.
+struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// An open `.npy` file after its header: the reader at the first data byte (hashing what it
+/// reads), rows, columns, bytes per value.
+type OpenNpy = (BufReader<Hashing<std::fs::File>>, usize, usize, usize);
 
 fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let mut r = BufReader::new(file);
+    let mut r = BufReader::with_capacity(
+        1 << 20,
+        Hashing {
+            inner: file,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        },
+    );
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)
         .map_err(|_| err(path, "not a .npy file (too short)"))?;
@@ -135,39 +156,116 @@ pub fn npy_shape(path: &Path) -> Result<(usize, usize), EmbeddingError> {
 /// [`EmbeddingError`] naming the file: unreadable, not `.npy`, not a 2-D little-endian float
 /// matrix, Fortran order, more than 4096 columns, or a row that is zero, NaN or infinite.
 pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
+    read_npy_hashed(path).map(|(rows, _)| rows)
+}
+
+/// [`read_npy`], with the SHA-256 of the whole file computed in the same pass.
+///
+/// # Errors
+/// As [`read_npy`].
+pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingError> {
+    use rayon::prelude::*;
+    use sha2::Digest;
     let (mut r, rows, cols, width) = open_npy(path)?;
     let mut out = Array2::<i16>::zeros((rows, cols));
-    let mut raw = vec![0u8; cols * width];
-    let mut row = vec![0f64; cols];
-    for (i, mut target) in out.rows_mut().into_iter().enumerate() {
-        r.read_exact(&mut raw).map_err(|_| {
-            err(
-                path,
-                format!("truncated: the header promises {rows} rows, data ends at row {i}"),
-            )
-        })?;
-        for (j, v) in row.iter_mut().enumerate() {
-            let b = &raw[j * width..(j + 1) * width];
-            *v = if width == 4 {
-                f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            } else {
-                f64::from_le_bytes(b.try_into().expect("8 bytes"))
-            };
-        }
-        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !norm.is_finite() || norm == 0.0 {
+    let row_bytes = cols * width;
+    // Blocks of about 8 MB: the next block is read (and hashed) on one worker while the rows
+    // of the previous one are normalized and quantized on the others. Rows are independent,
+    // so the result does not depend on the split.
+    let block_rows = ((8 << 20) / row_bytes).max(1);
+    let truncated = |i: usize| {
+        err(
+            path,
+            format!("truncated: the header promises {rows} rows, data ends at row {i}"),
+        )
+    };
+    let read_block =
+        |r: &mut BufReader<Hashing<std::fs::File>>, start: usize, buf: &mut Vec<u8>| {
+            let n = block_rows.min(rows - start);
+            buf.resize(n * row_bytes, 0);
+            r.read_exact(buf).map_err(|_| truncated(start))
+        };
+    let (mut current, mut next) = (Vec::new(), Vec::new());
+    read_block(&mut r, 0, &mut current)?;
+    let out_rows = out.as_slice_mut().expect("standard layout");
+    for (b, target) in out_rows.chunks_mut(block_rows * cols).enumerate() {
+        let start = b * block_rows;
+        let more = start + block_rows < rows;
+        let (read, bad) = rayon::join(
+            || {
+                if more {
+                    read_block(&mut r, start + block_rows, &mut next)
+                } else {
+                    Ok(())
+                }
+            },
+            || {
+                current
+                    .par_chunks(row_bytes)
+                    .zip(target.par_chunks_mut(cols))
+                    .enumerate()
+                    .filter_map(|(i, (raw, t))| (!quantize_row(raw, width, t)).then_some(i))
+                    .min()
+            },
+        );
+        if let Some(i) = bad {
             return Err(err(
                 path,
                 format!(
-                    "row {i} has a NaN, an infinite value or zero length; every embedding must be a finite non-zero vector"
+                    "row {} has a NaN, an infinite value or zero length; every embedding must be a finite non-zero vector",
+                    start + i
                 ),
             ));
         }
-        for (t, v) in target.iter_mut().zip(&row) {
-            *t = (v / norm * QUANT_SCALE).round() as i16;
+        read?;
+        std::mem::swap(&mut current, &mut next);
+    }
+    // Whatever follows the data still belongs to the file's hash.
+    std::io::copy(&mut r, &mut std::io::sink())
+        .map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let hash = r.into_inner().hasher.finalize();
+    Ok((out, hash.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// Normalizes one little-endian float row (`width` 4 or 8 bytes per value) and quantizes it
+/// into `target`; false for a zero, NaN or infinite row. Compiled for AVX-512 where the CPU
+/// has it (IEEE basic operations in the same order, so the same bits).
+fn quantize_row(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::search::avx512() {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { quantize_row_avx512(raw, width, target) };
+    }
+    quantize_row_generic(raw, width, target)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn quantize_row_avx512(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
+    quantize_row_generic(raw, width, target)
+}
+
+#[inline(always)]
+fn quantize_row_generic(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
+    let mut row = vec![0f64; target.len()];
+    if width == 4 {
+        for (v, b) in row.iter_mut().zip(raw.chunks_exact(4)) {
+            *v = f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+    } else {
+        for (v, b) in row.iter_mut().zip(raw.chunks_exact(8)) {
+            *v = f64::from_le_bytes(b.try_into().expect("8 bytes"));
         }
     }
-    Ok(out)
+    // Sum of squares in index order (part of the reproducibility contract).
+    let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return false;
+    }
+    for (t, v) in target.iter_mut().zip(&row) {
+        *t = quantize(v / norm);
+    }
+    true
 }
 
 /// The bytes of a float32 `.npy` file (format version 1) holding `data` as `rows` x `cols`, row
@@ -265,6 +363,7 @@ pub fn read_groups(path: &Path, rows: usize) -> Result<(Vec<String>, Vec<u16>), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::population::QUANT_SCALE;
 
     fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
         std::fs::write(path, npy_bytes(rows, cols, data)).unwrap();

@@ -183,7 +183,7 @@ impl<'a> Results<'a> {
             scenario.captures[scenario.probe_capture].noise_min,
             scenario.captures[scenario.gallery_capture].noise_min,
         );
-        let d = scenario.dim as f64;
+        let precision = scenario.config.search.precision;
         Results {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -223,10 +223,10 @@ impl<'a> Results<'a> {
                 closed_form_regime: scenario.is_closed_form_regime(),
             },
             conventions: Conventions {
-                score: "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2",
+                score: precision.convention(),
                 quantization_scale: QUANT_SCALE,
                 score_resolution: 1.0 / (QUANT_SCALE * QUANT_SCALE),
-                max_quantization_error: 0.5 * d.sqrt() / QUANT_SCALE,
+                max_quantization_error: precision.max_quantization_error(scenario.dim),
                 candidate_rule: "an entry is a candidate at threshold T when its score >= T",
                 ties: "candidate lists break ties by lower gallery index; a mate's rank counts every non-mate entry scoring >= the mate (ties against the mate, pessimistic)",
                 intervals: "rates: Clopper-Pearson exact, with a rule-of-3 upper bound at zero events and a flag under 30 events; FPIR and SEL also (SEL mainly) by percentile bootstrap over probe subjects with gallery identities fixed; SEL also exact Poisson; FMR pairs share subjects, so their Clopper-Pearson intervals are narrower than the truth outside the closed-form regime",

@@ -13,7 +13,7 @@
 use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, records};
 use crate::population::{GalleryLayout, Population, Tile};
 use crate::scenario::Scenario;
-use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
+use crate::search::{NoEnrolledIdentity, Precision, ProbeSet, Thresholds, search_tile};
 use crate::shard::{PartialRun, ReplicatePart, Shard};
 use crate::tally::Tally;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -306,7 +306,7 @@ pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, Ru
 }
 
 /// The worker pool of a run (`--threads`, or one worker per core).
-fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> {
+pub(crate) fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
@@ -363,6 +363,7 @@ fn progress_bar(enabled: bool) -> ProgressBar {
 ///
 /// # Errors
 /// [`RunError::Threads`] when the worker pool cannot start.
+#[allow(clippy::too_many_arguments)]
 pub fn search_embeddings(
     gallery: &ndarray::Array2<i16>,
     groups: &[u16],
@@ -370,13 +371,15 @@ pub fn search_embeddings(
     probes: &ndarray::Array2<i16>,
     k: usize,
     thresholds: &Thresholds,
+    precision: Precision,
     options: &RunOptions,
 ) -> Result<Tally, RunError> {
-    let probe_set = ProbeSet {
-        embeddings: probes.clone(),
-        group: vec![0; probes.nrows()],
-        mate: vec![None; probes.nrows()],
-    };
+    let probe_set = ProbeSet::new(
+        probes.clone(),
+        vec![0; probes.nrows()],
+        vec![None; probes.nrows()],
+        precision,
+    );
     let identity: Vec<u64> = (0..gallery.nrows() as u64).collect();
     search_gallery(
         gallery, &identity, groups, n_groups, &probe_set, k, thresholds, options,

@@ -1,10 +1,52 @@
 //! The reproducibility contract: same version + scenario + seed => the same bytes, whatever
 //! the thread count, tile size or tile order.
 
-use crate::support::{results_json, rich, run};
+use crate::support::{results_json, rich, rich_with, run};
 use falsematch::population::{GalleryLayout, Population};
 use falsematch::run::RunOptions;
 use falsematch::search::ProbeSet;
+
+#[test]
+fn int8_results_do_not_depend_on_threads_tiles_or_the_kernel() {
+    // The int8 format keeps the contract: exact int8 dot products, then IEEE single-precision
+    // rescaling in a fixed order. Forcing the portable kernel is checked by the CLI test in
+    // tests/search.rs (the kernel is chosen once per process).
+    let scenario = rich_with(3, "precision = \"int8\"");
+    let reference = results_json(
+        &scenario,
+        &RunOptions {
+            threads: Some(1),
+            ..RunOptions::default()
+        },
+    );
+    for options in [
+        RunOptions {
+            threads: Some(2),
+            tile_entries: 1,
+            ..RunOptions::default()
+        },
+        RunOptions {
+            threads: Some(3),
+            tile_entries: 2500,
+            reverse_tiles: true,
+            ..RunOptions::default()
+        },
+    ] {
+        assert!(
+            results_json(&scenario, &options) == reference,
+            "int8 results differ with {options:?}"
+        );
+    }
+    let text = String::from_utf8(reference.clone()).unwrap();
+    assert!(
+        text.contains("\"precision\": \"int8\""),
+        "the format is recorded"
+    );
+    assert!(
+        results_json(&rich(3), &RunOptions::default()) != reference,
+        "int8 and int16 are different formats"
+    );
+}
 
 #[test]
 fn results_do_not_depend_on_threads_tiles_or_order() {

@@ -153,6 +153,72 @@ fn search_matches_a_brute_force_float_search() {
 }
 
 #[test]
+fn int8_search_is_reproducible_and_within_its_error_bound() {
+    let (n, m, d, k) = (2000, 13, 70, 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let (g, p) = (data(n, d, 3), data(m, d, 4));
+    write_npy(&tmp.path().join("g.npy"), n, d, &g);
+    write_npy(&tmp.path().join("p.npy"), m, d, &p);
+    let search = |name: &str, threads: &str, kernel: Option<&str>| {
+        let out = tmp.path().join(name);
+        let mut cmd = Command::cargo_bin("falsematch").unwrap();
+        if let Some(kernel) = kernel {
+            cmd.env("FALSEMATCH_KERNEL", kernel);
+        }
+        cmd.args(["search", "--precision", "int8", "--k", "5", "--quiet"])
+            .args(["--thresholds", "0.1,0.2", "--threads", threads])
+            .arg("--gallery")
+            .arg(tmp.path().join("g.npy"))
+            .arg("--probes")
+            .arg(tmp.path().join("p.npy"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read(out).unwrap()
+    };
+    let reference = search("a.json", "1", None);
+    assert_eq!(search("b.json", "2", None), reference, "threads");
+    assert_eq!(
+        search("c.json", "2", Some("portable")),
+        reference,
+        "the portable kernel gives the same bytes"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&reference).unwrap();
+    assert_eq!(json["precision"], "int8");
+    let (gn, pn) = (normalized(&g, d), normalized(&p, d));
+    // Each component moves by at most f/2 + 0.5/32767, f = max |x_i| / 127; the pair bound
+    // follows as in benches/compare_faiss.py.
+    let err = |x: &[f64]| x.iter().fold(0.0f64, |a, v| a.max(v.abs())) / 254.0 + 0.5 / 32767.0;
+    let l1 = |x: &[f64]| x.iter().map(|v| v.abs()).sum::<f64>();
+    for (i, probe) in pn.iter().enumerate() {
+        let got = &json["results"][i]["candidates"];
+        let mut exact: Vec<f64> = gn
+            .iter()
+            .map(|x| x.iter().zip(probe).map(|(a, b)| a * b).sum())
+            .collect();
+        for r in 0..k {
+            let c = &got[r];
+            let j = c["gallery_index"].as_u64().unwrap() as usize;
+            let x = &gn[j];
+            let bound =
+                err(x) * l1(probe) + err(probe) * l1(x) + d as f64 * err(x) * err(probe) + 1e-6;
+            let diff = (c["score"].as_f64().unwrap() - exact[j]).abs();
+            assert!(diff <= bound, "probe {i} rank {r}: {diff} > {bound}");
+            // Far tighter than the bound in practice: random directions move by about 1e-3.
+            assert!(diff < 0.01, "probe {i} rank {r}: {diff}");
+        }
+        exact.sort_by(|a, b| b.total_cmp(a));
+        let kth = got[k - 1]["score"].as_f64().unwrap();
+        assert!(
+            (kth - exact[k - 1]).abs() < 0.01,
+            "probe {i}: K-th score {kth} vs {}",
+            exact[k - 1]
+        );
+    }
+}
+
+#[test]
 fn bad_embedding_files_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     write_npy(&tmp.path().join("g.npy"), 4, 8, &data(4, 8, 3));

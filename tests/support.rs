@@ -57,6 +57,11 @@ bootstrap_draws = 0
 /// detections per identity, per-identity rho, varying capture noise, mated and non-mated
 /// probes, two replicates.
 pub fn rich(seed: u64) -> Scenario {
+    rich_with(seed, "")
+}
+
+/// [`rich`] with extra settings in its `[search]` table.
+pub fn rich_with(seed: u64, search: &str) -> Scenario {
     let text = format!(
         r#"
 name = "rich"
@@ -118,6 +123,7 @@ non_mated = 20
 capture = "photo"
 [search]
 candidate_list_length = 5
+{search}
 [thresholds]
 raw = [0.3, 0.4, 0.5]
 percent = [67.0]

@@ -22,8 +22,16 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
         ((g_rows + 2 * p_rows) * cols * 2) as f64 + 16.0 * 1_048_576.0,
         "search a smaller gallery, or split it and merge the candidate lists",
     )?;
-    let gallery = crate::embeddings::read_npy(&args.gallery)?;
-    let probes = crate::embeddings::read_npy(&args.probes)?;
+    let options = RunOptions {
+        threads: args.threads.map(usize::from),
+        progress: !args.quiet,
+        ..RunOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let (gallery, gallery_sha) = crate::run::thread_pool(&options)?
+        .install(|| crate::embeddings::read_npy_hashed(&args.gallery))?;
+    let (probes, probes_sha) = crate::embeddings::read_npy_hashed(&args.probes)?;
+    let read_secs = started.elapsed().as_secs_f64();
     if probes.ncols() != gallery.ncols() {
         anyhow::bail!(
             "{}: {} columns, but {} has {}; gallery and probes must come from the same model",
@@ -40,12 +48,8 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     let thresholds = Thresholds {
         q: scores.iter().map(|&t| threshold_q(t)).collect(),
     };
-    let options = RunOptions {
-        threads: args.threads.map(usize::from),
-        progress: !args.quiet,
-        ..RunOptions::default()
-    };
     let k = usize::from(args.k);
+    let started = std::time::Instant::now();
     let tally = crate::run::search_embeddings(
         &gallery,
         &groups,
@@ -53,8 +57,10 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
         &probes,
         k,
         &thresholds,
+        args.precision,
         &options,
     )?;
+    let search_secs = started.elapsed().as_secs_f64();
     let g = names.len();
     // Counts at each threshold: sums of the buckets at or above it.
     let counts =
@@ -118,10 +124,11 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             .collect();
         let doc = serde_json::json!({
             "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
-            "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": crate::embeddings::sha256_file(&args.gallery)?},
-            "probes": {"rows": probes.nrows(), "sha256": crate::embeddings::sha256_file(&args.probes)?},
+            "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": gallery_sha},
+            "probes": {"rows": probes.nrows(), "sha256": probes_sha},
             "normalized": "every row divided by its L2 norm on load",
-            "score": "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2; candidates break ties by lower gallery index",
+            "score": format!("{}; candidates break ties by lower gallery index", args.precision.convention()),
+            "precision": args.precision,
             "k": k,
             "thresholds": scores,
             "groups": names,
@@ -133,11 +140,15 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     }
     if !args.quiet {
         eprintln!(
-            "falsematch: searched {} probes against {} gallery rows of {} dims (rows normalized to unit length on load); wrote {}",
+            "falsematch: searched {} probes against {} gallery rows of {} dims in {} (rows normalized to unit length on load); wrote {}",
             probes.nrows(),
             gallery.nrows(),
             gallery.ncols(),
+            args.precision.name(),
             args.out.display()
+        );
+        eprintln!(
+            "falsematch: timings: reading, hashing and quantizing {read_secs:.3} s; searching {search_secs:.3} s"
         );
     }
     Ok(())

@@ -216,6 +216,7 @@ pub fn evaluate_embeddings(
         embeddings: probes,
         group: probe_rows.iter().map(|&i| meta.rows[i].group).collect(),
         mate,
+        int8: None,
     };
     let plan = plan(meta.groups.clone(), meta.groups.clone(), o);
     let thresholds = plan.kernel_thresholds();

@@ -19,6 +19,61 @@ use crate::rng::{Domain, StreamKey};
 use crate::scenario::Scenario;
 use crate::tally::{Candidate, ProbeTally, Tally};
 use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+pub mod int8;
+
+/// The number format of a search: every path of a format gives the same integers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// int16 components, exact i32 dot products (the default; resolution 9.3e-10).
+    #[default]
+    Int16,
+    /// int8 components with a per-vector scale (see [`int8`]): about twice as fast, scores
+    /// move by about 5e-4 at d = 512.
+    Int8,
+}
+
+impl Precision {
+    /// True for the default format (left out of serialized scenarios, so that their bytes do
+    /// not change).
+    pub fn is_default(&self) -> bool {
+        *self == Precision::Int16
+    }
+
+    /// The name used in scenarios and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Int16 => "int16",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// How scores are computed, for reports.
+    pub fn convention(self) -> &'static str {
+        match self {
+            Precision::Int16 => {
+                "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2"
+            }
+            Precision::Int8 => {
+                "cosine of int8-requantized unit embeddings: q = round(32767 x), f = max|q|/127, Q = round(q/f); score = round_even(f32(Q_p . Q_x) f_p f_x) / 32767^2 (exact int8 dot product, two IEEE single-precision multiplications)"
+            }
+        }
+    }
+
+    /// The largest score change quantization can cause for unit vectors of dimension `d`.
+    pub fn max_quantization_error(self, d: usize) -> f64 {
+        let d = d as f64;
+        let int16 = 0.5 * d.sqrt() / QUANT_SCALE;
+        match self {
+            Precision::Int16 => int16,
+            // Each component moves by at most f/2 <= 1/254 (plus the int16 step): through
+            // Cauchy-Schwarz, 2 sqrt(d)/254 + d/254^2.
+            Precision::Int8 => int16 + 2.0 * d.sqrt() / 254.0 + d / (254.0 * 254.0),
+        }
+    }
+}
 
 /// Plain exact dot product, for the few components a vector loop leaves over.
 #[inline(always)]
@@ -261,6 +316,8 @@ pub struct ProbeSet {
     pub group: Vec<u16>,
     /// The mate of each mated probe (`None` for non-mated probes).
     pub mate: Vec<Option<Mate>>,
+    /// The probes in int8, when the search uses that format.
+    pub int8: Option<int8::Probes8>,
 }
 
 /// A mated probe's group has no enrolled identity in this replicate's gallery.
@@ -324,30 +381,54 @@ impl ProbeSet {
             population.capture(&template, false, p, row, &mut noise);
             group.push(g);
         }
-        for (p, m) in mate.iter_mut().enumerate() {
-            if let Some(m) = m {
-                let tile = layout.generate_identity(population, m.identity);
-                let probe = embeddings.row(p);
-                let probe = probe.as_slice().expect("contiguous row");
-                m.detections = tile
+        let mut set = Self::new(embeddings, group, mate, s.config.search.precision);
+        for p in 0..set.mate.len() {
+            if let Some(identity) = set.mate[p].as_ref().map(|m| m.identity) {
+                let tile = layout.generate_identity(population, identity);
+                let detections = tile
                     .embeddings
                     .rows()
                     .into_iter()
                     .enumerate()
                     .map(|(j, row)| {
-                        (
-                            tile.first_entry + j as u64,
-                            dot(row.as_slice().expect("contiguous row"), probe),
-                        )
+                        let row = row.as_slice().expect("contiguous row");
+                        (tile.first_entry + j as u64, set.score(p, row))
                     })
                     .collect();
+                if let Some(m) = set.mate[p].as_mut() {
+                    m.detections = detections;
+                }
             }
         }
-        Ok(Self {
+        Ok(set)
+    }
+
+    /// Probes in the given number format (mate detections as given: score them with
+    /// [`ProbeSet::score`]).
+    pub fn new(
+        embeddings: Array2<i16>,
+        group: Vec<u16>,
+        mate: Vec<Option<Mate>>,
+        precision: Precision,
+    ) -> Self {
+        let int8 = (precision == Precision::Int8).then(|| int8::Probes8::of(&embeddings));
+        Self {
             embeddings,
             group,
             mate,
-        })
+            int8,
+        }
+    }
+
+    /// The score of probe `p` against one gallery row, exactly as the search computes it.
+    pub fn score(&self, p: usize, row: &[i16]) -> i32 {
+        match &self.int8 {
+            Some(probes) => probes.score(p, row),
+            None => dot(
+                row,
+                self.embeddings.row(p).as_slice().expect("contiguous row"),
+            ),
+        }
     }
 
     /// Number of mate detections of each probe (0 for non-mated probes).
@@ -389,6 +470,10 @@ impl Thresholds {
 /// row is read from memory once per tile, not once per probe).
 const CHUNK_BYTES: usize = 32 * 1024;
 
+/// The int8 path's chunk of packed rows (fits in L2 with the probes; each kernel panel of 32
+/// rows is reused from L1 by a whole block of probes).
+const CHUNK_BYTES_INT8: usize = 64 * 1024;
+
 /// A probe's progress through a tile: the identity whose detections are being read, with its
 /// group and best non-mate score so far (flushed into the distinct-people counts when the
 /// identity ends).
@@ -428,6 +513,7 @@ pub fn search_tile(
         k,
     };
     let mut current: Vec<Current> = vec![None; tally.probes.len()];
+    let mut scratch = Scratch::default();
     // Per probe, once per tile: its mate's identity and lowest mate score (none: sentinels that
     // no entry reaches).
     let mates: Vec<MateKey> = probes
@@ -442,24 +528,88 @@ pub fn search_tile(
                 .unwrap_or(i32::MAX),
         })
         .collect();
-    let chunk_rows = (CHUNK_BYTES / (2 * dim.max(1))).max(8);
-    for chunk_start in (0..tile.len()).step_by(chunk_rows) {
-        let chunk_end = (chunk_start + chunk_rows).min(tile.len());
-        let chunk = &rows[chunk_start * dim..chunk_end * dim];
-        for (p, probe_tally) in tally.probes.iter_mut().enumerate() {
-            let probe = probes.embeddings.row(p);
-            kernel.score_rows(
-                chunk,
-                dim,
-                probe.as_slice().expect("contiguous row"),
-                scores,
-            );
-            ctx.consume(chunk_start, scores, &mates[p], &mut current[p], probe_tally);
+    if let Some(probes8) = &probes.int8 {
+        // int8: a block of probes against a chunk of packed rows, then each probe's scores
+        // consumed while they are in cache.
+        let packed = int8::Packed8::pack(rows, dim);
+        let chunk_blocks = packed.chunk_blocks(CHUNK_BYTES_INT8);
+        let stride = chunk_blocks * int8::BLOCK_ROWS;
+        scores.resize(int8::PROBE_BLOCK * stride, 0);
+        for b0 in (0..packed.blocks()).step_by(chunk_blocks) {
+            let b1 = (b0 + chunk_blocks).min(packed.blocks());
+            let chunk_start = b0 * int8::BLOCK_ROWS;
+            let chunk_len = (b1 * int8::BLOCK_ROWS).min(tile.len()) - chunk_start;
+            let single = singles(&tile.identity, chunk_start..chunk_start + chunk_len);
+            for first in (0..probes8.len).step_by(int8::PROBE_BLOCK) {
+                int8::score_block(kernel, &packed, b0..b1, probes8, first, scores, stride);
+                for i in 0..int8::PROBE_BLOCK.min(probes8.len - first) {
+                    let p = first + i;
+                    ctx.consume(
+                        chunk_start,
+                        &scores[i * stride..i * stride + chunk_len],
+                        &mates[p],
+                        &mut current[p],
+                        &mut tally.probes[p],
+                        single,
+                        &mut scratch,
+                    );
+                }
+            }
+        }
+    } else {
+        let chunk_rows = (CHUNK_BYTES / (2 * dim.max(1))).max(8);
+        for chunk_start in (0..tile.len()).step_by(chunk_rows) {
+            let chunk_end = (chunk_start + chunk_rows).min(tile.len());
+            let chunk = &rows[chunk_start * dim..chunk_end * dim];
+            let single = singles(&tile.identity, chunk_start..chunk_end);
+            for (p, probe_tally) in tally.probes.iter_mut().enumerate() {
+                let probe = probes.embeddings.row(p);
+                kernel.score_rows(
+                    chunk,
+                    dim,
+                    probe.as_slice().expect("contiguous row"),
+                    scores,
+                );
+                ctx.consume(
+                    chunk_start,
+                    scores,
+                    &mates[p],
+                    &mut current[p],
+                    probe_tally,
+                    single,
+                    &mut scratch,
+                );
+            }
         }
     }
     for (c, t) in current.into_iter().zip(&mut tally.probes) {
         ctx.flush(c, t);
     }
+}
+
+/// Working memory of the branch-free counts, reused across chunks.
+#[derive(Default)]
+struct Scratch {
+    bucket: Vec<u32>,
+    hist: Vec<u32>,
+}
+
+/// True when the CPU has AVX-512 F, BW and VL (detected once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+    })
+}
+
+/// True when every row of `range` is its own identity in the tile.
+fn singles(identity: &[u64], range: std::ops::Range<usize>) -> bool {
+    let (start, end) = (range.start, range.end);
+    (start.max(1)..end.min(identity.len()) + usize::from(end < identity.len()))
+        .all(|j| identity[j] != identity[j - 1])
 }
 
 /// A probe's mate, as the consuming loop needs it.
@@ -489,8 +639,109 @@ impl Context<'_> {
         }
     }
 
-    /// Tallies the scores of tile rows `first..first + scores.len()` for one probe.
+    /// Offers every entry reaching the K-th score to the top-K list (no mate among them).
     #[inline]
+    fn offer_all(&self, first: usize, scores: &[i32], kth: &mut i32, t: &mut ProbeTally) {
+        for (offset, &score) in scores.iter().enumerate() {
+            if score >= *kth {
+                let j = first + offset;
+                t.offer(
+                    Candidate {
+                        score,
+                        entry: self.tile.first_entry + j as u64,
+                        identity: self.tile.identity[j],
+                        group: self.tile.group[j],
+                        mate: false,
+                    },
+                    self.k,
+                );
+                if t.top.len() == self.k {
+                    *kth = t.top[self.k - 1].score;
+                }
+            }
+        }
+    }
+
+    /// Adds entries and people by (highest passed threshold, group), for rows that are each
+    /// their own identity and no mate: thresholds passed counted as a vector over the chunk,
+    /// the entries passing any compacted without branches, then a histogram of those in four
+    /// interleaved copies (no chain through one memory slot). Compiled for AVX-512 where the
+    /// CPU has it (integer operations only, so the counts are the same).
+    fn count_singles(
+        &self,
+        first: usize,
+        scores: &[i32],
+        t: &mut ProbeTally,
+        scratch: &mut Scratch,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512() {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { self.count_singles_avx512(first, scores, t, scratch) };
+        }
+        self.count_singles_generic(first, scores, t, scratch);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    fn count_singles_avx512(
+        &self,
+        first: usize,
+        scores: &[i32],
+        t: &mut ProbeTally,
+        scratch: &mut Scratch,
+    ) {
+        self.count_singles_generic(first, scores, t, scratch);
+    }
+
+    #[inline(always)]
+    fn count_singles_generic(
+        &self,
+        first: usize,
+        scores: &[i32],
+        t: &mut ProbeTally,
+        scratch: &mut Scratch,
+    ) {
+        let g = self.n_groups;
+        let nt = self.thresholds.q.len();
+        let n = scores.len();
+        let groups = &self.tile.group[first..first + n];
+        let key = &mut scratch.bucket;
+        key.clear();
+        key.resize(n, 0);
+        for &q in &self.thresholds.q {
+            for (b, &s) in key.iter_mut().zip(scores) {
+                *b += u32::from(s >= q);
+            }
+        }
+        // Compact (bucket, group) keys of the entries past the lowest threshold.
+        let mut passing = 0;
+        for j in 0..n {
+            let b = key[j];
+            key[passing] = b * g as u32 + u32::from(groups[j]);
+            passing += usize::from(b != 0);
+        }
+        let slots = (nt + 1) * g;
+        let hist = &mut scratch.hist;
+        hist.clear();
+        hist.resize(4 * slots, 0);
+        for (j, &k) in key[..passing].iter().enumerate() {
+            hist[(j & 3) * slots + k as usize] += 1;
+        }
+        for b in 1..=nt {
+            for h in 0..g {
+                let c: u32 = (0..4).map(|w| hist[w * slots + b * g + h]).sum();
+                t.det[(b - 1) * g + h] += u64::from(c);
+                t.ppl[(b - 1) * g + h] += u64::from(c);
+            }
+        }
+    }
+
+    /// Tallies the scores of tile rows `first..first + scores.len()` for one probe. `singles`:
+    /// every row of the range is its own identity (not shared with a neighbour, in or out of
+    /// the range).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn consume(
         &self,
         first: usize,
@@ -498,6 +749,8 @@ impl Context<'_> {
         key: &MateKey<'_>,
         current: &mut Current,
         t: &mut ProbeTally,
+        singles: bool,
+        scratch: &mut Scratch,
     ) {
         let (tile, n_groups, k) = (self.tile, self.n_groups, self.k);
         let (mate, mate_identity, mate_min) = (key.mate, key.identity, key.min_score);
@@ -517,6 +770,19 @@ impl Context<'_> {
             let chunk_max = scores.iter().copied().max().unwrap_or(i32::MIN);
             if chunk_max < interest(kth) {
                 t.max_nonmate = t.max_nonmate.max(chunk_max);
+                return;
+            }
+            if singles && chunk_max < mate_min {
+                // One entry per identity, none of them beating a mate: each entry is a person,
+                // so both counts take the same branch-free histogram.
+                self.flush(current.take(), t);
+                t.max_nonmate = t.max_nonmate.max(chunk_max);
+                if chunk_max >= kth {
+                    self.offer_all(first, scores, &mut kth, t);
+                }
+                if chunk_max >= self.t_min {
+                    self.count_singles(first, scores, t, scratch);
+                }
                 return;
             }
         }
