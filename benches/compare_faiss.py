@@ -57,6 +57,7 @@ def main():
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", default="int8,int16", help="falsematch number formats to time, comma-separated")
+    parser.add_argument("--synthetic", help="also time `falsematch run` on this scenario (e.g. benches/workloads/throughput-1m-int8.toml)")
     parser.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "falsematch"))
     args = parser.parse_args()
     if not os.path.exists(args.binary):
@@ -130,6 +131,18 @@ def main():
             print(f"  whole command (reading, hashing and quantizing 2 files, searching, writing): {command_secs:8.2f} s  ratio to faiss {command_secs / faiss_secs:5.2f}")
             print(f"  scores: largest difference from the float cosine {worst:.2e} (bound {tol:.2e}); {beyond} entries beyond the bound")
             print(f"  recall of faiss's top-{args.k}: {recall / (args.k * len(results)):.4f}")
+        if args.synthetic:
+            # The full synthetic path (generation plus search) of the same N, M, d, in the same
+            # run, against faiss's search on pre-made data.
+            start = time.perf_counter()
+            subprocess.run(
+                [args.binary, "run", args.synthetic, "--quiet", "--threads", str(args.threads),
+                 "--out", os.path.join(tmp, "synthetic")],
+                check=True,
+            )
+            synthetic_secs = time.perf_counter() - start
+            print(f"falsematch run {os.path.basename(args.synthetic)} (generation + search + estimates + report): "
+                  f"{synthetic_secs:8.2f} s  ratio to faiss {synthetic_secs / faiss_secs:5.2f}")
         sys.exit(1 if failed else 0)
 
 
