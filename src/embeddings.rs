@@ -1,5 +1,6 @@
 //! Imported embeddings: NumPy `.npy` matrices of float32 or float64, one embedding per row,
-//! read row by row, normalized to unit length and quantized like simulated ones.
+//! read in blocks (hashed on the way), normalized to unit length row by row and quantized like
+//! simulated ones.
 //!
 //! ```text
 //! .npy = "\x93NUMPY" major minor | header length (u16, or u32 from version 2) | header dict
@@ -50,6 +51,25 @@ struct Hashing<R> {
     hasher: sha2::Sha256,
 }
 
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        }
+    }
+
+    /// The SHA-256 of everything read, in lowercase hex.
+    fn hex(self) -> String {
+        use sha2::Digest;
+        self.hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use sha2::Digest;
@@ -65,13 +85,7 @@ type OpenNpy = (BufReader<Hashing<std::fs::File>>, usize, usize, usize);
 
 fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
     let file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let mut r = BufReader::with_capacity(
-        1 << 20,
-        Hashing {
-            inner: file,
-            hasher: <sha2::Sha256 as sha2::Digest>::new(),
-        },
-    );
+    let mut r = BufReader::with_capacity(1 << 20, Hashing::new(file));
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)
         .map_err(|_| err(path, "not a .npy file (too short)"))?;
@@ -165,7 +179,6 @@ pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
 /// As [`read_npy`].
 pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingError> {
     use rayon::prelude::*;
-    use sha2::Digest;
     let (mut r, rows, cols, width) = open_npy(path)?;
     let mut out = Array2::<i16>::zeros((rows, cols));
     let row_bytes = cols * width;
@@ -204,7 +217,11 @@ pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingEr
                     .par_chunks(row_bytes)
                     .zip(target.par_chunks_mut(cols))
                     .enumerate()
-                    .filter_map(|(i, (raw, t))| (!quantize_row(raw, width, t)).then_some(i))
+                    .map_init(
+                        || vec![0f64; cols],
+                        |row, (i, (raw, t))| (!quantize_row(raw, width, t, row)).then_some(i),
+                    )
+                    .flatten()
                     .min()
             },
         );
@@ -223,31 +240,29 @@ pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingEr
     // Whatever follows the data still belongs to the file's hash.
     std::io::copy(&mut r, &mut std::io::sink())
         .map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let hash = r.into_inner().hasher.finalize();
-    Ok((out, hash.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((out, r.into_inner().hex()))
 }
 
-/// Normalizes one little-endian float row (`width` 4 or 8 bytes per value) and quantizes it
-/// into `target`; false for a zero, NaN or infinite row. Compiled for AVX-512 where the CPU
+/// Normalizes one little-endian float row (`width` 4 or 8 bytes per value, decoded into the
+/// scratch `row`) and quantizes it into `target`; false for a zero, NaN or infinite row. Compiled for AVX-512 where the CPU
 /// has it (IEEE basic operations in the same order, so the same bits).
-fn quantize_row(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
+fn quantize_row(raw: &[u8], width: usize, target: &mut [i16], row: &mut [f64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::search::avx512() {
         // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { quantize_row_avx512(raw, width, target) };
+        return unsafe { quantize_row_avx512(raw, width, target, row) };
     }
-    quantize_row_generic(raw, width, target)
+    quantize_row_generic(raw, width, target, row)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-fn quantize_row_avx512(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
-    quantize_row_generic(raw, width, target)
+fn quantize_row_avx512(raw: &[u8], width: usize, target: &mut [i16], row: &mut [f64]) -> bool {
+    quantize_row_generic(raw, width, target, row)
 }
 
 #[inline(always)]
-fn quantize_row_generic(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
-    let mut row = vec![0f64; target.len()];
+fn quantize_row_generic(raw: &[u8], width: usize, target: &mut [i16], row: &mut [f64]) -> bool {
     if width == 4 {
         for (v, b) in row.iter_mut().zip(raw.chunks_exact(4)) {
             *v = f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -262,7 +277,7 @@ fn quantize_row_generic(raw: &[u8], width: usize, target: &mut [i16]) -> bool {
     if !norm.is_finite() || norm == 0.0 {
         return false;
     }
-    for (t, v) in target.iter_mut().zip(&row) {
+    for (t, v) in target.iter_mut().zip(row.iter()) {
         *t = quantize(v / norm);
     }
     true
@@ -290,24 +305,11 @@ pub fn npy_bytes(rows: usize, cols: usize, data: &[f32]) -> Vec<u8> {
 /// # Errors
 /// [`EmbeddingError`] naming the file when it cannot be read.
 pub fn sha256_file(path: &Path) -> Result<String, EmbeddingError> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buffer)
-            .map_err(|e| err(path, format!("cannot read: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    let file = std::fs::File::open(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let mut r = Hashing::new(file);
+    std::io::copy(&mut r, &mut std::io::sink())
+        .map_err(|e| err(path, format!("cannot read: {e}")))?;
+    Ok(r.hex())
 }
 
 /// Reads a CSV of group labels, one per gallery row, from its `group` column.
