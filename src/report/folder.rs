@@ -126,6 +126,14 @@ pub fn write(dir: &Path, bundle: &Bundle, provenance: &[u8]) -> Result<(), Write
 /// # Errors
 /// [`WriteError::Io`]; the temporary file is removed on failure.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    // A device or pipe (`--out /dev/null`, `--out /dev/stdout`) is written in place: renaming
+    // a temporary file over it would replace the device itself.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::write(path, bytes).map_err(|source| WriteError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
     let tmp = sibling(path, "partial");
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
@@ -334,6 +342,20 @@ mod tests {
         assert_eq!(
             first_difference("a", b"x\nyz", b"x\nyq"),
             "a: differs from a fresh run at byte 3 (line 2); 4 bytes on disk, 4 in the fresh run"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writing_to_a_device_leaves_the_device_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        write_file(null, b"discarded").unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
         );
     }
 }
