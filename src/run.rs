@@ -59,6 +59,16 @@ pub enum RunError {
     /// A checkpoint could not be written.
     #[error("{0}")]
     Checkpoint(String),
+    /// A part or checkpoint read back holds counts its blocks cannot hold.
+    #[error("{}/{}{}: {message}", shard.index, shard.count, if *.checkpoint { " (checkpoint)" } else { "" })]
+    Part {
+        /// The part's shard.
+        shard: Shard,
+        /// True for a checkpoint being resumed, false for a part being merged.
+        checkpoint: bool,
+        /// What is impossible.
+        message: String,
+    },
     /// The worker pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -172,6 +182,19 @@ pub fn simulate_part(
         ));
         let layout = pool.install(|| GalleryLayout::build(&population));
         let shard_blocks = part.shard.blocks(layout.n_blocks());
+        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let mate_counts = probes.mate_counts();
+        if let Some(resumed) = part.replicates.iter().find(|r| r.replicate == replicate) {
+            check_part(
+                scenario,
+                resumed,
+                part.shard,
+                true,
+                &layout,
+                &thresholds,
+                &mate_counts,
+            )?;
+        }
         if part.replicates.iter().all(|r| r.replicate != replicate) {
             part.replicates.push(ReplicatePart {
                 replicate,
@@ -202,8 +225,6 @@ pub fn simulate_part(
         if tiles.is_empty() {
             continue;
         }
-        let probes = ProbeSet::build(&population, &layout, replicate)?;
-        let mate_counts = probes.mate_counts();
         let empty = || Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts);
         if part.replicates[at].blocks.is_empty() {
             part.replicates[at].tally = empty();
@@ -240,17 +261,29 @@ pub fn simulate_part(
 pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, RunError> {
     let n_thresholds = scenario.thresholds.len();
     let n_groups = scenario.n_groups();
+    let thresholds = Thresholds::of(scenario);
     let mut outcomes = Vec::new();
     for replicate in 0..scenario.config.replicates {
         let population = Population::new(scenario, replicate);
         let layout = GalleryLayout::build(&population);
+        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let mate_counts = probes.mate_counts();
         let mut pieces: Vec<(u64, u64)> = Vec::new();
         let mut tally: Option<Tally> = None;
-        for r in parts
+        for (shard, r) in parts
             .iter()
-            .flat_map(|p| &p.replicates)
-            .filter(|r| r.replicate == replicate && !r.blocks.is_empty())
+            .flat_map(|p| p.replicates.iter().map(move |r| (p.shard, r)))
+            .filter(|(_, r)| r.replicate == replicate && !r.blocks.is_empty())
         {
+            check_part(
+                scenario,
+                r,
+                shard,
+                false,
+                &layout,
+                &thresholds,
+                &mate_counts,
+            )?;
             pieces.extend(&r.blocks);
             tally = Some(match tally {
                 None => r.tally.clone(),
@@ -280,10 +313,8 @@ pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, Ru
                 layout.n_blocks()
             )));
         }
-        let probes = ProbeSet::build(&population, &layout, replicate)?;
-        let tally = tally.unwrap_or_else(|| {
-            Tally::new(scenario.k(), n_thresholds, n_groups, &probes.mate_counts())
-        });
+        let tally =
+            tally.unwrap_or_else(|| Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts));
         outcomes.push(ReplicateOutcome {
             replicate,
             entries: layout.detections,
@@ -302,6 +333,32 @@ pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, Ru
         outcomes,
         records,
         estimates,
+    })
+}
+
+/// Refuses a part's replicate whose blocks or counts its gallery layout cannot hold.
+fn check_part(
+    scenario: &Scenario,
+    part: &ReplicatePart,
+    shard: Shard,
+    checkpoint: bool,
+    layout: &GalleryLayout,
+    thresholds: &Thresholds,
+    mates: &[usize],
+) -> Result<(), RunError> {
+    let bounds = crate::shard::PartBounds {
+        k: scenario.k(),
+        thresholds_q: &thresholds.q,
+        n_groups: scenario.n_groups(),
+        mates,
+        block_start: &layout.block_start,
+        identities_per_block: crate::population::IDENTITY_BLOCK,
+        shard_blocks: shard.blocks(layout.n_blocks()),
+    };
+    part.check(&bounds).map_err(|message| RunError::Part {
+        shard,
+        checkpoint,
+        message,
     })
 }
 

@@ -7,9 +7,18 @@
 //! ```text
 //! shard i of n, replicate r:  blocks [floor(B i / n), floor(B (i + 1) / n))   B = blocks of r
 //! part file (JSON):  format, version, scenario (name, SHA-256, text), seed, shard,
-//!                    per replicate: blocks done (sorted ranges) + the merged tally
+//!                    per replicate: blocks done (sorted ranges) + the merged tally,
+//!                    digest = SHA-256 of the canonical JSON of all of the above
 //! merge:  for each replicate, the parts' block ranges must tile [0, B) exactly
 //! ```
+//!
+//! Invariants: nothing read back is trusted. A part whose digest does not match its content,
+//! whose recorded scenario text does not match its SHA-256, whose blocks leave its shard or
+//! overlap, or whose counts are impossible for those blocks (more entries than the blocks
+//! hold, more candidates than K, a probe missing, a maximum score outside its threshold
+//! bucket) is refused with a message naming the file, so a resumed or merged run can only
+//! give the uninterrupted run's bytes. The digest catches corruption and hand edits; a
+//! deliberate forger can recompute it, and only `verify` (a full re-run) answers that.
 
 use crate::tally::Tally;
 use serde::{Deserialize, Serialize};
@@ -80,6 +89,126 @@ impl ReplicatePart {
         self.blocks = merged;
     }
 
+    /// Checks that this replicate's blocks lie in its shard, and that its tally has the shape
+    /// of the scenario and counts that those blocks can hold.
+    ///
+    /// # Errors
+    /// A message saying what is impossible.
+    pub fn check(&self, b: &PartBounds<'_>) -> Result<(), String> {
+        let r = self.replicate;
+        let mut last_end = None;
+        for &(start, end) in &self.blocks {
+            if start >= end || start < b.shard_blocks.start || end > b.shard_blocks.end {
+                return Err(format!(
+                    "replicate {r}: blocks {start}..{end} are not inside this shard's blocks {}..{}",
+                    b.shard_blocks.start, b.shard_blocks.end
+                ));
+            }
+            if last_end.is_some_and(|e| start <= e) {
+                return Err(format!(
+                    "replicate {r}: block ranges overlap or are out of order at {start}..{end}"
+                ));
+            }
+            last_end = Some(end);
+        }
+        let t = &self.tally;
+        let cells = b.thresholds_q.len() * b.n_groups;
+        if t.k != b.k
+            || t.probes.len() != b.mates.len()
+            || t.entries_per_group.len() != b.n_groups
+            || t.identities_per_group.len() != b.n_groups
+        {
+            return Err(format!(
+                "replicate {r}: the tally has K = {}, {} probes and {} groups, the scenario {}, {} and {}",
+                t.k,
+                t.probes.len(),
+                t.entries_per_group.len(),
+                b.k,
+                b.mates.len(),
+                b.n_groups
+            ));
+        }
+        let entries: u64 = self
+            .blocks
+            .iter()
+            .map(|&(s, e)| b.block_start[e as usize] - b.block_start[s as usize])
+            .sum();
+        let max_identities: u64 = self
+            .blocks
+            .iter()
+            .map(|&(s, e)| (e - s) * b.identities_per_block)
+            .sum();
+        let counted: u64 = t.entries_per_group.iter().sum();
+        if counted != entries {
+            return Err(format!(
+                "replicate {r}: {counted} gallery entries counted, but its blocks hold {entries}"
+            ));
+        }
+        if t.identities_per_group.iter().sum::<u64>() > max_identities.min(entries) {
+            return Err(format!(
+                "replicate {r}: more identities counted than its blocks can hold"
+            ));
+        }
+        let inside = |entry: u64| {
+            self.blocks.iter().any(|&(s, e)| {
+                (b.block_start[s as usize]..b.block_start[e as usize]).contains(&entry)
+            })
+        };
+        for (p, (probe, &mates)) in t.probes.iter().zip(b.mates).enumerate() {
+            let bad = |what: &str| Err(format!("replicate {r}, probe {p}: {what}"));
+            if probe.det.len() != cells || probe.ppl.len() != cells || probe.beaten.len() != mates {
+                return bad("its tally has the wrong number of counts for this scenario");
+            }
+            let non_mates: u64 = probe.det.iter().sum();
+            if non_mates > entries || probe.beaten.iter().any(|&x| x > entries) {
+                return bad("more candidates counted than its blocks hold entries");
+            }
+            for h in 0..b.n_groups {
+                let cells = (0..b.thresholds_q.len()).map(|k| k * b.n_groups + h);
+                let det: u64 = cells.clone().map(|c| probe.det[c]).sum();
+                let ppl: u64 = cells.clone().map(|c| probe.ppl[c]).sum();
+                if det > t.entries_per_group[h]
+                    || ppl > t.identities_per_group[h]
+                    || cells.into_iter().any(|c| probe.ppl[c] > probe.det[c])
+                {
+                    return bad("more candidates of a group counted than the group has");
+                }
+            }
+            // The maximum non-mate score lies in the highest threshold bucket holding one.
+            let highest = (0..b.thresholds_q.len())
+                .rev()
+                .find(|&k| (0..b.n_groups).any(|h| probe.det[k * b.n_groups + h] > 0));
+            let m = probe.max_nonmate;
+            let consistent = match highest {
+                Some(k) => {
+                    m >= b.thresholds_q[k] && b.thresholds_q.get(k + 1).is_none_or(|&q| m < q)
+                }
+                None => b.thresholds_q.first().is_none_or(|&q| m < q),
+            };
+            if !consistent {
+                return bad("its highest non-mate score does not agree with its threshold counts");
+            }
+            if probe.top.len() > b.k
+                || probe
+                    .top
+                    .windows(2)
+                    .any(|w| w[0].rank_order(&w[1]) != std::cmp::Ordering::Less)
+                || probe
+                    .top
+                    .iter()
+                    .any(|c| !inside(c.entry) || usize::from(c.group) >= b.n_groups)
+                || probe
+                    .top
+                    .iter()
+                    .find(|c| !c.mate)
+                    .is_some_and(|c| c.score != m)
+            {
+                return bad("its candidate list is not a top-K list of its blocks");
+            }
+        }
+        Ok(())
+    }
+
     /// The parts of `range` not finished yet.
     pub fn missing(&self, range: Range<u64>) -> Vec<Range<u64>> {
         let mut out = Vec::new();
@@ -126,6 +255,45 @@ pub struct PartialRun {
     pub shard: Shard,
     /// Replicates started, in order.
     pub replicates: Vec<ReplicatePart>,
+    /// SHA-256 (hex) of the canonical JSON of every field above, with this one empty.
+    pub digest: String,
+}
+
+/// Why a part file or checkpoint was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct PartError {
+    /// The file (or a description of the part when it has no file).
+    pub file: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn part_error(file: &str, message: impl Into<String>) -> PartError {
+    PartError {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+/// What the blocks of one replicate hold, from its gallery layout: everything a part's counts
+/// are checked against.
+#[derive(Clone, Debug)]
+pub struct PartBounds<'a> {
+    /// Candidate list length K.
+    pub k: usize,
+    /// Integer thresholds, ascending.
+    pub thresholds_q: &'a [i32],
+    /// Groups.
+    pub n_groups: usize,
+    /// Mate detections of each probe (its length is the number of probes).
+    pub mates: &'a [usize],
+    /// `block_start[b]` is the first entry of block b, one more closes the last block.
+    pub block_start: &'a [u64],
+    /// Identities per block at most.
+    pub identities_per_block: u64,
+    /// The blocks of this part's shard.
+    pub shard_blocks: Range<u64>,
 }
 
 impl PartialRun {
@@ -142,12 +310,22 @@ impl PartialRun {
             seed: scenario.seed(),
             shard,
             replicates: Vec::new(),
+            digest: String::new(),
         }
     }
 
-    /// The JSON bytes (compact, newline-terminated).
+    /// SHA-256 of the canonical JSON of every field but the digest.
+    fn content_digest(&self) -> String {
+        let mut body = self.clone();
+        body.digest = String::new();
+        crate::scenario::sha256_hex(&serde_json::to_vec(&body).expect("tallies serialize"))
+    }
+
+    /// The JSON bytes (compact, newline-terminated), with the digest of the content.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec(self).expect("tallies serialize");
+        let mut sealed = self.clone();
+        sealed.digest = self.content_digest();
+        let mut bytes = serde_json::to_vec(&sealed).expect("tallies serialize");
         bytes.push(b'\n');
         bytes
     }
@@ -155,18 +333,49 @@ impl PartialRun {
     /// Parses a part file's bytes; `file` names it in errors.
     ///
     /// # Errors
-    /// A message naming the file when it is not a falsematch part of this version.
-    pub fn from_json(bytes: &[u8], file: &str) -> Result<Self, String> {
-        let part: PartialRun = serde_json::from_slice(bytes)
-            .map_err(|e| format!("{file}: not a falsematch part file ({e})"))?;
+    /// [`PartError`] naming the file when it is not a falsematch part of this version, when its
+    /// digest does not match its content (changed or corrupted since it was written), or when
+    /// its recorded scenario text does not match the recorded SHA-256.
+    pub fn from_json(bytes: &[u8], file: &str) -> Result<Self, PartError> {
+        let mut part: PartialRun = serde_json::from_slice(bytes).map_err(|e| {
+            part_error(
+                file,
+                format!("not a falsematch part file or checkpoint ({e})"),
+            )
+        })?;
         if part.format != FORMAT {
-            return Err(format!("{file}: not a falsematch part file"));
+            return Err(part_error(file, "not a falsematch part file or checkpoint"));
         }
         if part.version != env!("CARGO_PKG_VERSION") {
-            return Err(format!(
-                "{file}: written by falsematch {}, this is {}; use the same version for every part",
-                part.version,
-                env!("CARGO_PKG_VERSION")
+            return Err(part_error(
+                file,
+                format!(
+                    "written by falsematch {}, this is {}; use the same version for every part",
+                    part.version,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+        let recorded = std::mem::take(&mut part.digest);
+        if recorded != part.content_digest() {
+            return Err(part_error(
+                file,
+                "its content does not match its SHA-256 digest: it was changed or corrupted after falsematch wrote it; run that shard again (or, for a checkpoint, remove it and run without --resume)",
+            ));
+        }
+        if !part.scenario.text.is_empty()
+            && crate::scenario::sha256_hex(part.scenario.text.as_bytes()) != part.scenario.sha256
+        {
+            return Err(part_error(
+                file,
+                "its recorded scenario text does not match its SHA-256",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(r) = part.replicates.iter().find(|r| !seen.insert(r.replicate)) {
+            return Err(part_error(
+                file,
+                format!("replicate {} appears twice", r.replicate),
             ));
         }
         Ok(part)
@@ -181,17 +390,36 @@ impl PartialRun {
         scenario: &crate::scenario::Scenario,
         shard: Shard,
         file: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), PartError> {
         if self.scenario.sha256 != scenario.text_sha256 || self.seed != scenario.seed() {
-            return Err(format!(
-                "{file}: belongs to another scenario or seed ({} seed {}); remove it or run without --resume",
-                self.scenario.name, self.seed
+            return Err(part_error(
+                file,
+                format!(
+                    "belongs to another scenario or seed ({} seed {}); remove it or run without --resume",
+                    self.scenario.name, self.seed
+                ),
             ));
         }
         if self.shard != shard {
-            return Err(format!(
-                "{file}: is shard {}/{}, not {}/{}",
-                self.shard.index, self.shard.count, shard.index, shard.count
+            return Err(part_error(
+                file,
+                format!(
+                    "is shard {}/{}, not {}/{}",
+                    self.shard.index, self.shard.count, shard.index, shard.count
+                ),
+            ));
+        }
+        if let Some(r) = self
+            .replicates
+            .iter()
+            .find(|r| r.replicate >= scenario.config.replicates)
+        {
+            return Err(part_error(
+                file,
+                format!(
+                    "holds replicate {}, but the scenario has {}",
+                    r.replicate, scenario.config.replicates
+                ),
             ));
         }
         Ok(())

@@ -62,6 +62,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let checkpoint = checkpoint_path(&out_dir);
+    let checkpoint_name = checkpoint.display().to_string();
     if let Some(parent) = checkpoint.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
@@ -70,46 +71,67 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.resume {
         match std::fs::read(&checkpoint) {
             Ok(bytes) => {
-                let file = checkpoint.display().to_string();
-                let saved = crate::shard::PartialRun::from_json(&bytes, &file)
-                    .map_err(anyhow::Error::msg)?;
-                saved
-                    .check(&scenario, shard, &file)
-                    .map_err(anyhow::Error::msg)?;
+                let saved = crate::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
+                saved.check(&scenario, shard, &checkpoint_name)?;
                 if !args.quiet {
-                    eprintln!("falsematch: resuming from {file}");
+                    eprintln!("falsematch: resuming from {checkpoint_name}");
                 }
                 part = saved;
             }
-            Err(_) if !args.quiet => eprintln!(
-                "falsematch: no checkpoint at {}; starting from the beginning",
-                checkpoint.display()
-            ),
-            Err(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !args.quiet {
+                    eprintln!(
+                        "falsematch: no checkpoint at {checkpoint_name}; starting from the beginning"
+                    );
+                }
+            }
+            Err(e) => anyhow::bail!("{checkpoint_name}: cannot read the checkpoint: {e}"),
         }
+    } else if checkpoint.exists() {
+        anyhow::bail!(
+            "{checkpoint_name}: a checkpoint of an interrupted run is there; continue it with --resume, or remove it to start again"
+        );
     }
-    let abort_after: Option<u64> = std::env::var("FALSEMATCH_ABORT_AFTER_CHECKPOINTS")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let hooks = AbortHooks::from_env();
     let mut written = 0u64;
     let mut save = |p: &crate::shard::PartialRun| -> Result<(), crate::run::RunError> {
-        report::write_file(&checkpoint, &p.to_json()).map_err(|e| {
+        written += 1;
+        let bytes = p.to_json();
+        if hooks.in_write == Some(written) {
+            // Test hook: a crash half-way through writing a checkpoint (tests/shard.rs).
+            let partial = report::partial_sibling(&checkpoint);
+            let _ = std::fs::write(&partial, &bytes[..bytes.len() / 2]);
+            std::process::abort();
+        }
+        report::write_file(&checkpoint, &bytes).map_err(|e| {
             crate::run::RunError::Checkpoint(format!("cannot write the checkpoint: {e}"))
         })?;
-        written += 1;
-        if abort_after == Some(written) {
+        if hooks.after_write == Some(written) {
             // Test hook: a crash right after a checkpoint (tests/shard.rs).
             std::process::abort();
         }
         Ok(())
     };
-    let part = crate::run::simulate_part(
+    let outcome = crate::run::simulate_part(
         &scenario,
         &options,
         part,
         args.checkpoint_every as usize,
         &mut save,
-    )?;
+    );
+    let part = match outcome {
+        Ok(part) => part,
+        Err(crate::run::RunError::Part { message, .. }) => {
+            anyhow::bail!(
+                "{checkpoint_name}: {message}; the checkpoint cannot be trusted: remove it and run without --resume"
+            )
+        }
+        Err(e) => {
+            // The failure is in the scenario, so a checkpoint of it could never be finished.
+            let _ = std::fs::remove_file(&checkpoint);
+            return Err(e.into());
+        }
+    };
     if args.shard.is_some() {
         report::write_file(&out_dir, &part.to_json())?;
         let _ = std::fs::remove_file(&checkpoint);
@@ -202,6 +224,24 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Crash points for the kill/resume tests: abort right after the N-th checkpoint is written
+/// (`FALSEMATCH_ABORT_AFTER_CHECKPOINTS`), or half-way through writing it
+/// (`FALSEMATCH_ABORT_IN_CHECKPOINT`).
+struct AbortHooks {
+    after_write: Option<u64>,
+    in_write: Option<u64>,
+}
+
+impl AbortHooks {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        Self {
+            after_write: var("FALSEMATCH_ABORT_AFTER_CHECKPOINTS"),
+            in_write: var("FALSEMATCH_ABORT_IN_CHECKPOINT"),
+        }
+    }
+}
+
 /// Where a run into `out` keeps its checkpoint: `OUT.checkpoint.json` beside it.
 fn checkpoint_path(out: &std::path::Path) -> PathBuf {
     let name = out
@@ -238,7 +278,7 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{file}: cannot read: {e}"))?;
         parts.push((
             file.clone(),
-            crate::shard::PartialRun::from_json(&bytes, &file).map_err(anyhow::Error::msg)?,
+            crate::shard::PartialRun::from_json(&bytes, &file)?,
         ));
     }
     let (first_file, first) = &parts[0];
@@ -285,8 +325,19 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
     report::check_target(&out_dir)?;
     let started = std::time::Instant::now();
+    let files: Vec<String> = parts.iter().map(|(f, _)| f.clone()).collect();
     let parts: Vec<crate::shard::PartialRun> = parts.into_iter().map(|(_, p)| p).collect();
-    let output = crate::run::finish(&scenario, &parts)?;
+    let output = crate::run::finish(&scenario, &parts).map_err(|e| match e {
+        crate::run::RunError::Part { shard, message, .. } => {
+            let file = parts
+                .iter()
+                .zip(&files)
+                .find(|(p, _)| p.shard == shard)
+                .map_or("a part", |(_, f)| f.as_str());
+            anyhow::anyhow!("{file}: {message}; this part cannot be trusted: run its shard again")
+        }
+        other => other.into(),
+    })?;
     let results = crate::results::Results::new(&scenario, &output);
     let bundle = report::build(&scenario, &text, &results, &output.records)?;
     let provenance = report::provenance(

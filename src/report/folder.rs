@@ -14,7 +14,15 @@ fn sibling(dir: &Path, tag: &str) -> PathBuf {
     dir.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
 }
 
-/// Removes temporary folders that an interrupted earlier run left beside `dir`.
+/// The temporary file [`write_file`] writes before renaming it to `path` (tests simulate a
+/// crash half-way through a write with it).
+pub fn partial_sibling(path: &Path) -> PathBuf {
+    sibling(path, "partial")
+}
+
+/// Removes temporary files and folders that an interrupted earlier falsematch process left
+/// beside `dir` (only names of the form `.NAME.partial-PID` and `.NAME.old-PID`, which nothing
+/// but falsematch writes).
 fn remove_stale(dir: &Path) {
     let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return;
@@ -28,8 +36,16 @@ fn remove_stale(dir: &Path) {
     };
     for entry in entries.flatten() {
         let n = entry.file_name().to_string_lossy().into_owned();
-        if n.starts_with(&format!(".{name}.partial-")) || n.starts_with(&format!(".{name}.old-")) {
-            let _ = std::fs::remove_dir_all(entry.path());
+        let ours = [".partial-", ".old-"].iter().any(|tag| {
+            n.strip_prefix(&format!(".{name}{tag}"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if ours {
+            if entry.path().is_dir() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            } else {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }
@@ -134,6 +150,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             source,
         });
     }
+    remove_stale(path);
     let tmp = sibling(path, "partial");
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
