@@ -95,6 +95,15 @@ fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
             "not a .npy file (no NumPy magic); save embeddings with numpy.save",
         ));
     }
+    if !matches!(magic[6], 1..=3) || magic[7] != 0 {
+        return Err(err(
+            path,
+            format!(
+                ".npy format version {}.{} is not supported; use version 1.0, 2.0 or 3.0 (numpy.save)",
+                magic[6], magic[7]
+            ),
+        ));
+    }
     let header_len = if magic[6] == 1 {
         let mut b = [0u8; 2];
         r.read_exact(&mut b)
@@ -114,6 +123,14 @@ fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
     let width = match descr.trim_matches(['\'', '"']) {
         "<f4" => 4,
         "<f8" => 8,
+        big @ (">f4" | ">f8") => {
+            return Err(err(
+                path,
+                format!(
+                    "dtype {big} is big-endian, which is not supported; save with array.astype('<f4')"
+                ),
+            ));
+        }
         other => {
             return Err(err(
                 path,
@@ -150,6 +167,27 @@ fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
             format!(
                 "shape {shape}: need at least one row and 1 to {} columns",
                 crate::scenario::MAX_DIMENSION
+            ),
+        ));
+    }
+    // The header must describe the data exactly: no short file, no bytes after the data.
+    let offset = 8 + if magic[6] == 1 { 2 } else { 4 } + header_len as u64;
+    let file_bytes = std::fs::metadata(path)
+        .map_err(|e| err(path, format!("cannot read: {e}")))?
+        .len();
+    let data_bytes = file_bytes.saturating_sub(offset);
+    let expected = (rows as u64)
+        .checked_mul(cols as u64)
+        .and_then(|v| v.checked_mul(width as u64));
+    if expected != Some(data_bytes) {
+        return Err(err(
+            path,
+            format!(
+                "the header promises {rows} x {cols} values of {width} bytes ({}), but the file holds {data_bytes} bytes of data; the file is truncated, has bytes after the data, or its header is wrong",
+                expected.map_or_else(
+                    || "more than 2^64 bytes".to_string(),
+                    |e| format!("{e} bytes")
+                )
             ),
         ));
     }
@@ -422,5 +460,87 @@ mod tests {
                 .to_string()
                 .contains("2 group rows for 3")
         );
+    }
+
+    /// A `.npy` file with `header` (a dict) and `data` bytes, format version 1.
+    fn raw_npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let header = format!("{header}\n");
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    #[test]
+    fn the_header_must_describe_the_file_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.npy");
+        let good = npy_bytes(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(read_npy(&path).unwrap().nrows(), 3);
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "one row short",
+                good[..good.len() - 8].to_vec(),
+                "the file holds 16 bytes",
+            ),
+            (
+                "a byte short",
+                good[..good.len() - 1].to_vec(),
+                "holds 23 bytes",
+            ),
+            (
+                "trailing bytes",
+                [&good[..], b"junk"].concat(),
+                "holds 28 bytes",
+            ),
+            (
+                "a header claiming fewer rows",
+                raw_npy(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
+                    &good[good.len() - 24..],
+                ),
+                "promises 2 x 2 values",
+            ),
+            (
+                "2^59 rows",
+                raw_npy(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (576460752303423488, 2), }",
+                    &[0; 16],
+                ),
+                "promises 576460752303423488 x 2",
+            ),
+            (
+                "rows x columns beyond 2^64 bytes",
+                raw_npy(
+                    "{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551615, 4096), }",
+                    &[0; 16],
+                ),
+                "more than 2^64 bytes",
+            ),
+            (
+                "big-endian",
+                raw_npy(
+                    "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 1), }",
+                    &[0; 4],
+                ),
+                "big-endian",
+            ),
+            (
+                "an unknown format version",
+                [b"\x93NUMPY\x09\x00".as_slice(), &good[8..]].concat(),
+                "version 9.0 is not supported",
+            ),
+        ];
+        for (what, bytes, fragment) in cases {
+            std::fs::write(&path, bytes).unwrap();
+            for e in [
+                read_npy(&path).unwrap_err().to_string(),
+                npy_shape(&path).unwrap_err().to_string(),
+            ] {
+                assert!(e.contains("e.npy") && e.contains(fragment), "{what}: {e}");
+            }
+        }
     }
 }

@@ -120,6 +120,57 @@ fn a_changed_scenario_fails_verification() {
 }
 
 #[test]
+fn an_edited_manifest_fails_verification_and_another_commit_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    make_bundle(&dir);
+    let path = dir.join("manifest.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let edits: Vec<(&str, String)> = vec![
+        (
+            "an extra key",
+            original.replacen("{", "{\n  \"signed_by\": \"me\",", 1),
+        ),
+        (
+            "reformatted",
+            String::from_utf8(serde_json::to_vec(&manifest).unwrap()).unwrap() + "\n",
+        ),
+        (
+            "a file's size changed",
+            original.replacen("\"bytes\": ", "\"bytes\": 1", 1),
+        ),
+        ("no final newline", original.trim_end().to_string()),
+    ];
+    for (what, edited) in edits {
+        assert_ne!(edited, original, "{what}");
+        std::fs::write(&path, edited).unwrap();
+        let (code, stdout) = verify(&dir);
+        assert_eq!(code, 1, "{what}: {stdout}");
+        assert!(stdout.contains("manifest.json"), "{what}: {stdout}");
+    }
+    // Another build's commit is legitimate, but said in words.
+    let other = match manifest["tool"]["git_commit"].as_str() {
+        Some(commit) => original.replacen(commit, "0123456789abcdef0123456789abcdef01234567", 1),
+        // Built outside a git checkout: the recorded commit is null.
+        None => original.replacen(
+            "\"git_commit\": null",
+            "\"git_commit\": \"0123456789abcdef0123456789abcdef01234567\"",
+            1,
+        ),
+    };
+    std::fs::write(&path, other).unwrap();
+    let (code, stdout) = verify(&dir);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "reproduced\nnote: manifest.json records the build's git commit 0123456789abcdef"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn verify_of_a_folder_without_manifest_is_an_input_error() {
     let tmp = tempfile::tempdir().unwrap();
     let out = falsematch()

@@ -19,7 +19,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     let (p_rows, _) = crate::embeddings::npy_shape(&args.probes)?;
     refuse_beyond_memory(
         &args.gallery.display().to_string(),
-        ((g_rows + 2 * p_rows) * cols * 2) as f64 + 16.0 * 1_048_576.0,
+        (g_rows as f64 + 2.0 * p_rows as f64) * cols as f64 * 2.0 + 16.0 * 1_048_576.0,
         "search a smaller gallery, or split it and merge the candidate lists",
     )?;
     let options = RunOptions {
@@ -219,7 +219,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
             let (rows, cols) = crate::embeddings::npy_shape(e)?;
             refuse_beyond_memory(
                 &e.display().to_string(),
-                (rows * cols * 2 * 2) as f64 + 16.0 * 1_048_576.0,
+                rows as f64 * cols as f64 * 4.0 + 16.0 * 1_048_576.0,
                 "use fewer or shorter embeddings, or a machine with more memory",
             )?;
             inputs.push(InputFile::of("embeddings", e)?);

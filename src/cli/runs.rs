@@ -177,8 +177,11 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
     })?;
     let mut stdout = std::io::stdout().lock();
     match verdict {
-        Verdict::Reproduced => {
+        Verdict::Reproduced(notes) => {
             writeln!(stdout, "reproduced")?;
+            for note in notes {
+                writeln!(stdout, "note: {note}")?;
+            }
             Ok(0)
         }
         Verdict::Differs(what) => {

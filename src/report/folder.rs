@@ -165,8 +165,9 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 /// What `verify` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every file reproduced.
-    Reproduced,
+    /// Every file reproduced; the notes name fields that legitimately differ (the build's git
+    /// commit), in words.
+    Reproduced(Vec<String>),
     /// The first difference, in words naming the file.
     Differs(String),
 }
@@ -279,17 +280,22 @@ pub fn verify(
             )));
         }
     };
+    let mut notes = Vec::new();
     for (path, bytes) in &fresh.files {
         let Ok(on_disk) = std::fs::read(dir.join(path)) else {
             return Ok(Verdict::Differs(format!("{path}: missing")));
         };
-        let same = if path == MANIFEST {
-            same_manifest(&on_disk, bytes)
+        let expected = if path == MANIFEST {
+            let (expected, note) = expected_manifest(&on_disk, bytes);
+            notes.extend(note);
+            expected
         } else {
-            on_disk == *bytes
+            bytes.clone()
         };
-        if !same {
-            return Ok(Verdict::Differs(first_difference(path, &on_disk, bytes)));
+        if on_disk != expected {
+            return Ok(Verdict::Differs(first_difference(
+                path, &on_disk, &expected,
+            )));
         }
     }
     let mut extra = Vec::new();
@@ -303,19 +309,28 @@ pub fn verify(
             "{x}: not part of a bundle of this scenario"
         )));
     }
-    Ok(Verdict::Reproduced)
+    Ok(Verdict::Reproduced(notes))
 }
 
-/// Manifests are equal up to the git commit of the build (the same release built from two
-/// commits gives the same results).
-fn same_manifest(a: &[u8], b: &[u8]) -> bool {
-    let parse = |x: &[u8]| {
-        serde_json::from_slice::<Manifest>(x).ok().map(|mut m| {
-            m.tool.git_commit = None;
-            m
-        })
+/// The manifest a fresh run would write, byte for byte, but with the build's git commit taken
+/// from the manifest on disk (the same release built from two commits gives the same results),
+/// and a note in words when the two commits differ. Any other change to the manifest on disk
+/// (a field, an extra key, its formatting) then shows as a difference.
+fn expected_manifest(on_disk: &[u8], fresh: &[u8]) -> (Vec<u8>, Option<String>) {
+    let parse = |x: &[u8]| serde_json::from_slice::<Manifest>(x).ok();
+    let (Some(recorded), Some(mut manifest)) = (parse(on_disk), parse(fresh)) else {
+        return (fresh.to_vec(), None);
     };
-    matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
+    let commit = |c: &Option<String>| c.clone().unwrap_or_else(|| "unknown".into());
+    let note = (recorded.tool.git_commit != manifest.tool.git_commit).then(|| {
+        format!(
+            "{MANIFEST} records the build's git commit {}, this build is {}; the results do not depend on it",
+            commit(&recorded.tool.git_commit),
+            commit(&manifest.tool.git_commit)
+        )
+    });
+    manifest.tool.git_commit = recorded.tool.git_commit;
+    (manifest.to_bytes(), note)
 }
 
 fn first_difference(path: &str, on_disk: &[u8], fresh: &[u8]) -> String {

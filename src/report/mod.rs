@@ -205,10 +205,17 @@ pub(crate) fn assemble(
             bytes: b.len() as u64,
         })
         .collect();
-    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
-    bytes.push(b'\n');
-    files.push((MANIFEST.into(), bytes));
+    files.push((MANIFEST.into(), manifest.to_bytes()));
     Bundle { files }
+}
+
+impl Manifest {
+    /// The bytes of `manifest.json`: pretty JSON, newline-terminated.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("the manifest serializes");
+        bytes.push(b'\n');
+        bytes
+    }
 }
 
 /// The plots of a run: (path, SVG, caption).
