@@ -5,6 +5,7 @@
 //! counts:  thousands separators: 2,100,000
 //! means:   >= 1000 -> 30,712;  >= 10 -> 238.4;  else as a rate
 //! shares:  45.2 %
+//! input:   `text` with control characters escaped, cut after 60 characters: `abc…` (+N chars)
 //! ```
 
 /// A rate (or any small non-negative number) with 3 significant digits.
@@ -16,6 +17,54 @@ pub fn rate(x: f64) -> String {
     } else {
         let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
         format!("{x:.digits$}")
+    }
+}
+
+/// An input value as it may be echoed in an error message: in backquotes, control characters
+/// (CR, LF, tab, ...) escaped, and cut after 60 characters, so every message stays one
+/// readable line whatever the input holds.
+pub fn quoted(value: &str) -> String {
+    quoted_up_to(value, 60) + &quoted_rest(value, 60)
+}
+
+/// An error and its causes as one readable line: causes whose text the message already holds
+/// are not repeated (an OS error is said once), control characters are escaped, and the line
+/// is cut after 1,000 characters.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    let quoted = quoted_up_to(&line, 1000);
+    quoted[1..quoted.len() - 1].to_string() + &quoted_rest(&line, 1000)
+}
+
+fn quoted_up_to(value: &str, keep: usize) -> String {
+    let mut out = String::from("`");
+    for ch in value.chars().take(keep) {
+        if ch.is_control() {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    out.push('`');
+    out
+}
+
+fn quoted_rest(value: &str, keep: usize) -> String {
+    let rest = value.chars().count().saturating_sub(keep);
+    if rest > 0 {
+        format!("... ({} more characters)", count(rest as u64))
+    } else {
+        String::new()
     }
 }
 
@@ -104,5 +153,21 @@ mod tests {
         assert_eq!(percent(2.53e-4), "0.0253 %");
         assert_eq!(percent(2.5e-9), "2.50e-7 %");
         assert_eq!(with_interval(0.5, 0.25, 0.75, rate), "0.500 [0.250, 0.750]");
+    }
+
+    #[test]
+    fn input_and_errors_are_one_short_line() {
+        assert_eq!(quoted("a\r\nb"), "`a\\r\\nb`");
+        let long = "y".repeat(100);
+        assert_eq!(
+            quoted(&long),
+            format!("`{}`... (40 more characters)", "y".repeat(60))
+        );
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = os.to_string();
+        let err = anyhow::Error::new(os).context(format!("x.csv: {text}"));
+        assert_eq!(error_line(&err), format!("x.csv: {text}"));
+        let err = anyhow::anyhow!("line 1\nline 2").context("reading");
+        assert_eq!(error_line(&err), "reading: line 1\\nline 2");
     }
 }

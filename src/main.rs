@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", falsematch::format::error_line(&err));
             ExitCode::from(2)
         }
     }

@@ -10,8 +10,8 @@ pub struct ExportArgs {
     /// Output folder [default: falsematch-out/export-SCENARIO-NAME].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seed replacing the scenario's.
-    #[arg(long)]
+    /// Seed replacing the scenario's (0 to 2^63 - 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
     pub seed: Option<u64>,
 }
 
@@ -55,8 +55,8 @@ pub struct EvaluateArgs {
     /// Subject-bootstrap draws for FPIR and SEL intervals (0: none).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub bootstrap_draws: u32,
-    /// Seed of the bootstrap streams.
-    #[arg(long, default_value_t = 1)]
+    /// Seed of the bootstrap streams (0 to 2^63 - 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
     pub seed: u64,
     /// Count and report bad rows (and leave out probes that cannot be searched) instead of
     /// stopping at the first.
@@ -118,8 +118,8 @@ pub struct RunArgs {
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
-    /// Seed replacing the scenario's.
-    #[arg(long)]
+    /// Seed replacing the scenario's (0 to 2^63 - 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
     pub seed: Option<u64>,
     /// Gallery entries per tile. Results do not depend on it.
     #[arg(long, default_value_t = DEFAULT_TILE_ENTRIES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]

@@ -300,7 +300,23 @@ pub enum PercentMapping {
         slope: f64,
     },
     /// A table of (percent, score) points, both increasing; linear in between.
+    #[serde(deserialize_with = "table_points")]
     Table(Vec<(f64, f64)>),
+}
+
+/// Table points, each exactly `[percent, score]` (an extra value is an error, never dropped).
+fn table_points<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+    let raw: Vec<Vec<f64>> = Vec::deserialize(d)?;
+    raw.iter()
+        .enumerate()
+        .map(|(k, point)| match point[..] {
+            [percent, score] => Ok((percent, score)),
+            _ => Err(serde::de::Error::custom(format!(
+                "point {k} has {} values; give each point as [percent, score]",
+                point.len()
+            ))),
+        })
+        .collect()
 }
 
 impl PercentMapping {

@@ -14,7 +14,7 @@ mod validate;
 
 pub use bundled::{BUNDLED, BundledScenario, DEFAULT_SCENARIO};
 pub use config::*;
-pub use validate::MAX_DIMENSION;
+pub use validate::{MAX_DIMENSION, MAX_SEED};
 
 use sha2::{Digest, Sha256};
 use std::path::Path;

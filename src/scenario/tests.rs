@@ -191,3 +191,70 @@ fn logistic_and_table_mappings_resolve_and_are_checked() {
     let twice = BASE.replace("raw = [0.5]", "raw = [0.5, 0.5]");
     assert!(error_of(&twice).contains("share the label `0.50`"));
 }
+
+#[test]
+fn ambiguous_groups_values_tables_and_seeds_are_refused() {
+    let cases = [
+        (
+            BASE.replace("name = \"m\"", "name = \"\""),
+            "groups[1].name",
+            "is empty",
+        ),
+        (
+            BASE.replace("sex = \"male\"", "sex = \"female\""),
+            "groups[1].attributes",
+            "are those of groups[0] (`f`)",
+        ),
+        (
+            BASE.replace("[\"female\", \"male\"]", "[\"female\", \"male\", \"male\"]"),
+            "attributes[0].values[2]",
+            "`male` is listed twice",
+        ),
+        (
+            BASE.replace("[\"female\", \"male\"]", "[\"female\", \"male\", \" \"]"),
+            "attributes[0].values[2]",
+            "is empty",
+        ),
+        (
+            BASE.replace("name = \"t\"", "name = \"t\"\nseed = 9223372036854775808"),
+            "seed",
+            "2^63 - 1",
+        ),
+    ];
+    for (text, field, allowed) in cases {
+        let e = error_of(&text);
+        assert!(
+            e.contains(&format!("`{field}`")) && e.contains(allowed) && e.starts_with("s.toml"),
+            "{e}"
+        );
+    }
+    let largest = BASE.replace("name = \"t\"", "name = \"t\"\nseed = 9223372036854775807");
+    assert_eq!(
+        Scenario::from_toml(&largest, "s.toml").unwrap().seed(),
+        i64::MAX as u64
+    );
+    // A table point with an extra value is an error, never silently dropped.
+    let table = |points: &str| {
+        BASE.replace(
+            "percent_mappings = [\"identity\", \"half_cosine\"]",
+            &format!("percent_mappings = [{{ table = {points} }}]"),
+        )
+    };
+    assert!(Scenario::from_toml(&table("[[0, -1.0], [100, 1.0]]"), "s.toml").is_ok());
+    let e = error_of(&table("[[0, -1.0], [50, 0.30, 99], [100, 1.0]]"));
+    assert!(
+        e.contains("point 1 has 3 values") && e.contains("[percent, score]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn echoed_values_stay_on_one_short_line() {
+    let long = "x".repeat(10_000_000);
+    for value in ["a\r\nb", long.as_str()] {
+        let text = BASE.replace("sex = \"male\"", &format!("sex = {value:?}"));
+        let e = error_of(&text);
+        assert_eq!(e.lines().count(), 1, "{}", &e[..e.len().min(300)]);
+        assert!(e.len() < 400, "{} characters", e.len());
+    }
+}

@@ -8,9 +8,13 @@ use super::{
     Capture, CountDistribution, Group, IdentityClass, PercentMapping, Scenario, ScenarioConfig,
     ScenarioError, Threshold,
 };
+use crate::format::quoted;
 
 /// Largest embedding dimension (keeps the integer dot product exact in i32).
 pub const MAX_DIMENSION: usize = 4096;
+
+/// Largest seed: the largest TOML integer, 2^63 - 1.
+pub const MAX_SEED: u64 = i64::MAX as u64;
 /// Tolerance on shares summing to 1.
 const SHARE_TOL: f64 = 1e-6;
 
@@ -72,6 +76,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             "must be non-empty and use only letters, digits, '-', '_' and '.'",
         ));
     }
+    if config.seed > super::MAX_SEED {
+        return Err(c.err(
+            "seed",
+            format!(
+                "must be in [0, 2^63 - 1] (a TOML integer), got {}",
+                config.seed
+            ),
+        ));
+    }
     if !(1..=1000).contains(&config.replicates) {
         return Err(c.err(
             "replicates",
@@ -95,10 +108,25 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
                 "needs at least one value",
             ));
         }
+        if let Some(j) = (0..a.values.len()).find(|&j| a.values[..j].contains(&a.values[j])) {
+            return Err(c.err(
+                format!("attributes[{i}].values[{j}]"),
+                format!(
+                    "{} is listed twice; give each value once",
+                    quoted(&a.values[j])
+                ),
+            ));
+        }
+        if let Some(j) = a.values.iter().position(|v| v.trim().is_empty()) {
+            return Err(c.err(
+                format!("attributes[{i}].values[{j}]"),
+                "is empty; give every value a name",
+            ));
+        }
         if config.attributes[..i].iter().any(|b| b.name == a.name) {
             return Err(c.err(
                 format!("attributes[{i}].name"),
-                format!("`{}` is defined twice", a.name),
+                format!("{} is defined twice", quoted(&a.name)),
             ));
         }
         if let Some(w) = &a.weights {
@@ -152,10 +180,25 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     let mut groups = Vec::new();
     for (i, g) in config.groups.iter().enumerate() {
         let field = |f: &str| format!("groups[{i}].{f}");
+        if g.name.trim().is_empty() {
+            return Err(c.err(field("name"), "is empty; give every group a name"));
+        }
+        if let Some(h) = config.groups[..i]
+            .iter()
+            .position(|h| h.attributes == g.attributes)
+        {
+            return Err(c.err(
+                field("attributes"),
+                format!(
+                    "are those of groups[{h}] ({}); two groups need different attribute values",
+                    quoted(&config.groups[h].name)
+                ),
+            ));
+        }
         if config.groups[..i].iter().any(|h| h.name == g.name) {
             return Err(c.err(
                 field("name"),
-                format!("`{}` is used by another group", g.name),
+                format!("{} is used by another group", quoted(&g.name)),
             ));
         }
         let mut direction = vec![0.0; demographic_dim];
@@ -164,7 +207,8 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
                 return Err(c.err(
                     field("attributes"),
                     format!(
-                        "unknown attribute `{name}`; attributes are: {}",
+                        "unknown attribute {}; attributes are: {}",
+                        quoted(name),
                         config
                             .attributes
                             .iter()
@@ -179,13 +223,17 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             let Some(value) = g.attributes.get(&attr.name) else {
                 return Err(c.err(
                     field("attributes"),
-                    format!("gives no value for attribute `{}`", attr.name),
+                    format!("gives no value for attribute {}", quoted(&attr.name)),
                 ));
             };
             let Some(j) = attr.values.iter().position(|v| v == value) else {
                 return Err(c.err(
                     field(&format!("attributes.{}", attr.name)),
-                    format!("`{value}` is not one of: {}", attr.values.join(", ")),
+                    format!(
+                        "{} is not one of: {}",
+                        quoted(value),
+                        attr.values.join(", ")
+                    ),
                 ));
             };
             direction[offsets[a] + j] = attr.weights.as_ref().map_or(1.0, |w| w[j]);
@@ -256,7 +304,8 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
                 c.err(
                     field,
                     format!(
-                        "`{name}` is not a capture condition; defined: {}",
+                        "{} is not a capture condition; defined: {}",
+                        quoted(name),
                         captures
                             .iter()
                             .map(|c| c.name.as_str())
@@ -456,7 +505,8 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
                 c.err(
                     "report.headline_threshold",
                     format!(
-                        "`{label}` is not a threshold label; labels are: {}",
+                        "{} is not a threshold label; labels are: {}",
+                        quoted(label),
                         thresholds
                             .iter()
                             .map(|t| t.label.as_str())
@@ -480,15 +530,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         if p.metric != "fpir" && p.metric != "sel" {
             return Err(c.err(
                 field("metric"),
-                format!("`{}`: allowed metrics are fpir and sel", p.metric),
+                format!("{}: allowed metrics are fpir and sel", quoted(&p.metric)),
             ));
         }
         if !thresholds.iter().any(|t| t.label == p.threshold) {
             return Err(c.err(
                 field("threshold"),
                 format!(
-                    "`{}` is not a threshold label; labels are: {}",
-                    p.threshold,
+                    "{} is not a threshold label; labels are: {}",
+                    quoted(&p.threshold),
                     thresholds
                         .iter()
                         .map(|t| t.label.as_str())
