@@ -362,9 +362,15 @@ pub fn read_groups(path: &Path, rows: usize) -> Result<(Vec<String>, Vec<u16>), 
         .headers()
         .map_err(|e| err(path, format!("cannot read the header: {e}")))?
         .clone();
+    if let Some(name) = crate::import::duplicate_column(headers.iter()) {
+        return Err(err(
+            path,
+            format!("the header names column {name} twice; give every column a distinct name"),
+        ));
+    }
     let column = headers
         .iter()
-        .position(|h| h == "group")
+        .position(|h| h.trim() == "group")
         .ok_or_else(|| err(path, "no `group` column in the header"))?;
     let mut names: Vec<String> = Vec::new();
     let mut groups = Vec::with_capacity(rows);

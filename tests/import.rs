@@ -201,6 +201,24 @@ fn bad_score_rows_are_errors_naming_file_and_line_and_leave_nothing() {
             &["ranks.csv:3:", "probe `p1` already has rank 1"],
         ),
         ("empty.csv", "", false, &["empty.csv: is empty"]),
+        (
+            "yes.csv",
+            "probe_id,gallery_id,score,mated\np1,g1,0.5,yes\n",
+            false,
+            &["yes.csv:2:", "`mated` is `yes`; allowed: 0, 1, true, false"],
+        ),
+        (
+            "yes-candidates.csv",
+            "probe_id,rank,gallery_id,score,enrolled,mated\np1,1,g1,0.9,no,1\n",
+            false,
+            &["yes-candidates.csv:2:", "`enrolled` is `no`"],
+        ),
+        (
+            "twice.csv",
+            "probe_id,gallery_id,score,mated,score\np1,g1,0.5,1,0.7\n",
+            false,
+            &["twice.csv: the header names column `score` twice"],
+        ),
     ];
     for (name, text, with_meta, fragments) in cases {
         let path = file(dir.path(), name, text);
@@ -230,6 +248,69 @@ fn bad_score_rows_are_errors_naming_file_and_line_and_leave_nothing() {
         }
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(!out.exists(), "{name}: an output folder was left behind");
+    }
+}
+
+#[test]
+fn bad_metadata_columns_are_refused_and_a_byte_order_mark_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = file(dir.path(), "s.csv", GOOD);
+    for (name, text, fragment) in [
+        (
+            "twice.csv",
+            "id,subject,role,sex,sex\np1,alice,probe,F,M\n",
+            "the header names column `sex` twice",
+        ),
+        (
+            "blank.csv",
+            "id,subject,role,sex\np1,alice,probe,F\np2,bob,probe, \ng1,alice,gallery,F\ng2,dave,gallery,M\n",
+            "blank.csv:3: empty value in group column `sex`",
+        ),
+    ] {
+        let meta = file(dir.path(), name, text);
+        let out = dir.path().join(format!("out-{name}"));
+        let o = falsematch()
+            .args([
+                "evaluate",
+                "--scores",
+                &scores,
+                "--metadata",
+                &meta,
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(fragment), "{name}: {stderr}");
+        assert!(!out.exists());
+    }
+    // The same scores with a UTF-8 byte-order mark give the same estimates, in every layout.
+    let bob5 =
+        "alice g1 alice p1 0.9\ndave g2 alice p1 0.2\nalice g1 bob p2 0.3\ndave g2 bob p2 0.1\n";
+    for (name, text) in [("plain.csv", GOOD), ("plain.txt", bob5)] {
+        let plain = file(dir.path(), name, text);
+        let marked = file(
+            dir.path(),
+            &format!("bom-{name}"),
+            &format!("\u{feff}{text}"),
+        );
+        let estimates = |path: &str, out: &str| {
+            let out = dir.path().join(out);
+            falsematch()
+                .args(["evaluate", "--scores", path, "--quiet", "--out"])
+                .arg(&out)
+                .assert()
+                .success();
+            std::fs::read(out.join("tables/estimates.csv")).unwrap()
+        };
+        assert_eq!(
+            estimates(&plain, &format!("o-{name}")),
+            estimates(&marked, &format!("o-bom-{name}")),
+            "{name}"
+        );
     }
 }
 
@@ -319,7 +400,16 @@ fn embeddings_too_large_for_memory_are_refused_before_reading() {
     bytes.extend((header.len() as u16).to_le_bytes());
     bytes.extend(header.as_bytes());
     let npy = dir.path().join("huge.npy");
+    let header_bytes = bytes.len() as u64;
     std::fs::write(&npy, bytes).unwrap();
+    // A sparse file of the size the header promises (2 TB of zeros that take no disk), so the
+    // header describes the file exactly and only memory can refuse it.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&npy)
+        .unwrap()
+        .set_len(header_bytes + 1_000_000_000 * 512 * 4)
+        .unwrap();
     let meta = file(dir.path(), "m.csv", "subject,role\na,gallery\n");
     let out = dir.path().join("out");
     let o = falsematch()

@@ -76,6 +76,7 @@ impl Metadata {
             .headers()
             .map_err(|e| fail(format!("cannot read the header: {e}")))?
             .clone();
+        super::check_columns(&file, &header)?;
         let column = |name: &str| header.iter().position(|h| h.trim() == name);
         let subject = column("subject").ok_or_else(|| {
             fail("no `subject` column in the header; the columns are subject, role (gallery or probe), optional id and capture, and any group columns".into())
@@ -127,6 +128,12 @@ impl Metadata {
                     )));
                 }
             };
+            if let Some(&i) = group_idx.iter().find(|&&i| record[i].trim().is_empty()) {
+                return Err(row_err(format!(
+                    "empty value in group column {}; give every row its group",
+                    crate::format::quoted(header[i].trim())
+                )));
+            }
             let label = if group_idx.is_empty() {
                 "all".to_string()
             } else {

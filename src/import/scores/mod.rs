@@ -218,7 +218,7 @@ pub fn read_scores(
                     message: "is empty".into(),
                 });
             }
-            ScoreFormat::detect(&first).ok_or_else(|| ImportError::File {
+            ScoreFormat::detect(crate::import::strip_bom(&first)).ok_or_else(|| ImportError::File {
                 file: file.clone(),
                 message: "cannot tell the layout from the first line: expected a CSV header with probe_id (csv, candidates) or 4 or 5 whitespace-separated fields (bob4, bob5); or give --format".into(),
             })?

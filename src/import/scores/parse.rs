@@ -6,11 +6,14 @@ use crate::import::metadata::Role;
 
 fn parse_flag(text: &str, column: &str) -> Result<bool, (String, String)> {
     match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" => Ok(true),
-        "0" | "false" | "no" => Ok(false),
-        other => Err((
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err((
             format!("bad `{column}` flag"),
-            format!("`{column}` is `{other}`; allowed: 0, 1, true, false"),
+            format!(
+                "`{column}` is {}; allowed: 0, 1, true, false (in any case)",
+                crate::format::quoted(text.trim())
+            ),
         )),
     }
 }
@@ -56,6 +59,10 @@ impl Reader<'_> {
                         break;
                     }
                     number += 1;
+                    if number == 1 {
+                        // A byte-order mark is not part of the first claimed id.
+                        line = crate::import::strip_bom(&line).to_string();
+                    }
                     if line.trim().is_empty() || line.trim_start().starts_with('#') {
                         continue;
                     }
@@ -117,6 +124,7 @@ impl Reader<'_> {
                     .headers()
                     .map_err(|e| io_err(&self.file, &e))?
                     .clone();
+                crate::import::check_columns(&self.file, &header)?;
                 let col = |name: &str| header.iter().position(|h| h.trim() == name);
                 let required: &[&str] = if self.format == ScoreFormat::Csv {
                     &["probe_id", "gallery_id", "score", "mated"]
