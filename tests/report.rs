@@ -171,6 +171,68 @@ fn an_edited_manifest_fails_verification_and_another_commit_is_named() {
 }
 
 #[test]
+fn rerunning_into_a_bundle_never_deletes_a_file_falsematch_did_not_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    make_bundle(&dir);
+    std::fs::write(dir.join("my-notes.txt"), "mine").unwrap();
+    let o = falsematch()
+        .args(["run", &data("small.toml"), "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds `my-notes.txt`"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("my-notes.txt")).unwrap(),
+        "mine"
+    );
+    // Without the foreign file the bundle is replaced as before.
+    std::fs::remove_file(dir.join("my-notes.txt")).unwrap();
+    make_bundle(&dir);
+    // A link as --out is refused, and the link and its bundle stay as they were.
+    #[cfg(unix)]
+    {
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let o = falsematch()
+            .args(["run", &data("small.toml"), "--quiet", "--out"])
+            .arg(&link)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is a symbolic link"), "{stderr}");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+    // A scenario name can never place output outside falsematch-out/.
+    let text = std::fs::read_to_string(data("small.toml")).unwrap();
+    for name in ["..", ".", ".hidden"] {
+        let path = tmp.path().join("dots.toml");
+        std::fs::write(
+            &path,
+            text.replace("name = \"small\"", &format!("name = \"{name}\"")),
+        )
+        .unwrap();
+        let o = falsematch()
+            .current_dir(tmp.path())
+            .args(["run", path.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("field `name`"), "{name}: {stderr}");
+        assert!(!tmp.path().join("falsematch-out").exists(), "{name}");
+    }
+}
+
+#[test]
 fn verify_of_a_folder_without_manifest_is_an_input_error() {
     let tmp = tempfile::tempdir().unwrap();
     let out = falsematch()

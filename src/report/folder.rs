@@ -53,6 +53,21 @@ fn remove_stale(dir: &Path) {
 /// Why a bundle could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// The target is a bundle holding a file that falsematch did not write.
+    #[error(
+        "{dir}: holds {file}, which is not part of the falsematch bundle there; move it out of the folder or choose another --out (falsematch never deletes files it did not write)"
+    )]
+    Foreign {
+        /// The bundle folder.
+        dir: PathBuf,
+        /// The foreign file, quoted, relative to the folder.
+        file: String,
+    },
+    /// `--out` is a symbolic link.
+    #[error(
+        "{0}: is a symbolic link; give the folder it points to as --out (falsematch does not replace links)"
+    )]
+    Link(PathBuf),
     /// The target exists and is not a falsematch bundle.
     #[error(
         "{0}: exists and is not a falsematch output folder (no manifest.json); choose another --out or remove it"
@@ -74,6 +89,9 @@ pub enum WriteError {
 /// # Errors
 /// [`WriteError::NotABundle`], or [`WriteError::Io`] when the folder cannot be read.
 pub fn check_target(dir: &Path) -> Result<(), WriteError> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(WriteError::Link(dir.to_path_buf()));
+    }
     if !dir.exists() {
         return Ok(());
     }
@@ -85,10 +103,31 @@ pub fn check_target(dir: &Path) -> Result<(), WriteError> {
                 source,
             })
     };
-    if dir.is_dir() && (dir.join(MANIFEST).is_file() || is_empty()?) {
-        Ok(())
-    } else {
-        Err(WriteError::NotABundle(dir.to_path_buf()))
+    if !dir.is_dir() {
+        return Err(WriteError::NotABundle(dir.to_path_buf()));
+    }
+    if is_empty()? {
+        return Ok(());
+    }
+    let listed = std::fs::read(dir.join(MANIFEST))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok());
+    let Some(manifest) = listed else {
+        return Err(WriteError::NotABundle(dir.to_path_buf()));
+    };
+    // Replacing the folder would delete whatever else is in it: refuse instead.
+    let mut present = Vec::new();
+    collect_files(dir, dir, &mut present);
+    present.sort();
+    match present
+        .into_iter()
+        .find(|p| p != MANIFEST && p != PROVENANCE && !manifest.files.iter().any(|f| &f.path == p))
+    {
+        Some(file) => Err(WriteError::Foreign {
+            dir: dir.to_path_buf(),
+            file: crate::format::quoted(&file),
+        }),
+        None => Ok(()),
     }
 }
 

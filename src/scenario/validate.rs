@@ -66,6 +66,7 @@ impl Checker<'_> {
 pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> {
     let c = Checker { file };
     if config.name.trim().is_empty()
+        || config.name.starts_with('.')
         || !config
             .name
             .chars()
@@ -73,7 +74,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     {
         return Err(c.err(
             "name",
-            "must be non-empty and use only letters, digits, '-', '_' and '.'",
+            "must be non-empty, use only letters, digits, '-', '_' and '.', and not start with '.' (it names the output folder)",
         ));
     }
     if config.seed > super::MAX_SEED {
