@@ -75,6 +75,31 @@ fn bad_input_exits_2_with_one_line_naming_file_and_field_and_writes_nothing() {
         ),
         ("bad/empty.toml", &["empty.toml", "is empty"]),
         (
+            "bad/same_attributes.toml",
+            &[
+                "same_attributes.toml",
+                "field `groups[1].attributes`",
+                "groups[0]",
+            ],
+        ),
+        (
+            "bad/duplicate_value.toml",
+            &[
+                "duplicate_value.toml",
+                "field `attributes[0].values[2]`",
+                "twice",
+            ],
+        ),
+        (
+            "bad/seed_too_large.toml",
+            &["seed_too_large.toml", "field `seed`", "2^63 - 1"],
+        ),
+        (
+            "bad/table_point_extra_value.toml",
+            &["table_point_extra_value.toml", "point 1 has 3 values"],
+        ),
+        ("bad/dot_name.toml", &["dot_name.toml", "field `name`"]),
+        (
             "bad/no-such-file.toml",
             &["no-such-file.toml", "no such file"],
         ),
