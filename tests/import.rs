@@ -431,3 +431,50 @@ fn embeddings_too_large_for_memory_are_refused_before_reading() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn the_row_order_of_a_score_file_changes_no_byte_of_the_estimates() {
+    // The same scores, rows reversed and interleaved: every estimate and interval (the subject
+    // bootstrap included) must come out identical.
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{}/tests/data/parity/continuous.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&source).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    lines.reverse();
+    let odd = lines.iter().skip(1).step_by(2);
+    let even = lines.iter().step_by(2);
+    let shuffled: Vec<&str> = std::iter::once(header)
+        .chain(odd.chain(even).copied())
+        .collect();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let original = evaluate_scores_cli(&a, &source, &["--bootstrap-draws", "200"]);
+    let reordered = evaluate_scores_cli(
+        &b,
+        &file(dir.path(), "shuffled.csv", &(shuffled.join("\n") + "\n")),
+        &["--bootstrap-draws", "200"],
+    );
+    for table in [
+        "estimates.csv",
+        "det.csv",
+        "verification.csv",
+        "fairness.csv",
+    ] {
+        let read = |d: &Path| std::fs::read(d.join("tables").join(table)).unwrap();
+        assert!(
+            read(&original) == read(&reordered),
+            "tables/{table} differs with the row order"
+        );
+    }
+    let estimates = std::fs::read_to_string(original.join("tables/estimates.csv")).unwrap();
+    assert!(
+        estimates.contains("subject-bootstrap"),
+        "no bootstrap interval was compared"
+    );
+}

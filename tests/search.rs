@@ -260,3 +260,77 @@ fn bad_embedding_files_are_named() {
     assert!(code == 2 && err.contains("missing.npy"), "{err}");
     assert!(!tmp.path().join("out.json").exists());
 }
+
+#[test]
+fn search_and_calibrate_never_overwrite_inputs_or_foreign_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name);
+    write_npy(&p("g.npy"), 4, 8, &data(4, 8, 3));
+    write_npy(&p("p.npy"), 2, 8, &data(2, 8, 4));
+    let gallery = std::fs::read(p("g.npy")).unwrap();
+    let search = |out: &str| {
+        Command::cargo_bin("falsematch")
+            .unwrap()
+            .args(["search", "--quiet", "--gallery"])
+            .arg(p("g.npy"))
+            .arg("--probes")
+            .arg(p("p.npy"))
+            .arg("--out")
+            .arg(p(out))
+            .output()
+            .unwrap()
+    };
+    let refused = |o: std::process::Output, fragment: &str| {
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(fragment), "`{fragment}` not in {stderr}");
+    };
+    // Its own gallery as --out.
+    refused(search("g.npy"), "is an input of this command");
+    assert_eq!(std::fs::read(p("g.npy")).unwrap(), gallery);
+    // A foreign file beside a CSV output, and a foreign JSON file.
+    std::fs::write(p("hits-counts.csv"), "my,own\n").unwrap();
+    refused(
+        search("hits.csv"),
+        "hits-counts.csv: exists and was not written by falsematch",
+    );
+    assert!(!p("hits.csv").exists());
+    assert_eq!(
+        std::fs::read_to_string(p("hits-counts.csv")).unwrap(),
+        "my,own\n"
+    );
+    std::fs::write(p("notes.json"), "{\"mine\": true}\n").unwrap();
+    refused(
+        search("notes.json"),
+        "exists and was not written by falsematch",
+    );
+    // Its own earlier outputs are replaced.
+    std::fs::remove_file(p("hits-counts.csv")).unwrap();
+    for out in ["hits.csv", "hits.csv", "out.json", "out.json"] {
+        assert!(search(out).status.success(), "{out}");
+    }
+    // calibrate: neither its input scenario nor a foreign file.
+    let scenario = format!("{}/tests/data/small.toml", env!("CARGO_MANIFEST_DIR"));
+    let input = p("input.toml");
+    std::fs::copy(&scenario, &input).unwrap();
+    std::fs::write(p("notes.txt"), "mine").unwrap();
+    let calibrate = |out: &Path| {
+        Command::cargo_bin("falsematch")
+            .unwrap()
+            .arg("calibrate")
+            .arg(&input)
+            .args(["--threshold", "0.5", "--fmr", "female=2e-2", "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    refused(calibrate(&input), "is an input of this command");
+    refused(
+        calibrate(&p("notes.txt")),
+        "exists and was not written by falsematch",
+    );
+    assert_eq!(std::fs::read_to_string(p("notes.txt")).unwrap(), "mine");
+    let o = calibrate(&p("cal.toml"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(calibrate(&p("cal.toml")).status.success());
+}

@@ -5,6 +5,7 @@ mod cli;
 mod closed_form;
 mod determinism;
 mod import;
+mod outputs;
 mod parity;
 mod properties;
 mod report;

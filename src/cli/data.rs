@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// The header of `search`'s candidate CSV.
+const CANDIDATES_HEADER: &str = "probe,rank,gallery_index,score,group";
+/// The header of `search`'s per-threshold counts CSV.
+const COUNTS_HEADER: &str = "probe,threshold,group,count";
+
 pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     use crate::search::{Thresholds, score_value, threshold_q};
     for (i, t) in args.thresholds.iter().enumerate() {
@@ -15,6 +20,21 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     let mut scores = args.thresholds.clone();
     scores.sort_by(f64::total_cmp);
     scores.dedup();
+    // Refuse an output that would overwrite an input or a foreign file, before any work.
+    let mut inputs = vec![args.gallery.as_path(), args.probes.as_path()];
+    inputs.extend(args.gallery_groups.as_deref());
+    if args.out.extension().is_some_and(|e| e == "csv") {
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
+        check_file_target(&args.out, &inputs, OwnFile::Csv(CANDIDATES_HEADER))?;
+        check_file_target(&counts_path, &inputs, OwnFile::Csv(COUNTS_HEADER))?;
+    } else {
+        check_file_target(&args.out, &inputs, OwnFile::Json)?;
+    }
     let (g_rows, cols) = crate::embeddings::npy_shape(&args.gallery)?;
     let (p_rows, _) = crate::embeddings::npy_shape(&args.probes)?;
     refuse_beyond_memory(
@@ -68,9 +88,9 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     let csv = args.out.extension().is_some_and(|e| e == "csv");
     if csv {
         let mut cand = csv::Writer::from_writer(Vec::new());
-        cand.write_record(["probe", "rank", "gallery_index", "score", "group"])?;
+        cand.write_record(CANDIDATES_HEADER.split(','))?;
         let mut cnt = csv::Writer::from_writer(Vec::new());
-        cnt.write_record(["probe", "threshold", "group", "count"])?;
+        cnt.write_record(COUNTS_HEADER.split(','))?;
         for (p, t) in tally.probes.iter().enumerate() {
             for (r, c) in t.top.iter().enumerate() {
                 cand.write_record([

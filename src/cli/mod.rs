@@ -177,6 +177,85 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// What an existing single-file output must look like before falsematch replaces it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum OwnFile {
+    /// JSON with `"tool": {"name": "falsematch", ...}` (search, infer).
+    Json,
+    /// A CSV whose first line is exactly this header (search).
+    Csv(&'static str),
+    /// A scenario written by `falsematch calibrate`.
+    CalibratedToml,
+}
+
+/// Refuses a single-file output that is one of the command's own inputs, or an existing file
+/// that falsematch did not write (one rule for search, calibrate and infer; devices such as
+/// /dev/null are written in place and always allowed).
+pub(super) fn check_file_target(
+    out: &std::path::Path,
+    inputs: &[&std::path::Path],
+    own: OwnFile,
+) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    if !meta.is_file() && !meta.is_dir() {
+        return Ok(());
+    }
+    let same = |input: &std::path::Path| match (out.canonicalize(), input.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(input) = inputs.iter().find(|i| same(i)) {
+        anyhow::bail!(
+            "{}: is an input of this command ({}); choose another --out",
+            out.display(),
+            input.display()
+        );
+    }
+    if meta.is_dir() {
+        anyhow::bail!("{}: is a folder; --out names a file here", out.display());
+    }
+    if std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        anyhow::bail!(
+            "{}: is a symbolic link; give the file it points to as --out",
+            out.display()
+        );
+    }
+    // Our outputs are small; a large file is not one of them.
+    let bytes = if meta.len() <= 256 << 20 {
+        std::fs::read(out).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let ours = match own {
+        OwnFile::Json => {
+            #[derive(serde::Deserialize)]
+            struct Tool {
+                name: String,
+            }
+            #[derive(serde::Deserialize)]
+            struct Doc {
+                tool: Tool,
+            }
+            serde_json::from_slice::<Doc>(&bytes).is_ok_and(|d| d.tool.name == "falsematch")
+        }
+        OwnFile::Csv(header) => bytes
+            .split(|&b| b == b'\n')
+            .next()
+            .is_some_and(|line| line.strip_suffix(b"\r").unwrap_or(line) == header.as_bytes()),
+        OwnFile::CalibratedToml => bytes.starts_with(b"# Calibrated by falsematch "),
+    };
+    if ours {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{}: exists and was not written by falsematch; choose another --out or remove it",
+            out.display()
+        )
+    }
+}
+
 /// Writes a bundle, then prints its summary (None: quiet).
 pub(super) fn write_bundle(
     out_dir: &std::path::Path,

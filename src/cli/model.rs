@@ -26,6 +26,12 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             }),
         genuine_mean: args.genuine_mean,
     };
+    // Refuse an output that would overwrite the input scenario or a foreign file, before any work.
+    check_file_target(
+        &args.out,
+        &[std::path::Path::new(name)],
+        OwnFile::CalibratedToml,
+    )?;
     let (config, calibration) = crate::calibrate::calibrate(&scenario, &targets)
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let text = crate::calibrate::to_toml(&config, name, &calibration)?;
@@ -85,6 +91,12 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
 pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
     use crate::format::rate;
     let big = |x: f64| count(x.round() as u64);
+    if let Some(path) = &args.out {
+        // Refuse an output that would overwrite the scenario or a foreign file, before any work.
+        let inputs: Vec<&std::path::Path> =
+            args.scenario.iter().map(std::path::Path::new).collect();
+        check_file_target(path, &inputs, OwnFile::Json)?;
+    }
     if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
         anyhow::bail!(
             "--confidence-level: {} must be in (0.5, 1)",
@@ -229,17 +241,21 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
-    use crate::format::{mean, rate};
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
-    let (scenario, _) = Scenario::load(name)?;
-    let sizes = crate::sweep::sizes(args.sizes.0, args.sizes.1, args.per_decade);
-    let limit = args.simulate_up_to.max(0.0) as u64;
+    let (scenario, text) = Scenario::load(name)?;
+    let settings = report::sweep::SweepSettings {
+        from: args.sizes.0,
+        to: args.sizes.1,
+        per_decade: args.per_decade,
+        simulate_up_to: args.simulate_up_to.max(0.0) as u64,
+    };
+    let sizes = settings.sizes();
+    let limit = settings.simulate_up_to;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("falsematch-out").join(format!("sweep-{}", scenario.config.name))
     });
-    if out.is_file() {
-        anyhow::bail!("{}: is a file; --out is a folder", out.display());
-    }
+    // Refuse an unusable output before the sweep, not after it.
+    report::check_target(&out)?;
     let simulated: u64 = sizes.iter().filter(|&&n| n <= limit).sum();
     let options = RunOptions {
         threads: args.threads.map(usize::from),
@@ -275,132 +291,26 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             }
         );
     }
+    let started = std::time::Instant::now();
     let quiet = args.quiet;
     let rows = crate::sweep::sweep(&scenario, &sizes, limit, &options, &mut |n| {
         if !quiet {
             eprintln!("falsematch: N = {}", count(n));
         }
     })?;
-    // sweep.csv
-    let mut csv = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    csv.write_record([
-        "entries",
-        "threshold",
-        "score",
-        "analytic_fpir",
-        "analytic_sel",
-        "fpir",
-        "fpir_lower",
-        "fpir_upper",
-        "sel",
-        "sel_lower",
-        "sel_upper",
-        "z_fpir",
-        "z_sel",
-    ])?;
-    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    for r in &rows {
-        let e = |x: &Option<crate::estimate::Estimate>,
-                 f: fn(&crate::estimate::Estimate) -> f64| {
-            opt(x.as_ref().map(f))
-        };
-        csv.write_record([
-            r.entries.to_string(),
-            r.threshold.clone(),
-            r.score.to_string(),
-            opt(r.analytic_fpir),
-            opt(r.analytic_sel),
-            e(&r.fpir, |e| e.value),
-            e(&r.fpir, |e| e.lower),
-            e(&r.fpir, |e| e.upper),
-            e(&r.sel, |e| e.value),
-            e(&r.sel, |e| e.lower),
-            e(&r.sel, |e| e.upper),
-            opt(r.z_fpir),
-            opt(r.z_sel),
-        ])?;
-    }
-    // sweep.svg
-    let series =
-        |analytic: fn(&crate::sweep::SweepRow) -> Option<f64>,
-         sim: fn(&crate::sweep::SweepRow) -> Option<&crate::estimate::Estimate>| {
-            scenario
-                .thresholds
-                .iter()
-                .map(|t| crate::report::plots::SweepSeries {
-                    label: t.label.clone(),
-                    analytic: rows
-                        .iter()
-                        .filter(|r| r.threshold == t.label)
-                        .filter_map(|r| analytic(r).map(|v| (r.entries as f64, v)))
-                        .collect(),
-                    simulated: rows
-                        .iter()
-                        .filter(|r| r.threshold == t.label)
-                        .filter_map(|r| {
-                            sim(r).map(|e| crate::report::plots::IntervalPoint {
-                                x: r.entries as f64,
-                                value: e.value,
-                                lower: e.lower,
-                                upper: e.upper,
-                            })
-                        })
-                        .collect(),
-                })
-                .collect::<Vec<_>>()
-        };
-    let svg = crate::report::plots::sweep(
-        &series(|r| r.analytic_fpir, |r| r.fpir.as_ref()),
-        &series(|r| r.analytic_sel, |r| r.sel.as_ref()),
-    )?;
-    // sweep.md
-    let mut md = format!(
-        "# Sweep of {} over gallery size\n\nFPIR and SEL (false candidates per search) against the number of gallery entries N. Analytic: the closed forms (SEL exact in expectation; FPIR assumes detections match independently, exact with one detection per identity{}). Simulated: `falsematch run` of the scenario resized to N, with 95 % intervals. z: standardized difference where both ran.\n\n",
-        scenario.config.name,
-        if scenario.is_closed_form_regime() {
-            ""
-        } else {
-            "; here people have several detections, which match together, so the analytic FPIR overstates it and gets no z"
-        }
+    let bundle = report::sweep::sweep_bundle(&scenario, &text, &settings, &rows)?;
+    let provenance = report::provenance(
+        rayon::current_num_threads(),
+        options.tile_entries,
+        started.elapsed().as_secs_f64(),
     );
-    md.push_str("| N | threshold | analytic FPIR | simulated FPIR | z | analytic SEL | simulated SEL | z |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    let cell = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
-        x.as_ref().map_or("-".to_string(), |e| {
-            crate::format::with_interval(e.value, e.lower, e.upper, f)
-        })
-    };
-    let z = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:+.2}"));
-    for r in &rows {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            count(r.entries),
-            r.threshold,
-            r.analytic_fpir.map_or("-".into(), rate),
-            cell(&r.fpir, rate),
-            z(r.z_fpir),
-            r.analytic_sel.map_or("-".into(), mean),
-            cell(&r.sel, mean),
-            z(r.z_sel)
-        ));
-    }
-    let worst = rows
-        .iter()
-        .flat_map(|r| [r.z_fpir, r.z_sel])
-        .flatten()
-        .fold(0.0f64, |a, z| a.max(z.abs()));
-    md.push_str(&format!(
-        "\nLargest |z| where both ran: {worst:.2}.\n\n![sweep](sweep.svg)\n"
-    ));
-    std::fs::create_dir_all(&out)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", out.display()))?;
-    report::write_file(&out.join("sweep.csv"), &csv.into_inner()?)?;
-    report::write_file(&out.join("sweep.svg"), svg.as_bytes())?;
-    report::write_file(&out.join("sweep.md"), md.as_bytes())?;
+    report::write(&out, &bundle, &provenance)?;
     if !args.quiet {
-        print!("{md}");
-        println!("\nWrote {} (sweep.md, sweep.csv, sweep.svg)", out.display());
+        print!("{}", report::sweep::markdown(&scenario, &rows));
+        println!(
+            "\nWrote {} (sweep.md, sweep.csv, sweep.svg, manifest.json)",
+            out.display()
+        );
     }
     Ok(())
 }

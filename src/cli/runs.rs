@@ -174,6 +174,25 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
             let evaluation = record.evaluate(options.clone())?;
             Ok(report::evaluation::build(record, &evaluation)?)
         }
+        report::Recorded::Sweep(scenario, text, settings) => {
+            let rows = crate::sweep::sweep(
+                scenario,
+                &settings.sizes(),
+                settings.simulate_up_to,
+                &RunOptions {
+                    progress: false,
+                    ..options.clone()
+                },
+                &mut |_| {},
+            )?;
+            Ok(report::sweep::sweep_bundle(
+                scenario, text, settings, &rows,
+            )?)
+        }
+        report::Recorded::Export(scenario, text) => {
+            let (npy, csv) = crate::import::export::export(scenario)?;
+            Ok(report::sweep::export_bundle(scenario, text, npy, csv))
+        }
     })?;
     let mut stdout = std::io::stdout().lock();
     match verdict {
@@ -193,7 +212,7 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
 
 pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
-    let (mut scenario, _) = Scenario::load(name)?;
+    let (mut scenario, text) = Scenario::load(name)?;
     if let Some(seed) = args.seed {
         scenario.set_seed(seed);
     }
@@ -210,11 +229,17 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from("falsematch-out").join(format!("export-{}", scenario.config.name))
     });
+    // Refuse an unusable output before the work, not after it.
+    report::check_target(&out)?;
+    let started = std::time::Instant::now();
     let (npy, csv) = crate::import::export::export(&scenario)?;
-    std::fs::create_dir_all(&out)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", out.display()))?;
-    report::write_file(&out.join("embeddings.npy"), &npy)?;
-    report::write_file(&out.join("metadata.csv"), &csv)?;
+    let bundle = report::sweep::export_bundle(&scenario, &text, npy, csv);
+    let provenance = report::provenance(
+        rayon::current_num_threads(),
+        0,
+        started.elapsed().as_secs_f64(),
+    );
+    report::write(&out, &bundle, &provenance)?;
     eprintln!(
         "falsematch: wrote {} and {} ({} gallery entries and {} probes of scenario {}, seed {})",
         out.join("embeddings.npy").display(),

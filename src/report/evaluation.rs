@@ -243,6 +243,7 @@ pub fn build(record: &EvaluationRecord, evaluation: &Evaluation) -> Result<Bundl
         seed: None,
         model: None,
         evaluation: Some(record.clone()),
+        job: None,
         files: Vec::new(),
     };
     Ok(super::assemble(files, figures, manifest, |refs, hashes| {

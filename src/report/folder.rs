@@ -2,7 +2,7 @@
 //! that a target may be replaced, and `verify` (files against the manifest, then against a
 //! fresh run).
 
-use super::{Bundle, MANIFEST, Manifest, PROVENANCE, ReportError, evaluation};
+use super::{Bundle, Job, MANIFEST, Manifest, PROVENANCE, ReportError, evaluation};
 use crate::scenario::{Scenario, sha256_hex};
 use std::path::{Path, PathBuf};
 
@@ -154,11 +154,12 @@ pub fn write(dir: &Path, bundle: &Bundle, provenance: &[u8]) -> Result<(), Write
             .map(|(p, b)| (p.as_str(), b.as_slice()))
             .chain(std::iter::once((PROVENANCE, provenance)))
         {
+            // Errors name the file as it was to be written, not its temporary path.
             let target = tmp.join(path);
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
+                std::fs::create_dir_all(parent).map_err(io(dir))?;
             }
-            std::fs::write(&target, bytes).map_err(io(&target))?;
+            std::fs::write(&target, bytes).map_err(io(&dir.join(path)))?;
         }
         if dir.exists() {
             let old = sibling(dir, "old");
@@ -228,6 +229,9 @@ pub enum VerifyError {
     /// The re-run failed.
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    /// The re-run of a sweep failed.
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
     /// An input file of a recorded evaluation cannot be read.
     #[error(
         "{path}: cannot read this input of the recorded evaluation ({message}); verify needs the data files at the paths recorded in {MANIFEST}"
@@ -252,6 +256,10 @@ pub enum Recorded<'a> {
     Scenario(&'a Scenario, &'a str),
     /// An evaluation of imported data.
     Evaluation(&'a evaluation::EvaluationRecord),
+    /// A sweep of the scenario (seed set) over gallery size.
+    Sweep(&'a Scenario, &'a str, &'a super::sweep::SweepSettings),
+    /// An export of the scenario's (seed set) gallery and probes.
+    Export(&'a Scenario, &'a str),
 }
 
 /// Compares the files on disk with their manifest, then with a fresh re-run (`rerun` builds the
@@ -305,7 +313,13 @@ pub fn verify(
             if let Some(seed) = manifest.seed {
                 scenario.set_seed(seed);
             }
-            rerun(Recorded::Scenario(&scenario, &recorded.text))?
+            match &manifest.job {
+                None => rerun(Recorded::Scenario(&scenario, &recorded.text))?,
+                Some(Job::Sweep(settings)) => {
+                    rerun(Recorded::Sweep(&scenario, &recorded.text, settings))?
+                }
+                Some(Job::Export) => rerun(Recorded::Export(&scenario, &recorded.text))?,
+            }
         }
         (None, Some(record)) => {
             if let Some(changed) = record.changed_input()? {

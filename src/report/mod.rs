@@ -17,6 +17,7 @@ mod folder;
 pub mod html;
 pub mod markdown;
 pub mod plots;
+pub mod sweep;
 pub mod tables;
 
 pub use folder::{
@@ -96,8 +97,23 @@ pub struct Manifest {
     /// The data and settings of an evaluation of imported data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<evaluation::EvaluationRecord>,
+    /// What the folder holds when it is not a run's report: a sweep or an export of the
+    /// recorded scenario (absent for runs and evaluations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
     /// Every other file of the bundle except `provenance.json`.
     pub files: Vec<FileRecord>,
+}
+
+/// A folder of another command than `run` or `evaluate`, re-made by `verify` from the recorded
+/// scenario and seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "command")]
+pub enum Job {
+    /// `falsematch sweep` with these settings.
+    Sweep(sweep::SweepSettings),
+    /// `falsematch export`.
+    Export,
 }
 
 /// An output folder's files, in order.
@@ -147,6 +163,7 @@ pub fn build(
         seed: Some(scenario.seed()),
         model: Some(serde_json::to_value(&results.model).expect("the model serializes")),
         evaluation: None,
+        job: None,
         files: Vec::new(),
     };
     Ok(assemble(files, figures, manifest, |refs, hashes| {

@@ -403,6 +403,12 @@ impl Reader<'_> {
         for p in &mut probes {
             p.group = new_index[p.group as usize];
         }
+        // Searches in the order of their ids, not of the file's rows: the bootstrap resamples
+        // them by position, so the same data in another row order gives the same bytes.
+        probes.sort_by(|a, b| a.id.cmp(&b.id));
+        self.skipped
+            .excluded_probes
+            .sort_by(|a, b| a.probe.cmp(&b.probe));
         let mut streams = vec![(0, 0); self.streams.len()];
         for (old, &s) in self.streams.iter().enumerate() {
             streams[new_index[old] as usize] = s;
