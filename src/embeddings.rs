@@ -134,7 +134,10 @@ fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
         other => {
             return Err(err(
                 path,
-                format!("dtype {other} is not supported; use float32 ('<f4') or float64 ('<f8')"),
+                format!(
+                    "dtype {} is not supported; use float32 ('<f4') or float64 ('<f8')",
+                    crate::format::quoted(other)
+                ),
             ));
         }
     };
@@ -152,20 +155,23 @@ fn open_npy(path: &Path) -> Result<OpenNpy, EmbeddingError> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse()
-                .map_err(|_| err(path, format!("bad shape {shape}")))
+                .map_err(|_| err(path, format!("bad shape {}", crate::format::quoted(shape))))
         })
         .collect::<Result<_, _>>()?;
     let [rows, cols] = dims[..] else {
         return Err(err(
             path,
-            format!("shape {shape} is not 2-D; one embedding per row is expected"),
+            format!(
+                "shape {} is not 2-D; one embedding per row is expected",
+                crate::format::quoted(shape)
+            ),
         ));
     };
     if rows == 0 || cols == 0 || cols > crate::scenario::MAX_DIMENSION {
         return Err(err(
             path,
             format!(
-                "shape {shape}: need at least one row and 1 to {} columns",
+                "shape ({rows}, {cols}): need at least one row and 1 to {} columns",
                 crate::scenario::MAX_DIMENSION
             ),
         ));

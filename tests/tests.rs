@@ -4,6 +4,7 @@ mod calibrate;
 mod cli;
 mod closed_form;
 mod determinism;
+mod fuzzed;
 mod import;
 mod outputs;
 mod parity;

@@ -124,7 +124,8 @@ impl Metadata {
                 "probe" => Role::Probe,
                 other => {
                     return Err(row_err(format!(
-                        "`role` is `{other}`; allowed: gallery, probe"
+                        "`role` is {}; allowed: gallery, probe",
+                        crate::format::quoted(other)
                     )));
                 }
             };
@@ -162,7 +163,8 @@ impl Metadata {
                 }
                 if let Some(&first) = meta.by_id.get(id) {
                     return Err(row_err(format!(
-                        "duplicate id `{id}` (first on line {})",
+                        "duplicate id {} (first on line {})",
+                        crate::format::quoted(id),
                         meta.rows[first].line
                     )));
                 }

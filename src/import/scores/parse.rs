@@ -2,6 +2,7 @@
 
 use super::state::{Row, has_bit};
 use super::*;
+use crate::format::quoted as q;
 use crate::import::metadata::Role;
 
 fn parse_flag(text: &str, column: &str) -> Result<bool, (String, String)> {
@@ -23,11 +24,11 @@ fn parse_score(text: &str) -> Result<f64, (String, String)> {
         Ok(x) if x.is_finite() => Ok(x),
         Ok(_) => Err((
             "score not finite".into(),
-            format!("score `{}` is not a finite number", text.trim()),
+            format!("score {} is not a finite number", q(text.trim())),
         )),
         Err(_) => Err((
             "score not a number".into(),
-            format!("score `{}` is not a number", text.trim()),
+            format!("score {} is not a number", q(text.trim())),
         )),
     }
 }
@@ -222,7 +223,8 @@ impl Reader<'_> {
                                     (
                                         "bad rank".to_string(),
                                         format!(
-                                            "rank `{text}` is not an integer from 1 to 16777216"
+                                            "rank {} is not an integer from 1 to 16777216",
+                                            q(text)
                                         ),
                                     )
                                 })?;
@@ -280,7 +282,7 @@ impl Reader<'_> {
             for r in meta.rows.iter().filter(|r| r.role == Role::Probe) {
                 let id = r.id.as_deref().unwrap_or_default();
                 if !self.probe_ix.contains_key(id) {
-                    let message = format!("probe `{id}` (metadata line {}) has no rows", r.line);
+                    let message = format!("probe {} (metadata line {}) has no rows", q(id), r.line);
                     if !self.skip {
                         return Err(ImportError::File {
                             file: self.file.clone(),
@@ -311,15 +313,20 @@ impl Reader<'_> {
         for (i, p) in self.probes.iter().enumerate() {
             let problem = if self.format.is_full() && p.rows != n_gallery {
                 Some(format!(
-                    "probe `{}` (first row on line {}) has scores against {} of the {n_gallery} gallery ids; 1:N needs every comparison",
-                    p.id, p.first_line, p.rows
+                    "probe {} (first row on line {}) has scores against {} of the {n_gallery} gallery ids; 1:N needs every comparison",
+                    q(&p.id),
+                    p.first_line,
+                    p.rows
                 ))
             } else if self.format == ScoreFormat::Candidates
                 && (1..=p.rows).any(|r| !has_bit(&p.ranks, r as usize))
             {
                 Some(format!(
-                    "probe `{}` (first row on line {}): its {} candidates do not have ranks 1 to {}",
-                    p.id, p.first_line, p.rows, p.rows
+                    "probe {} (first row on line {}): its {} candidates do not have ranks 1 to {}",
+                    q(&p.id),
+                    p.first_line,
+                    p.rows,
+                    p.rows
                 ))
             } else {
                 None

@@ -2,6 +2,7 @@
 //! reported.
 
 use super::*;
+use crate::format::quoted as q;
 use crate::import::metadata::Role;
 
 /// A parsed row, before it changes anything.
@@ -137,7 +138,7 @@ impl Reader<'_> {
                         let r = meta.by_id.get(id).map(|&i| &meta.rows[i]).ok_or_else(|| {
                             (
                                 "id not in the metadata".to_string(),
-                                format!("id `{id}` is not in {}", meta.file),
+                                format!("id {} is not in {}", q(id), meta.file),
                             )
                         })?;
                         if r.role != role {
@@ -149,7 +150,8 @@ impl Reader<'_> {
                             return Err((
                                 "id has the wrong role".to_string(),
                                 format!(
-                                    "id `{id}` is not a {want} row in {} (line {})",
+                                    "id {} is not a {want} row in {} (line {})",
+                                    q(id),
                                     meta.file, r.line
                                 ),
                             ));
@@ -165,12 +167,12 @@ impl Reader<'_> {
                     return Err((
                         "mated flag contradicts the metadata".into(),
                         format!(
-                            "mated is {} but the metadata gives subjects `{}` (probe `{}`) and `{}` (gallery `{}`)",
+                            "mated is {} but the metadata gives subjects {} (probe {}) and {} (gallery {})",
                             u8::from(flag),
-                            p.subject,
-                            row.probe,
-                            g.subject,
-                            row.gallery
+                            q(&p.subject),
+                            q(row.probe),
+                            q(&g.subject),
+                            q(row.gallery)
                         ),
                     ));
                 }
@@ -194,10 +196,10 @@ impl Reader<'_> {
                 return Err((
                     "group changes within a probe".into(),
                     format!(
-                        "probe `{}` is in group `{}` here but `{}` on line {}",
-                        row.probe,
-                        self.probe_groups[group as usize],
-                        self.probe_groups[state.group as usize],
+                        "probe {} is in group {} here but {} on line {}",
+                        q(row.probe),
+                        q(&self.probe_groups[group as usize]),
+                        q(&self.probe_groups[state.group as usize]),
                         state.first_line
                     ),
                 ));
@@ -208,8 +210,11 @@ impl Reader<'_> {
                 return Err((
                     "subject changes within a probe".into(),
                     format!(
-                        "probe `{}` has real_id `{b}` here but `{a}` on line {}",
-                        row.probe, state.first_line
+                        "probe {} has real_id {} here but {} on line {}",
+                        q(row.probe),
+                        q(b),
+                        q(a),
+                        state.first_line
                     ),
                 ));
             }
@@ -219,8 +224,8 @@ impl Reader<'_> {
                 return Err((
                     "enrolled flag changes within a probe".into(),
                     format!(
-                        "probe `{}` has enrolled = {} here but {} on line {}",
-                        row.probe,
+                        "probe {} has enrolled = {} here but {} on line {}",
+                        q(row.probe),
                         u8::from(b),
                         u8::from(a),
                         state.first_line
@@ -232,8 +237,8 @@ impl Reader<'_> {
             return Err((
                 "mated row of a probe not enrolled".into(),
                 format!(
-                    "probe `{}` is marked not enrolled but this candidate is its mate",
-                    row.probe
+                    "probe {} is marked not enrolled but this candidate is its mate",
+                    q(row.probe)
                 ),
             ));
         }
@@ -246,8 +251,9 @@ impl Reader<'_> {
                 return Err((
                     "duplicate pair".into(),
                     format!(
-                        "probe `{}` and gallery `{}` were already compared",
-                        row.probe, row.gallery
+                        "probe {} and gallery {} were already compared",
+                        q(row.probe),
+                        q(row.gallery)
                     ),
                 ));
             }
@@ -256,7 +262,7 @@ impl Reader<'_> {
             {
                 return Err((
                     "duplicate rank".into(),
-                    format!("probe `{}` already has rank {rank}", row.probe),
+                    format!("probe {} already has rank {rank}", q(row.probe)),
                 ));
             }
         }
