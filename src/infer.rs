@@ -9,10 +9,17 @@
 //! elsewhere, a gallery of M entries:  false candidates per search = FMR M,  FPIR = 1 - e^(-FMR M)
 //! watchlist of W people, P passers-by a day:  false alerts a day = P (1 - (1 - FMR)^W)
 //! other-sex share for a probe of group g:  sum_{h other sex} N_h FMR_gh(T) / sum_h N_h FMR_gh(T)
+//!
+//! overdispersed (the honest default): one search's false candidates are not Poisson: one
+//! look-alike seen 20 times brings 20 detections. Under a scenario's model, at the threshold T
+//! where one search of an archive of N entries expects k/S of them, their variance is D times
+//! their mean (D from the closed form of `estimate::search_count_law`), and the total of S
+//! searches is negative binomial with mean S mu and variance D S mu:
+//!     P(K <= k) = I_{1/D}(S mu / (D - 1), k + 1)     solved for mu at a/2 and 1 - a/2
 //! ```
 
 use crate::estimate::interval::poisson_exact;
-use crate::estimate::pair_model;
+use crate::estimate::{pair_model, search_count_law};
 use crate::scenario::Scenario;
 use serde::Serialize;
 
@@ -56,6 +63,134 @@ pub fn fmr_interval(
         point_high: candidates as f64 / (s * archive.0),
         lower: b.lower / (s * archive.1),
         upper: b.upper / (s * archive.0),
+    }
+}
+
+/// The interval at one end of the archive range under a scenario's dispersion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DispersedEnd {
+    /// Archive entries N.
+    pub entries: f64,
+    /// The threshold at which one search of N entries expects the observed count per search.
+    pub threshold: f64,
+    /// Variance over mean of one search's false candidates there.
+    pub dispersion: f64,
+    /// Negative binomial interval of the per-search mean.
+    pub mean_lower: f64,
+    /// Upper end.
+    pub mean_upper: f64,
+}
+
+/// The false match rates consistent with an observation when one search's false candidates
+/// are as dispersed as a scenario's model makes them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DispersedInterval {
+    /// The scenario whose model gives the dispersion.
+    pub scenario: String,
+    /// The probe group.
+    pub probe_group: String,
+    /// At the smallest and the largest archive.
+    pub ends: Vec<DispersedEnd>,
+    /// Lower end of the FMR interval (the largest archive).
+    pub lower: f64,
+    /// Upper end (the smallest archive).
+    pub upper: f64,
+}
+
+/// The exact interval of the per-search mean mu from `k` events in `searches` searches whose
+/// total is negative binomial with variance `dispersion` times its mean (Poisson when the
+/// dispersion is 1).
+pub fn negative_binomial_mean(k: u64, searches: u64, dispersion: f64, level: f64) -> (f64, f64) {
+    let s = searches as f64;
+    if dispersion <= 1.0 + 1e-9 {
+        let b = poisson_exact(k, searches, level);
+        return (b.lower, b.upper);
+    }
+    let alpha = 1.0 - level;
+    let p = 1.0 / dispersion;
+    let kf = k as f64;
+    // P(K <= k | mu) and P(K >= k | mu), with r = S mu / (D - 1).
+    let at_most = |mu: f64| crate::special::beta_inc(s * mu / (dispersion - 1.0), kf + 1.0, p).0;
+    let at_least = |mu: f64| {
+        if k == 0 {
+            1.0
+        } else {
+            crate::special::beta_inc(kf, s * mu / (dispersion - 1.0), 1.0 - p).0
+        }
+    };
+    // Bisection on ln mu; P(K <= k) falls and P(K >= k) rises as mu grows.
+    let solve = |f: &dyn Fn(f64) -> f64, target: f64, rising: bool| {
+        let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            let v = f(libm::exp(mid));
+            if (v < target) == rising {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        libm::exp(0.5 * (lo + hi))
+    };
+    let upper = solve(&at_most, alpha / 2.0, false);
+    let lower = if k == 0 {
+        0.0
+    } else {
+        solve(&at_least, alpha / 2.0, true)
+    };
+    (lower, upper)
+}
+
+/// The FMR interval of `interval`'s observation under the dispersion of one search's false
+/// candidates in `scenario`'s model, for a probe of group `probe_group`.
+pub fn dispersed_interval(
+    interval: &FmrInterval,
+    scenario: &Scenario,
+    probe_group: usize,
+) -> DispersedInterval {
+    let per_search = (interval.candidates as f64).max(0.5) / interval.searches as f64;
+    let ends: Vec<DispersedEnd> = [interval.archive.0, interval.archive.1]
+        .iter()
+        .map(|&n| {
+            // The threshold at which one search expects the observed count (mean falls with T).
+            let (mut lo, mut hi) = (-1.0f64, 1.0f64);
+            for _ in 0..40 {
+                let mid = 0.5 * (lo + hi);
+                let (mean, _) = search_count_law(scenario, probe_group, n, mid);
+                if mean > per_search {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            let threshold = 0.5 * (lo + hi);
+            let (mean, var) = search_count_law(scenario, probe_group, n, threshold);
+            let dispersion = if mean > 0.0 {
+                (var / mean).max(1.0)
+            } else {
+                1.0
+            };
+            let (mean_lower, mean_upper) = negative_binomial_mean(
+                interval.candidates,
+                interval.searches,
+                dispersion,
+                interval.level,
+            );
+            DispersedEnd {
+                entries: n,
+                threshold,
+                dispersion,
+                mean_lower,
+                mean_upper,
+            }
+        })
+        .collect();
+    DispersedInterval {
+        scenario: scenario.config.name.clone(),
+        probe_group: scenario.groups[probe_group].name.clone(),
+        lower: ends[1].mean_lower / ends[1].entries,
+        upper: ends[0].mean_upper / ends[0].entries,
+        ends,
     }
 }
 

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// The format name written in every part file.
-pub const FORMAT: &str = "falsematch-partial-run";
+pub const FORMAT: &str = "falsematch-partial-run-2";
 
 /// Shard `index` of `count` (0-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +149,59 @@ impl ReplicatePart {
                 "replicate {r}: more identities counted than its blocks can hold"
             ));
         }
+        // The cluster sums: their shape, identity sizes that add up to the counts above, and
+        // sums of squares that the counts allow.
+        let c = &t.clusters;
+        let cluster_cells = (b.n_groups + 1) * cells;
+        if c.detections_sq.len() != cluster_cells
+            || c.detections_by_size.len() != cluster_cells
+            || c.people_sq.len() != cluster_cells
+            || c.size_sq.len() != b.n_groups
+            || c.sizes.len() != b.n_groups
+        {
+            return Err(format!(
+                "replicate {r}: its cluster sums have the wrong shape for this scenario"
+            ));
+        }
+        for h in 0..b.n_groups {
+            let (n, m, m2) = c.sizes[h]
+                .iter()
+                .fold((0u64, 0u64, 0u64), |(n, m, m2), (&k, &v)| {
+                    (
+                        n.saturating_add(v),
+                        m.saturating_add(k.saturating_mul(v)),
+                        m2.saturating_add(k.saturating_mul(k).saturating_mul(v)),
+                    )
+                });
+            if c.sizes[h].contains_key(&0)
+                || n != t.identities_per_group[h]
+                || m != t.entries_per_group[h]
+                || m2 != c.size_sq[h]
+            {
+                return Err(format!(
+                    "replicate {r}: its identity sizes of group {h} do not add up to its identities and entries"
+                ));
+            }
+        }
+        let n_probes = t.probes.len() as u64;
+        for s in 0..=b.n_groups {
+            for k in 0..b.thresholds_q.len() {
+                for h in 0..b.n_groups {
+                    let i = c.cell(s, k, h);
+                    // E_i <= n m_i, so sum E_i^2 <= n^2 sum m_i^2 and sum m_i E_i <= n sum m_i^2;
+                    // P_i <= n, so sum P_i^2 <= n^2 identities.
+                    let n2 = n_probes.saturating_mul(n_probes);
+                    if c.detections_sq[i] > n2.saturating_mul(c.size_sq[h])
+                        || c.detections_by_size[i] > n_probes.saturating_mul(c.size_sq[h])
+                        || c.people_sq[i] > n2.saturating_mul(t.identities_per_group[h])
+                    {
+                        return Err(format!(
+                            "replicate {r}: its cluster sums are larger than its searches and identities allow"
+                        ));
+                    }
+                }
+            }
+        }
         let inside = |entry: u64| {
             self.blocks.iter().any(|&(s, e)| {
                 (b.block_start[s as usize]..b.block_start[e as usize]).contains(&entry)
@@ -156,7 +209,11 @@ impl ReplicatePart {
         };
         for (p, (probe, &mates)) in t.probes.iter().zip(b.mates).enumerate() {
             let bad = |what: &str| Err(format!("replicate {r}, probe {p}: {what}"));
-            if probe.det.len() != cells || probe.ppl.len() != cells || probe.beaten.len() != mates {
+            if probe.det.len() != cells
+                || probe.ppl.len() != cells
+                || probe.sq.len() != cells
+                || probe.beaten.len() != mates
+            {
                 return bad("its tally has the wrong number of counts for this scenario");
             }
             let non_mates: u64 = probe.det.iter().sum();
@@ -167,9 +224,22 @@ impl ReplicatePart {
                 let cells = (0..b.thresholds_q.len()).map(|k| k * b.n_groups + h);
                 let det: u64 = cells.clone().map(|c| probe.det[c]).sum();
                 let ppl: u64 = cells.clone().map(|c| probe.ppl[c]).sum();
+                // Squares of cumulative counts: at least the count at that threshold (each
+                // count >= 1 squared is >= itself), at most (count)^2.
+                let cumulative = |k: usize| -> u64 {
+                    (k..b.thresholds_q.len())
+                        .map(|j| probe.det[j * b.n_groups + h])
+                        .sum()
+                };
+                let squares_possible = (0..b.thresholds_q.len()).all(|k| {
+                    let x = cumulative(k);
+                    let sq = probe.sq[k * b.n_groups + h];
+                    sq >= x && sq <= x.saturating_mul(x)
+                });
                 if det > t.entries_per_group[h]
                     || ppl > t.identities_per_group[h]
                     || cells.into_iter().any(|c| probe.ppl[c] > probe.det[c])
+                    || !squares_possible
                 {
                     return bad("more candidates of a group counted than the group has");
                 }

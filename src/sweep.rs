@@ -3,18 +3,16 @@
 //! be enumerated; where both run, their agreement.
 //!
 //! ```text
-//! N_h = N x gallery_share_h entries of group h; p_g = probe_share_g
-//! SEL(N, T)  = sum_g p_g sum_h N_h FMR_gh(T)                       (exact in expectation)
-//! FPIR(N, T) = sum_g p_g [1 - prod_h (1 - FMR_gh(T))^N_h]           (exact with one detection
-//!              per identity; with several, detections of one person are correlated and this
-//!              independence form overstates FPIR somewhat)
+//! analytic: the closed forms of `estimate::Expected` over the expected gallery layout at N:
+//!           FPIR exact for any number of detections per identity (they match together),
+//!           SEL exact in expectation
 //! agreement: z = (simulated - analytic) / standard error (binomial for FPIR; for SEL the
-//!            simulated interval's half-width over z_(1+level)/2, the subject bootstrap's when
-//!            drawn), only where at least 5 events are expected (and 5 non-events for FPIR)
+//!            simulated interval's half-width over z_(1+level)/2: the interval allows for
+//!            searches and identities shared by many comparisons), only where at least 5
+//!            events are expected (and 5 non-events for FPIR)
 //! ```
 
-use crate::closed_form::fpir;
-use crate::estimate::{Estimate, fmr_matrix};
+use crate::estimate::{Estimate, Expected};
 use crate::run::{RunError, RunOptions, simulate};
 use crate::scenario::Scenario;
 use serde::Serialize;
@@ -36,8 +34,7 @@ pub struct SweepRow {
     pub fpir: Option<Estimate>,
     /// Simulated SEL.
     pub sel: Option<Estimate>,
-    /// Standardized difference of FPIR (only where the analytic FPIR is exact: one detection
-    /// per identity).
+    /// Standardized difference of FPIR.
     pub z_fpir: Option<f64>,
     /// Standardized difference of SEL.
     pub z_sel: Option<f64>,
@@ -57,38 +54,14 @@ pub fn sizes(lo: f64, hi: f64, per_decade: u32) -> Vec<u64> {
     out
 }
 
-/// The analytic (FPIR, SEL) at every threshold for a gallery of `n` entries, or None outside
-/// the closed-form regime (per-identity rho or varying capture noise).
-pub fn analytic(scenario: &Scenario, n: u64) -> Option<Vec<(f64, f64)>> {
-    if !scenario.has_closed_form_fmr() {
-        return None;
-    }
-    let entries: Vec<u64> = scenario
-        .groups
-        .iter()
-        .map(|g| (n as f64 * g.gallery_share).round() as u64)
-        .collect();
-    let total_share: f64 = scenario.groups.iter().map(|g| g.probe_share).sum();
-    Some(
-        scenario
-            .thresholds
-            .iter()
-            .map(|t| {
-                let m = fmr_matrix(scenario, t.score);
-                let (mut f, mut s) = (0.0, 0.0);
-                for (g, group) in scenario.groups.iter().enumerate() {
-                    let p = group.probe_share / total_share;
-                    f += p * fpir(&m[g], &entries);
-                    s += p * m[g]
-                        .iter()
-                        .zip(&entries)
-                        .map(|(x, &e)| x * e as f64)
-                        .sum::<f64>();
-                }
-                (f, s)
-            })
-            .collect(),
-    )
+/// The analytic (FPIR, SEL) at every threshold for a gallery of `n` entries (closed forms
+/// over the expected layout; see [`Expected`]).
+pub fn analytic(scenario: &Scenario, n: u64) -> Vec<(f64, f64)> {
+    Expected::new(scenario)
+        .at(n)
+        .into_iter()
+        .map(|(f, s, _)| (f, s))
+        .collect()
 }
 
 /// The scenario with a gallery of `n` entries.
@@ -127,12 +100,13 @@ pub fn sweep(
     let mut rows = Vec::new();
     let z_level =
         crate::special::normal_quantile(0.5 + scenario.config.analysis.confidence_level / 2.0);
-    let exact_fpir = scenario.is_closed_form_regime();
     // A normal z needs enough expected events; with fewer the comparison is left out.
     let enough = |expected: f64| expected >= 5.0;
+    let expected = Expected::new(scenario);
     for &n in sizes {
         progress(n);
-        let analytic = analytic(scenario, n);
+        let analytic: Option<Vec<(f64, f64)>> =
+            Some(expected.at(n).into_iter().map(|(f, s, _)| (f, s)).collect());
         let simulated = if n <= simulate_up_to {
             let s = resized(scenario, n)?;
             Some(simulate(&s, options)?.estimates.slices.swap_remove(0))
@@ -144,21 +118,17 @@ pub fn sweep(
             let row = simulated.as_ref().map(|s| &s.thresholds[t]);
             let fpir = row.and_then(|r| r.fpir.clone());
             let sel = row.and_then(|r| r.sel.clone());
-            // The analytic FPIR is exact only with one detection per identity; elsewhere it is
-            // an approximation, and a z against it would measure the approximation.
             let z_fpir = match (&fpir, a) {
                 (Some(e), Some((p, _)))
-                    if exact_fpir
-                        && enough(p * e.trials as f64)
-                        && enough((1.0 - p) * e.trials as f64) =>
+                    if enough(p * e.trials as f64) && enough((1.0 - p) * e.trials as f64) =>
                 {
                     Some((e.value - p) / (p * (1.0 - p) / e.trials as f64).sqrt())
                 }
                 _ => None,
             };
-            // SEL: the simulated interval's half-width as the standard error. A search's false
-            // candidates share its probe, so they are over-dispersed against Poisson; the
-            // subject bootstrap (the main interval when drawn) accounts for that.
+            // SEL: the simulated interval's half-width as the standard error; that interval
+            // allows for searches and gallery identities shared by many comparisons (the
+            // two-way cluster design effect).
             let z_sel = match (&sel, a) {
                 (Some(e), Some((_, m))) if e.upper > e.lower && enough(m * e.trials as f64) => {
                     let se = (e.upper - e.lower) / (2.0 * z_level);

@@ -7,12 +7,21 @@
 //!                ppl[k][h]  distinct non-mate identities of group h, by their best score      (sum)
 //!                top-K candidates, ordered by (score desc, gallery index asc)                 (merge)
 //!                beaten[m]  non-mate entries scoring >= mate detection m                      (sum)
+//!                sq[t][h]   sum over identities i of group h of Y_pi(t)^2                      (sum)
 //! per gallery:   entries and identities per group                                              (sum)
+//! clusters:      per non-mated probe group g (and all of them), threshold t, gallery group h:
+//!                sum_i E_ig(t)^2, sum_i m_i E_ig(t), sum_i P_ig(t)^2;  per h: sum_i m_i^2     (sum)
+//!
+//! Y_pi(t) = detections of gallery identity i scoring >= T_t against probe p
+//! E_ig(t) = sum of Y_pi(t) over the non-mated probes p of group g;  m_i = detections of i
+//! P_ig(t) = non-mated probes of group g for which identity i has a detection >= T_t
 //! ```
 //!
 //! Counts at threshold t are the sums of buckets k >= t ("bucket by highest passed threshold"),
-//! so a score is tallied once, not once per threshold. Because every merge is exact, the order
-//! in which tiles are processed cannot change a single bit.
+//! so a score is tallied once, not once per threshold. The sums of squares are what a
+//! two-way cluster variance (searches x gallery identities) needs; squares do not bucket, so
+//! they are kept per threshold. Because every merge is exact, the order in which tiles are
+//! processed cannot change a single bit.
 
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -56,6 +65,9 @@ pub struct ProbeTally {
     /// For each mate detection (in the order of `search::Mate::detections`), non-mate entries
     /// scoring at or above it.
     pub beaten: Vec<u64>,
+    /// Sum over non-mate identities of (their detections at or above threshold t)^2, by
+    /// (threshold, candidate group), row-major; cumulative in t (not bucketed).
+    pub sq: Vec<u64>,
 }
 
 impl ProbeTally {
@@ -67,6 +79,7 @@ impl ProbeTally {
             ppl: vec![0; n_thresholds * n_groups],
             top: Vec::new(),
             beaten: vec![0; n_mates],
+            sq: vec![0; n_thresholds * n_groups],
         }
     }
 
@@ -92,6 +105,7 @@ impl ProbeTally {
         add(&mut self.det, &other.det);
         add(&mut self.ppl, &other.ppl);
         add(&mut self.beaten, &other.beaten);
+        add(&mut self.sq, &other.sq);
         for c in &other.top {
             self.offer(*c, k);
         }
@@ -113,6 +127,59 @@ pub struct Tally {
     pub entries_per_group: Vec<u64>,
     /// Gallery identities per group.
     pub identities_per_group: Vec<u64>,
+    /// Sums over gallery identities for the two-way cluster variance.
+    pub clusters: ClusterSums,
+}
+
+/// Sums over gallery identities of their counts across non-mated searches, for the two-way
+/// (searches x identities) cluster variance. Slices s are the probe groups, then all non-mated
+/// probes (s = G); cells are indexed `(s * T + t) * G + h`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSums {
+    /// sum_i E_is(t)^2: identity i's detections at or above threshold t, summed over the
+    /// slice's non-mated searches, squared.
+    pub detections_sq: Vec<u64>,
+    /// sum_i m_i E_is(t), m_i the detections of identity i.
+    pub detections_by_size: Vec<u64>,
+    /// sum_i P_is(t)^2: the slice's non-mated searches that return identity i, squared.
+    pub people_sq: Vec<u64>,
+    /// sum_i m_i^2 per gallery group.
+    pub size_sq: Vec<u64>,
+    /// Per gallery group, identities by their number of detections m (m -> identities).
+    pub sizes: Vec<std::collections::BTreeMap<u64, u64>>,
+}
+
+impl ClusterSums {
+    /// Empty sums for `n_thresholds` thresholds and `n_groups` groups.
+    pub fn new(n_thresholds: usize, n_groups: usize) -> Self {
+        let cells = (n_groups + 1) * n_thresholds * n_groups;
+        Self {
+            detections_sq: vec![0; cells],
+            detections_by_size: vec![0; cells],
+            people_sq: vec![0; cells],
+            size_sq: vec![0; n_groups],
+            sizes: vec![std::collections::BTreeMap::new(); n_groups],
+        }
+    }
+
+    /// The index of (slice, threshold, gallery group).
+    pub fn cell(&self, slice: usize, t: usize, h: usize) -> usize {
+        let g = self.size_sq.len();
+        let n_t = self.detections_sq.len() / ((g + 1) * g).max(1);
+        (slice * n_t + t) * g + h
+    }
+
+    fn merge(&mut self, other: &ClusterSums) {
+        add(&mut self.detections_sq, &other.detections_sq);
+        add(&mut self.detections_by_size, &other.detections_by_size);
+        add(&mut self.people_sq, &other.people_sq);
+        add(&mut self.size_sq, &other.size_sq);
+        for (a, b) in self.sizes.iter_mut().zip(&other.sizes) {
+            for (&m, &n) in b {
+                *a.entry(m).or_insert(0) += n;
+            }
+        }
+    }
 }
 
 impl Tally {
@@ -126,6 +193,7 @@ impl Tally {
                 .collect(),
             entries_per_group: vec![0; n_groups],
             identities_per_group: vec![0; n_groups],
+            clusters: ClusterSums::new(n_thresholds, n_groups),
         }
     }
 
@@ -136,6 +204,7 @@ impl Tally {
         }
         add(&mut self.entries_per_group, &other.entries_per_group);
         add(&mut self.identities_per_group, &other.identities_per_group);
+        self.clusters.merge(&other.clusters);
         self
     }
 }

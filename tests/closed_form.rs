@@ -61,12 +61,17 @@ fn isotropic_fmr_and_fpir_follow_the_beta_tail() {
             .closed_form
             .as_ref()
             .expect("isotropic scenarios are in the closed-form regime");
-        for (row, t) in check.fmr.iter().zip(thresholds) {
+        let fmr_rows: Vec<_> = check.rows.iter().filter(|r| r.metric == "fmr").collect();
+        assert_eq!(fmr_rows.len(), thresholds.len());
+        for (row, t) in fmr_rows.into_iter().zip(thresholds) {
             assert!(
                 (row.closed_form - cosine_upper_tail(d_eff, t)).abs()
-                    < 1e-12 * row.closed_form.max(1e-300) + 1e-300
+                    < 1e-6 * row.closed_form.max(1e-300) + 1e-300,
+                "{row:?} vs {:e}",
+                cosine_upper_tail(d_eff, t)
             );
         }
+        assert!(check.verdict.agrees, "{}", check.verdict.text);
     }
 }
 
@@ -80,23 +85,25 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
     assert!(scenario.groups.iter().all(|g| g.rho > 0.0));
     let output = run(&scenario, &RunOptions::default());
     let check = output.estimates.closed_form.as_ref().unwrap();
-    assert_eq!(check.fmr.len(), 4 * 2 * 2);
-    assert_eq!(check.searches.len(), 4 * 2);
-    for row in &check.fmr {
-        let z = row.z.unwrap();
-        assert!(z.abs() < Z_TOL, "{row:?}");
-    }
-    for row in &check.searches {
-        for z in [row.fpir_z, row.sel_z].into_iter().flatten() {
-            assert!(z.abs() < Z_TOL, "{row:?}");
-        }
+    // Per threshold and probe group: 2 FMR rows, FPIR, SEL and people.
+    assert_eq!(check.rows.len(), 4 * 2 * (2 + 3));
+    assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
+    assert!(check.verdict.agrees, "{}", check.verdict.text);
+    for row in &check.rows {
+        assert!(row.z.abs() < Z_TOL, "{row:?}");
+        assert!((0.0..=1.0).contains(&row.p_value), "{row:?}");
     }
     // Same-group pairs match more often than cross-group pairs (u_g . u_h = 0 across sexes).
     let at = |pg: &str, gg: &str| {
         check
-            .fmr
+            .rows
             .iter()
-            .find(|r| r.threshold == "0.40" && r.probe_group == pg && r.gallery_group == gg)
+            .find(|r| {
+                r.metric == "fmr"
+                    && r.threshold == "0.40"
+                    && r.probe_group == pg
+                    && r.gallery_group.as_deref() == Some(gg)
+            })
             .unwrap()
             .simulated
     };
@@ -187,4 +194,101 @@ fn sweep_analytic_and_simulated_agree_where_both_run() {
             .unwrap()
     };
     assert!((sel(1_000_000) / sel(1_000) / 1000.0 - 1.0).abs() < 1e-3);
+}
+
+/// A scenario of the closed-form check, changed by `edit` (applied to the TOML text).
+fn closed_form_check_with(edit: impl Fn(String) -> String) -> falsematch::scenario::Scenario {
+    let bundled = BUNDLED
+        .iter()
+        .find(|b| b.name == "closed-form-check")
+        .unwrap();
+    falsematch::scenario::Scenario::from_toml(&edit(bundled.text.to_string()), "edited.toml")
+        .unwrap()
+}
+
+#[test]
+fn several_detections_per_person_have_exact_fpir_and_people_and_the_check_can_fail() {
+    // People seen 5 times on average (geometric): their detections match together, so FPIR
+    // is below the independence form 1 - (1 - FMR)^N, and SEL counts clusters.
+    let regulars = |t: String| {
+        t.replace("detections = 200_000", "detections = 5_000")
+            .replace(
+                "raw = [0.30, 0.35, 0.40, 0.45]",
+                "raw = [0.45, 0.50, 0.55, 0.60]",
+            )
+            + "\n[[gallery.identity_classes]]\nlabel = \"regulars\"\nshare = 1.0\nmean_detections = 5.0\n"
+    };
+    let scenario = closed_form_check_with(regulars);
+    let output = run(&scenario, &RunOptions::default());
+    let check = output.estimates.closed_form.as_ref().unwrap();
+    assert!(check.verdict.agrees, "{}", check.verdict.text);
+    let fpir_rows: Vec<_> = check.rows.iter().filter(|r| r.metric == "fpir").collect();
+    assert!(!fpir_rows.is_empty());
+    let mut below_independence = 0;
+    for r in &fpir_rows {
+        assert!(r.z.abs() < Z_TOL, "{r:?}");
+        // The independence form from the same FMR rows.
+        let g = &r.probe_group;
+        let fmr: Vec<f64> = ["female", "male"]
+            .iter()
+            .map(|h| {
+                check
+                    .rows
+                    .iter()
+                    .find(|x| {
+                        x.metric == "fmr"
+                            && &x.probe_group == g
+                            && x.threshold == r.threshold
+                            && x.gallery_group.as_deref() == Some(h)
+                    })
+                    .unwrap()
+                    .closed_form
+            })
+            .collect();
+        let entries = &output.outcomes[0].tally.entries_per_group;
+        let independent = fpir(&fmr, entries);
+        if r.closed_form < 0.99 * independent {
+            below_independence += 1;
+        }
+    }
+    assert!(
+        below_independence > 0,
+        "clustered FPIR should be below the independence form: {fpir_rows:?}"
+    );
+    // The same simulation checked against a model with women's rho 10 % higher: disagrees.
+    let wrong = closed_form_check_with(|t| regulars(t.replace("rho = 0.2", "rho = 0.22")));
+    let clustering = falsematch::estimate::cluster::Clustering {
+        outcomes: &output.outcomes,
+        records: &output.records,
+        n_groups: 2,
+    };
+    let against_wrong = falsematch::estimate::closed_form_check(
+        &wrong,
+        &output.outcomes,
+        &output.records,
+        &clustering,
+    );
+    assert!(
+        !against_wrong.verdict.agrees,
+        "{}",
+        against_wrong.verdict.text
+    );
+}
+
+#[test]
+fn per_identity_rho_and_per_capture_noise_agree_with_their_mixture_closed_forms() {
+    // Beta-distributed rho for women and uniform capture noise in the gallery.
+    let scenario = closed_form_check_with(|t| {
+        t.replacen("rho = 0.2", "rho = 0.2\nrho_concentration = 15.0", 1)
+            .replacen("noise = 0.5", "noise = 0.4\nnoise_max = 0.6", 1)
+    });
+    assert!(scenario.groups[0].rho_concentration.is_some());
+    assert!(scenario.captures.iter().any(|c| !c.is_fixed()));
+    let output = run(&scenario, &RunOptions::default());
+    let check = output.estimates.closed_form.as_ref().unwrap();
+    assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
+    assert!(check.verdict.agrees, "{}", check.verdict.text);
+    for row in &check.rows {
+        assert!(row.z.abs() < Z_TOL, "{row:?}");
+    }
 }

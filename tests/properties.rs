@@ -75,3 +75,118 @@ proptest! {
         }
     }
 }
+
+/// Every count of a tile's tally, computed the slow way: each score from `ProbeSet::score`,
+/// each identity's detections at each threshold, squared and summed over searches.
+fn brute_force_tally(
+    scenario: &falsematch::scenario::Scenario,
+    tile: &falsematch::population::Tile,
+    probes: &ProbeSet,
+    thresholds: &Thresholds,
+) -> (Vec<Vec<u64>>, falsematch::tally::ClusterSums) {
+    let n_t = thresholds.q.len();
+    let n_g = scenario.n_groups();
+    let mut sums = falsematch::tally::ClusterSums::new(n_t, n_g);
+    let mut sq = vec![vec![0u64; n_t * n_g]; probes.group.len()];
+    // Identity runs of the tile.
+    let mut runs = Vec::new();
+    let mut j = 0;
+    while j < tile.len() {
+        let start = j;
+        while j < tile.len() && tile.identity[j] == tile.identity[start] {
+            j += 1;
+        }
+        runs.push(start..j);
+    }
+    for run in &runs {
+        let h = tile.group[run.start] as usize;
+        let m = run.len() as u64;
+        sums.size_sq[h] += m * m;
+        *sums.sizes[h].entry(m).or_insert(0) += 1;
+        // E and P per (slice, threshold): slices 0..G by probe group, then G for all.
+        let mut e = vec![0u64; (n_g + 1) * n_t];
+        let mut z = vec![0u64; (n_g + 1) * n_t];
+        for (p, sq_p) in sq.iter_mut().enumerate() {
+            let mate = probes.mate[p].as_ref();
+            if mate.is_some_and(|m| m.identity == tile.identity[run.start]) {
+                continue;
+            }
+            for t in 0..n_t {
+                let y = run
+                    .clone()
+                    .filter(|&r| {
+                        let row = tile.embeddings.row(r);
+                        probes.score(p, row.as_slice().unwrap()) >= thresholds.q[t]
+                    })
+                    .count() as u64;
+                sq_p[t * n_g + h] += y * y;
+                if mate.is_none() && y > 0 {
+                    for s in [probes.group[p] as usize, n_g] {
+                        e[s * n_t + t] += y;
+                        z[s * n_t + t] += 1;
+                    }
+                }
+            }
+        }
+        for s in 0..=n_g {
+            for t in 0..n_t {
+                let c = sums.cell(s, t, h);
+                sums.detections_sq[c] += e[s * n_t + t] * e[s * n_t + t];
+                sums.detections_by_size[c] += m * e[s * n_t + t];
+                sums.people_sq[c] += z[s * n_t + t] * z[s * n_t + t];
+            }
+        }
+    }
+    (sq, sums)
+}
+
+#[test]
+fn cluster_sums_of_the_kernel_are_the_brute_force_ones() {
+    // Several detections per identity (the general path) and one each (the branch-free path),
+    // in both number formats, with mated and non-mated probes of several groups.
+    for (one_each, precision) in [
+        (false, "int16"),
+        (true, "int16"),
+        (false, "int8"),
+        (true, "int8"),
+    ] {
+        let mut text = std::fs::read_to_string(format!(
+            "{}/tests/data/small.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        text = text.replace("detections = 5000", "detections = 1500");
+        text = text.replace("raw = [0.3, 0.4]", "raw = [0.05, 0.1, 0.3, 0.4]");
+        if one_each {
+            text = text.replace(
+                "mean_detections = 3.0",
+                "mean_detections = 1.0\ndistribution = \"fixed\"",
+            );
+        }
+        text.push_str(&format!("[search]\nprecision = \"{precision}\"\n"));
+        let scenario = falsematch::scenario::Scenario::from_toml(&text, "t.toml").unwrap();
+        let population = Population::new(&scenario, 0);
+        let layout = GalleryLayout::build(&population);
+        let probes = ProbeSet::build(&population, &layout, 0).unwrap();
+        let thresholds = Thresholds::of(&scenario);
+        for blocks in layout.tiles(600) {
+            let tile = layout.generate(&population, blocks);
+            let mut tally = Tally::new(
+                scenario.k(),
+                thresholds.q.len(),
+                scenario.n_groups(),
+                &probes.mate_counts(),
+            );
+            search_tile(&tile, &probes, &thresholds, &mut tally, &mut Vec::new());
+            let (sq, sums) = brute_force_tally(&scenario, &tile, &probes, &thresholds);
+            for (p, t) in tally.probes.iter().enumerate() {
+                assert_eq!(t.sq, sq[p], "one each {one_each} {precision}: probe {p}");
+            }
+            assert_eq!(tally.clusters, sums, "one each {one_each} {precision}");
+            assert!(
+                sums.detections_sq.iter().any(|&x| x > 0),
+                "nothing was counted"
+            );
+        }
+    }
+}

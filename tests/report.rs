@@ -409,6 +409,7 @@ fn hand_built() -> (Scenario, RunOutput) {
             probes: vec![mated, non_mated],
             entries_per_group: vec![2600, 2400],
             identities_per_group: vec![880, 820],
+            clusters: falsematch::tally::ClusterSums::new(n_t, 2),
         },
     };
     let records = records(&outcome, n_t, 2);

@@ -109,6 +109,28 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
         args.archive,
         args.confidence_level,
     );
+    // The dispersion of one search's false candidates comes from a scenario's model: the one
+    // given, or the bundled default.
+    let model_name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
+    let (model, _) = Scenario::load(model_name)?;
+    let g = match &args.probe_group {
+        Some(pg) => model
+            .groups
+            .iter()
+            .position(|g| &g.name == pg)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--probe-group: no group {} in {model_name}",
+                    crate::format::quoted(pg)
+                )
+            })?,
+        None => model
+            .groups
+            .iter()
+            .position(|g| g.probe_share > 0.0)
+            .unwrap_or(0),
+    };
+    let dispersed = crate::infer::dispersed_interval(&interval, &model, g);
     let lv = crate::format::level(args.confidence_level);
     let mut out = String::new();
     use std::fmt::Write as _;
@@ -122,16 +144,51 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         out,
-        "  per-comparison false match rate {} to {} (point estimates), {lv} interval {} to {}",
+        "  per-comparison false match rate {} to {} (point estimates)",
         rate(interval.point_low),
         rate(interval.point_high),
-        rate(interval.lower),
-        rate(interval.upper)
     );
+    let _ = writeln!(
+        out,
+        "  {lv} interval {} to {}: one search's false candidates as dispersed as under {}'s model (the default)",
+        rate(dispersed.lower),
+        rate(dispersed.upper),
+        dispersed.scenario
+    );
+    for e in &dispersed.ends {
+        let _ = writeln!(
+            out,
+            "    at {} detections: the model expects this many at a threshold of {:.3}, where one search's count has {:.1} times the variance of a Poisson count; per-search mean {} to {}",
+            big(e.entries),
+            e.threshold,
+            e.dispersion,
+            crate::format::mean(e.mean_lower),
+            crate::format::mean(e.mean_upper)
+        );
+    }
+    let poisson = crate::estimate::interval::poisson_exact(
+        args.candidates,
+        args.searches,
+        args.confidence_level,
+    );
+    let _ = writeln!(
+        out,
+        "  {lv} interval {} to {} if every comparison matched independently (Poisson; per-search mean {} to {}): too narrow when people are seen several times",
+        rate(interval.lower),
+        rate(interval.upper),
+        crate::format::mean(poisson.lower),
+        crate::format::mean(poisson.upper)
+    );
+    // Carried elsewhere with the honest interval.
+    let honest = crate::infer::FmrInterval {
+        lower: dispersed.lower,
+        upper: dispersed.upper,
+        ..interval.clone()
+    };
     let elsewhere: Vec<crate::infer::Elsewhere> = args
         .galleries
         .iter()
-        .map(|(name, n)| crate::infer::elsewhere(&interval, name, *n))
+        .map(|(name, n)| crate::infer::elsewhere(&honest, name, *n))
         .collect();
     for e in &elsewhere {
         let _ = writeln!(
@@ -148,7 +205,7 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
     let watch = args
         .watchlist
         .zip(args.passers_per_day)
-        .map(|(w, p)| crate::infer::watchlist(&interval, w, p));
+        .map(|(w, p)| crate::infer::watchlist(&honest, w, p));
     if let Some(w) = &watch {
         let _ = writeln!(
             out,
@@ -161,19 +218,7 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
     }
     let mut shares = Vec::new();
     if let Some(name) = &args.scenario {
-        let (scenario, _) = Scenario::load(name)?;
-        let g = match &args.probe_group {
-            Some(pg) => scenario
-                .groups
-                .iter()
-                .position(|g| &g.name == pg)
-                .ok_or_else(|| anyhow::anyhow!("--probe-group: no group `{pg}` in {name}"))?,
-            None => scenario
-                .groups
-                .iter()
-                .position(|g| g.probe_share > 0.0)
-                .unwrap_or(0),
-        };
+        let scenario = &model;
         let own = scenario.config.groups[g]
             .attributes
             .get(&args.attribute)
@@ -212,7 +257,7 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
         for &t in &args.thresholds {
             let _ = write!(out, "  {t:<12}");
             for &s in &noise {
-                let share = crate::infer::other_share(&scenario, g, &args.attribute, t, Some(s));
+                let share = crate::infer::other_share(scenario, g, &args.attribute, t, Some(s));
                 shares.push(serde_json::json!({"threshold": t, "noise": s, "share": share}));
                 let _ = write!(
                     out,
@@ -228,10 +273,11 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
         let doc = serde_json::json!({
             "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
             "fmr": interval,
+            "fmr_dispersed": dispersed,
             "elsewhere": elsewhere,
             "watchlist": watch,
             "other_share": shares,
-            "model": "k ~ Poisson(searches x archive x FMR), comparisons independent; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day",
+            "model": "fmr: k ~ Poisson(searches x archive x FMR), comparisons independent; fmr_dispersed (the default, used below): k ~ negative binomial with the variance over mean of one search's count under the scenario's model at the threshold where it expects k per search; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day",
         });
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');

@@ -8,6 +8,9 @@
 //! Poisson exact, total k over n searches:
 //!     [Gamma^-1(a/2; k) / n,  Gamma^-1(1 - a/2; k + 1) / n]
 //! percentile bootstrap:       type-7 quantiles of the resampled statistic
+//! clustered (design effect D >= 1 from a two-way cluster variance, see `cluster`):
+//!     proportion: Clopper-Pearson on the effective counts k / D of n / D trials (Korn-Graubard)
+//!     mean count: D/n x the exact Poisson interval of the effective count k / D
 //! ```
 //!
 //! A rate resting on fewer than 30 events is flagged (Doddington's rule of 30).
@@ -28,6 +31,12 @@ pub enum IntervalMethod {
     SubjectBootstrap,
     /// Exact Poisson interval on the total count.
     PoissonExact,
+    /// Clopper-Pearson on effective counts: events and trials divided by the design effect of
+    /// a two-way (searches x gallery identities) cluster variance.
+    ClusterBinomial,
+    /// Exact Poisson interval on the effective count (total over the design effect of a
+    /// cluster variance), scaled back.
+    ClusterPoisson,
 }
 
 /// Lower and upper bounds.
@@ -65,6 +74,10 @@ pub struct Estimate {
     /// Exact Poisson interval, when it is not the main one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poisson: Option<Bounds>,
+    /// The design effect the main interval allows for: its variance over the binomial (or
+    /// Poisson) one, at least 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub design_effect: Option<f64>,
 }
 
 impl Estimate {
@@ -82,6 +95,7 @@ impl Estimate {
             rule_of_three_upper: (events == 0).then(|| -libm::log(1.0 - level) / trials as f64),
             bootstrap: None,
             poisson: None,
+            design_effect: None,
         }
     }
 
@@ -105,6 +119,52 @@ impl Estimate {
             rule_of_three_upper: (total == 0).then(|| -libm::log(1.0 - level) / searches as f64),
             bootstrap: None,
             poisson: extra,
+            design_effect: None,
+        }
+    }
+
+    /// A proportion whose trials are clustered, with design effect `deff` (>= 1): the
+    /// Clopper-Pearson interval of the effective counts `events / deff` in `trials / deff`.
+    /// `trials` must be > 0.
+    pub fn clustered_proportion(events: u64, trials: u64, level: f64, deff: f64) -> Self {
+        let deff = deff.max(1.0);
+        let b = clopper_pearson_real(events as f64 / deff, trials as f64 / deff, level);
+        Self {
+            lower: b.lower,
+            upper: b.upper,
+            method: IntervalMethod::ClusterBinomial,
+            design_effect: Some(deff),
+            ..Self::proportion(events, trials, level)
+        }
+    }
+
+    /// A mean count `total / searches` whose events are clustered, with design effect `deff`
+    /// (>= 1): the exact Poisson interval of the effective count `total / deff`, times
+    /// `deff / searches`. The subject bootstrap, when drawn, rides along. `searches` must be
+    /// > 0.
+    pub fn clustered_mean_count(
+        total: u64,
+        searches: u64,
+        level: f64,
+        deff: f64,
+        bootstrap: Option<Bounds>,
+    ) -> Self {
+        let deff = deff.max(1.0);
+        let b = poisson_exact_real(total as f64 / deff, level);
+        let plain = Self::mean_count(total, searches, level, None);
+        Self {
+            lower: b.lower * deff / searches as f64,
+            upper: b.upper * deff / searches as f64,
+            method: IntervalMethod::ClusterPoisson,
+            rule_of_three_upper: (total == 0)
+                .then(|| -libm::log(1.0 - level) * deff / searches as f64),
+            bootstrap: bootstrap.filter(|_| total > 0),
+            poisson: Some(Bounds {
+                lower: plain.lower,
+                upper: plain.upper,
+            }),
+            design_effect: Some(deff),
+            ..plain
         }
     }
 }
@@ -124,6 +184,35 @@ pub fn clopper_pearson(events: u64, trials: u64, level: f64) -> Bounds {
         beta_quantile(k + 1.0, n - k, 1.0 - alpha / 2.0)
     };
     Bounds { lower, upper }
+}
+
+/// Clopper-Pearson interval for a real-valued (effective) count `events` in `trials` (> 0).
+pub fn clopper_pearson_real(events: f64, trials: f64, level: f64) -> Bounds {
+    let alpha = 1.0 - level;
+    let lower = if events <= 0.0 {
+        0.0
+    } else {
+        beta_quantile(events, trials - events + 1.0, alpha / 2.0)
+    };
+    let upper = if events >= trials {
+        1.0
+    } else {
+        beta_quantile(events + 1.0, trials - events, 1.0 - alpha / 2.0)
+    };
+    Bounds { lower, upper }
+}
+
+/// Exact (Garwood) Poisson interval for a real-valued (effective) count.
+pub fn poisson_exact_real(count: f64, level: f64) -> Bounds {
+    let alpha = 1.0 - level;
+    Bounds {
+        lower: if count <= 0.0 {
+            0.0
+        } else {
+            gamma_quantile(count, alpha / 2.0)
+        },
+        upper: gamma_quantile(count + 1.0, 1.0 - alpha / 2.0),
+    }
 }
 
 /// Exact Poisson interval for a mean count: `total` events over `searches` (> 0) searches.

@@ -17,13 +17,17 @@
 //! in index order; nothing here depends on how the search was split.
 
 mod closed;
+pub mod cluster;
 pub mod fairness;
 pub mod interval;
 pub mod records;
 mod slice;
 pub mod verification;
 
-pub use closed::{ClosedFormCheck, closed_form_check, fmr_matrix, pair_model};
+pub use closed::{
+    ClosedFormCheck, ClosedFormRow, Expected, SearchExpectation, Verdict, closed_form_check,
+    fmr_matrix, pair_law, pair_model, search_count_law, size_moments,
+};
 pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 pub use slice::{Search, Simulated, slice};
@@ -169,8 +173,10 @@ pub struct PublishedComparison {
     pub label: String,
     /// Where.
     pub source: String,
-    /// `fpir` or `sel`.
+    /// `fpir`, `sel`, `fnir` or `hit_share`.
     pub metric: String,
+    /// `check` (the comparison can fail) or `calibration` (the scenario was fitted to it).
+    pub role: String,
     /// Threshold label.
     pub threshold: String,
     /// The published value.
@@ -181,29 +187,39 @@ pub struct PublishedComparison {
     pub simulated: Option<Estimate>,
     /// The closed form, when the scenario is in the closed-form regime.
     pub closed_form: Option<f64>,
-    /// True when the published value (or its interval) meets the simulated interval.
+    /// The standardized difference of the published figure from the simulated one, with the
+    /// published figure's sampling error under the simulated value (when counts were
+    /// published) and the simulation's own.
+    pub z: Option<f64>,
+    /// Its two-sided p-value.
+    pub p_value: Option<f64>,
+    /// True when the p-value is at least 1 - the confidence level.
     pub consistent: Option<bool>,
 }
 
 /// The published figures of a scenario beside its estimates.
 fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedComparison> {
     let level = scenario.config.analysis.confidence_level;
-    let analytic = crate::sweep::analytic(scenario, scenario.config.gallery.detections);
-    scenario
-        .config
-        .report
-        .published
+    let published = &scenario.config.report.published;
+    let analytic = (!published.is_empty()).then(|| {
+        Expected::new(scenario)
+            .at(scenario.config.gallery.detections)
+            .into_iter()
+            .map(|(f, s, _)| (f, s))
+            .collect::<Vec<_>>()
+    });
+    published
         .iter()
         .filter_map(|p| {
             let t = scenario
                 .thresholds
                 .iter()
                 .position(|t| t.label == p.threshold)?;
-            let fpir = p.metric == "fpir";
+            let rate = p.metric != "sel";
             let (value, interval) = match (p.value, p.events, p.searches) {
                 (_, Some(e), Some(n)) => (
                     e as f64 / n as f64,
-                    Some(if fpir {
+                    Some(if rate {
                         interval::clopper_pearson(e, n, level)
                     } else {
                         interval::poisson_exact(e, n, level)
@@ -213,26 +229,61 @@ fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedCom
                 _ => return None,
             };
             let row = &slices[0].thresholds[t];
-            let simulated = if fpir {
-                row.fpir.clone()
-            } else {
-                row.sel.clone()
+            let simulated = match p.metric.as_str() {
+                "fpir" => row.fpir.clone(),
+                "sel" => row.sel.clone(),
+                "fnir" => row.fnir_rank_k.clone(),
+                _ => {
+                    // Searches returning anyone whose probe is in the named groups.
+                    let hits =
+                        |s: &SliceEstimates| s.thresholds[t].fpir.as_ref().map_or(0, |e| e.events);
+                    let total = hits(&slices[0]);
+                    let of: u64 = slices[1..]
+                        .iter()
+                        .filter(|s| p.groups.contains(&s.probe_group))
+                        .map(hits)
+                        .sum();
+                    (total > 0).then(|| Estimate::proportion(of, total, level))
+                }
             };
-            let consistent = simulated.as_ref().map(|s| {
-                let (lo, hi) = interval.map_or((value, value), |b| (b.lower, b.upper));
-                lo <= s.upper && s.lower <= hi
+            let z_level = crate::special::normal_quantile(0.5 + level / 2.0);
+            let z = simulated.as_ref().and_then(|s| {
+                let se_sim = (s.upper - s.lower) / (2.0 * z_level);
+                let se_pub = match p.searches {
+                    Some(n) if rate => (s.value * (1.0 - s.value) / n as f64).sqrt(),
+                    Some(n) => (s.value / n as f64).sqrt(),
+                    None => 0.0,
+                };
+                let se = (se_sim * se_sim + se_pub * se_pub).sqrt();
+                if se > 0.0 {
+                    Some((value - s.value) / se)
+                } else if value == s.value {
+                    Some(0.0)
+                } else {
+                    None
+                }
+            });
+            let p_value = z.map(|z| (2.0 * crate::special::normal_upper_tail(z.abs())).min(1.0));
+            let consistent = simulated
+                .as_ref()
+                .map(|s| p_value.map_or(value == s.value, |p| p >= 1.0 - level));
+            let closed_form = analytic.as_ref().and_then(|a| match p.metric.as_str() {
+                "fpir" => Some(a[t].0),
+                "sel" => Some(a[t].1),
+                _ => None,
             });
             Some(PublishedComparison {
                 label: p.label.clone(),
                 source: p.source.clone(),
                 metric: p.metric.clone(),
+                role: p.role.clone().unwrap_or_else(|| "check".into()),
                 threshold: p.threshold.clone(),
                 published: value,
                 published_interval: interval,
                 simulated,
-                closed_form: analytic
-                    .as_ref()
-                    .map(|a| if fpir { a[t].0 } else { a[t].1 }),
+                closed_form,
+                z,
+                p_value,
                 consistent,
             })
         })
@@ -309,7 +360,19 @@ pub fn estimate(
             n_groups: plan.n_groups(),
         })
         .collect();
-    let mut slices = vec![slice(plan, "all", &searches, 0)];
+    let clustering = cluster::Clustering {
+        outcomes,
+        records,
+        n_groups: plan.n_groups(),
+    };
+    let n_t = plan.thresholds.len();
+    let effects = |slice: Option<usize>| {
+        Some((
+            clustering.count_design_effects(cluster::Unit::Detections, slice, None, n_t),
+            clustering.count_design_effects(cluster::Unit::People, slice, None, n_t),
+        ))
+    };
+    let mut slices = vec![slice(plan, "all", &searches, 0, effects(None))];
     for (g, group) in plan.groups.iter().enumerate() {
         let members: Vec<Simulated<'_>> = searches
             .iter()
@@ -317,19 +380,17 @@ pub fn estimate(
             .copied()
             .collect();
         if !members.is_empty() {
-            slices.push(slice(plan, group, &members, g as u64 + 1));
+            slices.push(slice(plan, group, &members, g as u64 + 1, effects(Some(g))));
         }
     }
-    let cross_group = cross_group(plan, outcomes, records);
+    let cross_group = cross_group(plan, &clustering);
     let fairness = fairness_rows(plan, model, &thresholds, &slices, &cross_group, records);
     Estimates {
         replicates: outcomes
             .iter()
-            .map(|o| replicate_row(plan, &thresholds, o, records))
+            .map(|o| replicate_row(plan, &thresholds, o, &clustering))
             .collect(),
-        closed_form: model
-            .filter(|s| s.has_closed_form_fmr())
-            .map(|s| closed_form_check(s, outcomes, records, &cross_group)),
+        closed_form: model.map(|s| closed_form_check(s, outcomes, records, &clustering)),
         published: model.map_or_else(Vec::new, |s| published(s, &slices)),
         slices,
         cross_group,
@@ -445,11 +506,8 @@ fn threshold_shift(
         .collect()
 }
 
-fn cross_group(
-    plan: &Plan,
-    outcomes: &[ReplicateOutcome],
-    records: &[ProbeRecord],
-) -> Vec<CrossGroupTable> {
+fn cross_group(plan: &Plan, clustering: &cluster::Clustering<'_>) -> Vec<CrossGroupTable> {
+    let (outcomes, records) = (clustering.outcomes, clustering.records);
     let level = plan.confidence_level;
     let n_groups = plan.n_groups();
     let non_mated: Vec<&ProbeRecord> = records.iter().filter(|r| r.mate.is_none()).collect();
@@ -462,6 +520,20 @@ fn cross_group(
             trials[r.group as usize * n_groups + h] += n;
         }
     }
+    // Design effects per cell, by threshold (only cells with trials).
+    let deffs: Vec<Vec<f64>> = (0..n_groups * n_groups)
+        .map(|cell| {
+            if trials[cell] > 0 {
+                clustering.rate_design_effects(
+                    cell / n_groups,
+                    cell % n_groups,
+                    plan.thresholds.len(),
+                )
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     plan.thresholds
         .iter()
         .enumerate()
@@ -480,7 +552,12 @@ fn cross_group(
                         cells.push(CrossGroupCell {
                             probe_group: probe_group.clone(),
                             candidate_group: candidate_group.clone(),
-                            fmr: Estimate::proportion(events[cell], trials[cell], level),
+                            fmr: Estimate::clustered_proportion(
+                                events[cell],
+                                trials[cell],
+                                level,
+                                deffs[cell][t],
+                            ),
                         });
                     }
                 }
@@ -506,8 +583,15 @@ fn replicate_row(
     plan: &Plan,
     thresholds: &Thresholds,
     outcome: &ReplicateOutcome,
-    records: &[ProbeRecord],
+    clustering: &cluster::Clustering<'_>,
 ) -> ReplicateEstimates {
+    let records = clustering.records;
+    let deff = clustering.count_design_effects(
+        cluster::Unit::Detections,
+        None,
+        Some(outcome.replicate),
+        plan.thresholds.len(),
+    );
     let level = plan.confidence_level;
     let n_groups = plan.n_groups();
     let non_mated: Vec<&ProbeRecord> = records
@@ -538,13 +622,14 @@ fn replicate_row(
                     )
                 }),
                 sel: (n > 0).then(|| {
-                    Estimate::mean_count(
+                    Estimate::clustered_mean_count(
                         non_mated
                             .iter()
                             .map(|r| r.false_candidates(t, n_groups))
                             .sum(),
                         n,
                         level,
+                        deff[t],
                         None,
                     )
                 }),

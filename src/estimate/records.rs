@@ -68,6 +68,8 @@ pub struct ProbeRecord {
     pub det: Vec<u64>,
     /// Distinct non-mate identities at or above threshold t, by group.
     pub ppl: Vec<u64>,
+    /// Sum over non-mate identities of (their detections at or above threshold t)^2, by group.
+    pub sq: Vec<u64>,
     /// The mate, for a mated search.
     pub mate: Option<MateRecord>,
     /// Top-K candidates.
@@ -151,6 +153,7 @@ pub fn records(
                 max_nonmate: t.max_nonmate,
                 det: cumulate(&t.det, n_thresholds, n_groups),
                 ppl: cumulate(&t.ppl, n_thresholds, n_groups),
+                sq: t.sq.clone(),
                 mate,
                 candidates: t.top.clone(),
             }
@@ -185,6 +188,7 @@ mod tests {
                 probes: vec![t],
                 entries_per_group: vec![50, 50],
                 identities_per_group: vec![25, 25],
+                clusters: crate::tally::ClusterSums::new(2, 2),
             },
         };
         let r = &records(&outcome, 2, 2)[0];

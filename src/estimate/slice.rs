@@ -72,13 +72,48 @@ impl Search for Simulated<'_> {
     }
 }
 
+/// Design effects of a slice's mean counts at every threshold: (detections, people).
+pub type CountDesignEffects = (Vec<f64>, Vec<f64>);
+
+/// The one-way (by search) design effects of the mean counts of `non_mated` searches: the
+/// variance of the per-search counts over their Poisson variance, settled for rows with few
+/// events (used when nothing says which gallery entries are the same person).
+fn search_design_effects<S: Search>(non_mated: &[&S], n_t: usize) -> CountDesignEffects {
+    use super::cluster::{MIN_EVENTS_FOR_DISPERSION, design_effect, settled_design_effects};
+    let n = non_mated.len() as f64;
+    let of = |count: &dyn Fn(&S, usize) -> Option<u64>| -> Vec<f64> {
+        let raw: Vec<(f64, u64)> = (0..n_t)
+            .map(|t| {
+                let xs: Vec<f64> = non_mated
+                    .iter()
+                    .filter_map(|r| count(r, t))
+                    .map(|x| x as f64)
+                    .collect();
+                let total: f64 = xs.iter().sum();
+                let mean = total / n.max(1.0);
+                let v = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() * n
+                    / (n - 1.0).max(1.0);
+                (design_effect(v, total), total as u64)
+            })
+            .collect();
+        settled_design_effects(&raw, MIN_EVENTS_FOR_DISPERSION, 1.0)
+    };
+    (
+        of(&|r, t| Some(r.false_candidates(t).iter().sum())),
+        of(&|r, t| r.false_people(t).map(|p| p.iter().sum())),
+    )
+}
+
 /// The identification estimates of one slice of searches (all, or one probe group);
-/// `stratum` separates the bootstrap streams of slices.
+/// `stratum` separates the bootstrap streams of slices. `design_effects` are those of the
+/// mean counts (from the two-way cluster variance when the gallery's identities are known);
+/// without them, the one-way (by search) design effects are used.
 pub fn slice<S: Search + Sync>(
     plan: &Plan,
     name: &str,
     members: &[S],
     stratum: u64,
+    design_effects: Option<CountDesignEffects>,
 ) -> SliceEstimates {
     let level = plan.confidence_level;
     let n_groups = plan.candidate_groups.len();
@@ -87,6 +122,8 @@ pub fn slice<S: Search + Sync>(
     let mated: Vec<&S> = members.iter().filter(|r| r.mated()).collect();
     let (n_nm, n_m) = (non_mated.len() as u64, mated.len() as u64);
     let boot = bootstrap(plan, &non_mated, stratum);
+    let (deff, deff_people) =
+        design_effects.unwrap_or_else(|| search_design_effects(&non_mated, plan.thresholds.len()));
     let rows = (0..plan.thresholds.len())
         .map(|t| {
             let threshold = &plan.thresholds[t];
@@ -106,13 +143,20 @@ pub fn slice<S: Search + Sync>(
                 (
                     Some(fpir),
                     complete.then(|| {
-                        Estimate::mean_count(total, n_nm, level, boot.as_ref().map(|b| b.sel[t]))
+                        Estimate::clustered_mean_count(
+                            total,
+                            n_nm,
+                            level,
+                            deff[t],
+                            boot.as_ref().map(|b| b.sel[t]),
+                        )
                     }),
                     people.filter(|_| complete).map(|people| {
-                        Estimate::mean_count(
+                        Estimate::clustered_mean_count(
                             people,
                             n_nm,
                             level,
+                            deff_people[t],
                             boot.as_ref().and_then(|b| b.people.as_ref().map(|p| p[t])),
                         )
                     }),

@@ -341,7 +341,7 @@ pub fn evaluate_scores(
         })
         .collect();
     let per_group = plan.groups.len() > 1;
-    let mut slices = vec![slice(&plan, "all", &searches, 0)];
+    let mut slices = vec![slice(&plan, "all", &searches, 0, None)];
     if per_group {
         for (g, name) in plan.groups.iter().enumerate() {
             let members: Vec<Imported<'_>> = searches
@@ -350,7 +350,7 @@ pub fn evaluate_scores(
                 .map(|s| Imported { ..*s })
                 .collect();
             if !members.is_empty() {
-                slices.push(slice(&plan, name, &members, g as u64 + 1));
+                slices.push(slice(&plan, name, &members, g as u64 + 1, None));
             }
         }
     }

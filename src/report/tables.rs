@@ -5,7 +5,8 @@
 //!                        value, lower, upper, method, events, trials, few_events
 //! det.csv                probe_group, score, fpir, fnir
 //! false_candidates.csv   probe_group, threshold, score, candidate_group, detections, people, share
-//! closed_form.csv        kind, threshold, probe_group, gallery_group, closed_form, simulated, z
+//! closed_form.csv        metric, threshold, probe_group, gallery_group, closed_form, simulated,
+//!                        observed, expected, design_effect, p_value, z
 //! fairness.csv           threshold, score, rate, summary, value   (per-group rates: estimates.csv)
 //! verification.csv       probe_group, operating_point, threshold, score, target, metric, value,
 //!                        lower, upper, events, trials        (imported score files: 1:1 rates)
@@ -22,6 +23,8 @@ fn method(m: IntervalMethod) -> &'static str {
         IntervalMethod::ClopperPearson => "clopper-pearson",
         IntervalMethod::SubjectBootstrap => "subject-bootstrap",
         IntervalMethod::PoissonExact => "poisson-exact",
+        IntervalMethod::ClusterBinomial => "cluster-binomial",
+        IntervalMethod::ClusterPoisson => "cluster-poisson",
     }
 }
 
@@ -282,53 +285,39 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
         ("tables/false_candidates.csv".to_string(), false_candidates),
     ];
     if let Some(check) = &estimates.closed_form {
-        let mut rows: Vec<Vec<String>> = check
-            .fmr
+        let rows: Vec<Vec<String>> = check
+            .rows
             .iter()
             .map(|r| {
                 vec![
-                    "fmr".into(),
+                    r.metric.clone(),
                     r.threshold.clone(),
                     r.probe_group.clone(),
-                    r.gallery_group.clone(),
+                    r.gallery_group.clone().unwrap_or_default(),
                     r.closed_form.to_string(),
                     r.simulated.to_string(),
-                    opt(r.z),
+                    r.observed.to_string(),
+                    r.expected.to_string(),
+                    r.design_effect.to_string(),
+                    r.p_value.to_string(),
+                    r.z.to_string(),
                 ]
             })
             .collect();
-        for r in &check.searches {
-            rows.push(vec![
-                "sel".into(),
-                r.threshold.clone(),
-                r.probe_group.clone(),
-                String::new(),
-                r.sel_closed_form.to_string(),
-                r.sel_simulated.to_string(),
-                opt(r.sel_z),
-            ]);
-            if let Some(f) = r.fpir_closed_form {
-                rows.push(vec![
-                    "fpir".into(),
-                    r.threshold.clone(),
-                    r.probe_group.clone(),
-                    String::new(),
-                    f.to_string(),
-                    r.fpir_simulated.to_string(),
-                    opt(r.fpir_z),
-                ]);
-            }
-        }
         out.push((
             "tables/closed_form.csv".to_string(),
             to_csv(
                 &[
-                    "kind",
+                    "metric",
                     "threshold",
                     "probe_group",
                     "gallery_group",
                     "closed_form",
                     "simulated",
+                    "observed",
+                    "expected",
+                    "design_effect",
+                    "p_value",
                     "z",
                 ],
                 rows,

@@ -81,8 +81,17 @@ pub struct ReportConfig {
 pub struct PublishedConfig {
     /// What was published, in words.
     pub label: String,
-    /// `fpir` (share of searches returning anyone) or `sel` (false candidates per search).
+    /// `fpir` (share of searches returning anyone), `sel` (false candidates per search),
+    /// `fnir` (share of mated searches missing their mate within rank K at the threshold) or
+    /// `hit_share` (share of the searches returning anyone whose probe is in `groups`).
     pub metric: String,
+    /// The probe groups of a `hit_share`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// `check` (the default): the scenario was not calibrated on this figure, so the
+    /// comparison can fail; `calibration`: it was, so agreement is by construction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Label of the scenario threshold it corresponds to.
     pub threshold: String,
     /// The published value (when no counts are given).

@@ -528,10 +528,39 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         if p.label.trim().is_empty() {
             return Err(c.err(field("label"), "must say what was published"));
         }
-        if p.metric != "fpir" && p.metric != "sel" {
+        if !["fpir", "sel", "fnir", "hit_share"].contains(&p.metric.as_str()) {
             return Err(c.err(
                 field("metric"),
-                format!("{}: allowed metrics are fpir and sel", quoted(&p.metric)),
+                format!(
+                    "{}: allowed metrics are fpir, sel, fnir and hit_share",
+                    quoted(&p.metric)
+                ),
+            ));
+        }
+        if (p.metric == "hit_share") == p.groups.is_empty() {
+            return Err(c.err(
+                field("groups"),
+                "give the probe groups of a hit_share (and only of a hit_share)",
+            ));
+        }
+        if let Some(g) = p
+            .groups
+            .iter()
+            .find(|g| !config.groups.iter().any(|x| &x.name == *g))
+        {
+            return Err(c.err(
+                field("groups"),
+                format!("{} is not a group of this scenario", quoted(g)),
+            ));
+        }
+        if let Some(role) = p
+            .role
+            .as_deref()
+            .filter(|r| *r != "check" && *r != "calibration")
+        {
+            return Err(c.err(
+                field("role"),
+                format!("{}: allowed roles are check and calibration", quoted(role)),
             ));
         }
         if !thresholds.iter().any(|t| t.label == p.threshold) {
@@ -554,7 +583,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             _ => {
                 return Err(c.err(
                     field("value"),
-                    "give either value (a rate >= 0) or events and searches (events <= searches for fpir)",
+                    "give either value (a rate >= 0) or events and searches (events <= searches, but for sel)",
                 ));
             }
         }

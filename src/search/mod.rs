@@ -17,7 +17,7 @@
 use crate::population::{GalleryLayout, Population, QUANT_SCALE, Tile};
 use crate::rng::{Domain, StreamKey};
 use crate::scenario::Scenario;
-use crate::tally::{Candidate, ProbeTally, Tally};
+use crate::tally::{Candidate, ClusterSums, ProbeTally, Tally};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -275,9 +275,123 @@ const CHUNK_BYTES: usize = 32 * 1024;
 const CHUNK_BYTES_INT8: usize = 64 * 1024;
 
 /// A probe's progress through a tile: the identity whose detections are being read, with its
-/// group and best non-mate score so far (flushed into the distinct-people counts when the
-/// identity ends).
+/// group and best non-mate score so far (flushed into the distinct-people counts and the
+/// cluster sums when the identity ends).
 type Current = Option<(u64, u16, i32)>;
+
+/// Per tile: each gallery identity's counts summed over the non-mated searches of each probe
+/// group (a *slot*), for the two-way cluster sums of [`crate::tally::ClusterSums`]; plus each
+/// probe's per-threshold-bucket count of the identity it is reading.
+struct IdentityCounts {
+    /// First identity of the tile.
+    first: u64,
+    /// Thresholds.
+    n_t: usize,
+    /// The slot of each probe: its group's index among the groups with non-mated probes
+    /// (None for mated probes).
+    slot_of_probe: Vec<Option<usize>>,
+    /// The group of each slot.
+    slot_group: Vec<usize>,
+    /// E: detections at or above threshold t, `[(local * slots + slot) * T + t]`.
+    detections: Vec<u32>,
+    /// P: searches returning the identity at threshold t, same layout.
+    searches: Vec<u32>,
+    /// Per probe, the current identity's detections by highest passed threshold: `[p * T + b]`.
+    buckets: Vec<u32>,
+}
+
+impl IdentityCounts {
+    fn new(tile: &Tile, probes: &ProbeSet, n_t: usize, n_groups: usize) -> Self {
+        let mut slot_of_group = vec![None; n_groups];
+        let mut slot_group = Vec::new();
+        let slot_of_probe = probes
+            .group
+            .iter()
+            .zip(&probes.mate)
+            .map(|(&g, m)| {
+                if m.is_some() {
+                    return None;
+                }
+                let g = usize::from(g);
+                Some(*slot_of_group[g].get_or_insert_with(|| {
+                    slot_group.push(g);
+                    slot_group.len() - 1
+                }))
+            })
+            .collect();
+        let first = tile.identity.first().copied().unwrap_or(0);
+        let locals = tile
+            .identity
+            .last()
+            .map_or(0, |&l| (l - first + 1) as usize);
+        let cells = locals * slot_group.len() * n_t;
+        Self {
+            first,
+            n_t,
+            slot_of_probe,
+            slot_group,
+            detections: vec![0; cells],
+            searches: vec![0; cells],
+            buckets: vec![0; probes.group.len() * n_t],
+        }
+    }
+
+    /// Where the counts of `identity` for the slot of probe `p` start, if `p` is non-mated.
+    #[inline]
+    fn at(&self, p: usize, identity: u64) -> Option<usize> {
+        self.slot_of_probe[p].map(|slot| {
+            ((identity - self.first) as usize * self.slot_group.len() + slot) * self.n_t
+        })
+    }
+
+    /// Adds the sums of every identity of the tile to `sums`.
+    fn finish(&self, tile: &Tile, sums: &mut ClusterSums) {
+        let n_g = sums.size_sq.len();
+        let slots = self.slot_group.len();
+        let mut all = vec![(0u64, 0u64); self.n_t];
+        let mut j = 0;
+        while j < tile.len() {
+            let identity = tile.identity[j];
+            let h = usize::from(tile.group[j]);
+            let start = j;
+            while j < tile.len() && tile.identity[j] == identity {
+                j += 1;
+            }
+            let m = (j - start) as u64;
+            sums.size_sq[h] += m * m;
+            *sums.sizes[h].entry(m).or_insert(0) += 1;
+            if slots == 0 {
+                continue;
+            }
+            all.iter_mut().for_each(|a| *a = (0, 0));
+            let local = (identity - self.first) as usize;
+            for (slot, &g) in self.slot_group.iter().enumerate() {
+                let base = (local * slots + slot) * self.n_t;
+                for (t, total) in all.iter_mut().enumerate() {
+                    let e = u64::from(self.detections[base + t]);
+                    let z = u64::from(self.searches[base + t]);
+                    if e == 0 {
+                        continue;
+                    }
+                    let c = sums.cell(g, t, h);
+                    sums.detections_sq[c] += e * e;
+                    sums.detections_by_size[c] += m * e;
+                    sums.people_sq[c] += z * z;
+                    total.0 += e;
+                    total.1 += z;
+                }
+            }
+            for (t, &(e, z)) in all.iter().enumerate() {
+                if e > 0 {
+                    let c = sums.cell(n_g, t, h);
+                    sums.detections_sq[c] += e * e;
+                    sums.detections_by_size[c] += m * e;
+                    sums.people_sq[c] += z * z;
+                }
+            }
+        }
+    }
+}
 
 /// Searches every probe against one tile and adds the counts to `tally`.
 pub fn search_tile(
@@ -313,6 +427,7 @@ pub fn search_tile(
         k,
     };
     let mut current: Vec<Current> = vec![None; tally.probes.len()];
+    let mut counts = IdentityCounts::new(tile, probes, thresholds.q.len(), n_groups);
     let mut scratch = Scratch::default();
     // Per probe, once per tile: its mate's identity and lowest mate score (none: sentinels that
     // no entry reaches).
@@ -348,9 +463,10 @@ pub fn search_tile(
                         chunk_start,
                         &scores[i * stride..i * stride + chunk_len],
                         &mates[p],
-                        &mut current[p],
+                        (p, &mut current[p]),
                         &mut tally.probes[p],
                         single,
+                        &mut counts,
                         &mut scratch,
                     );
                 }
@@ -374,23 +490,26 @@ pub fn search_tile(
                     chunk_start,
                     scores,
                     &mates[p],
-                    &mut current[p],
+                    (p, &mut current[p]),
                     probe_tally,
                     single,
+                    &mut counts,
                     &mut scratch,
                 );
             }
         }
     }
-    for (c, t) in current.into_iter().zip(&mut tally.probes) {
-        ctx.flush(c, t);
+    for (p, (c, t)) in current.into_iter().zip(&mut tally.probes).enumerate() {
+        ctx.flush(p, c, t, &mut counts);
     }
+    counts.finish(tile, &mut tally.clusters);
 }
 
 /// Working memory of the branch-free counts, reused across chunks.
 #[derive(Default)]
 struct Scratch {
     bucket: Vec<u32>,
+    row: Vec<u32>,
     hist: Vec<u32>,
 }
 
@@ -429,13 +548,31 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Adds the distinct-person count of a finished identity.
+    /// Adds the counts of probe `p`'s finished identity: its distinct-person count, the
+    /// square of its detections at each threshold, and (non-mated probes) its detections and
+    /// its being returned, to the identity's sums over searches.
     #[inline]
-    fn flush(&self, current: Current, t: &mut ProbeTally) {
-        if let Some((_, group, best)) = current
-            && let Some(b) = self.thresholds.bucket(best)
-        {
-            t.ppl[b * self.n_groups + group as usize] += 1;
+    fn flush(&self, p: usize, current: Current, t: &mut ProbeTally, counts: &mut IdentityCounts) {
+        let Some((identity, group, best)) = current else {
+            return;
+        };
+        let Some(b) = self.thresholds.bucket(best) else {
+            return;
+        };
+        let g = self.n_groups;
+        let h = group as usize;
+        t.ppl[b * g + h] += 1;
+        let n_t = counts.n_t;
+        let at = counts.at(p, identity);
+        let buckets = &mut counts.buckets[p * n_t..(p + 1) * n_t];
+        let mut y = 0u64;
+        for k in (0..=b).rev() {
+            y += u64::from(std::mem::take(&mut buckets[k]));
+            t.sq[k * g + h] += y * y;
+            if let Some(at) = at {
+                counts.detections[at + k] += y as u32;
+                counts.searches[at + k] += 1;
+            }
         }
     }
 
@@ -482,6 +619,33 @@ impl Context<'_> {
         self.count_singles_generic(first, scores, t, scratch);
     }
 
+    /// The cluster sums of the entries `count_singles` passed (each its own identity, so
+    /// Y = 1 at every threshold it reaches): the squares, and (non-mated probes) the
+    /// identity's counts over searches.
+    #[inline]
+    fn count_singles_clusters(
+        &self,
+        p: usize,
+        first: usize,
+        t: &mut ProbeTally,
+        counts: &mut IdentityCounts,
+        scratch: &Scratch,
+    ) {
+        let g = self.n_groups;
+        for (&key, &j) in scratch.bucket.iter().zip(&scratch.row) {
+            let (b, h) = ((key as usize) / g, (key as usize) % g);
+            for k in 0..b {
+                t.sq[k * g + h] += 1;
+            }
+            if let Some(at) = counts.at(p, self.tile.identity[first + j as usize]) {
+                for k in 0..b {
+                    counts.detections[at + k] += 1;
+                    counts.searches[at + k] += 1;
+                }
+            }
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     fn count_singles_avx512(
@@ -514,13 +678,19 @@ impl Context<'_> {
                 *b += u32::from(s >= q);
             }
         }
-        // Compact (bucket, group) keys of the entries past the lowest threshold.
+        // Compact (bucket, group) keys of the entries past the lowest threshold, with their
+        // rows.
+        let row = &mut scratch.row;
+        row.clear();
+        row.resize(n, 0);
         let mut passing = 0;
         for j in 0..n {
             let b = key[j];
             key[passing] = b * g as u32 + u32::from(groups[j]);
+            row[passing] = j as u32;
             passing += usize::from(b != 0);
         }
+        row.truncate(passing);
         let slots = (nt + 1) * g;
         let hist = &mut scratch.hist;
         hist.clear();
@@ -535,6 +705,7 @@ impl Context<'_> {
                 t.ppl[(b - 1) * g + h] += u64::from(c);
             }
         }
+        key.truncate(passing);
     }
 
     /// Tallies the scores of tile rows `first..first + scores.len()` for one probe. `singles`:
@@ -547,9 +718,10 @@ impl Context<'_> {
         first: usize,
         scores: &[i32],
         key: &MateKey<'_>,
-        current: &mut Current,
+        (p, current): (usize, &mut Current),
         t: &mut ProbeTally,
         singles: bool,
+        counts: &mut IdentityCounts,
         scratch: &mut Scratch,
     ) {
         let (tile, n_groups, k) = (self.tile, self.n_groups, self.k);
@@ -575,13 +747,14 @@ impl Context<'_> {
             if singles && chunk_max < mate_min {
                 // One entry per identity, none of them beating a mate: each entry is a person,
                 // so both counts take the same branch-free histogram.
-                self.flush(current.take(), t);
+                self.flush(p, current.take(), t, counts);
                 t.max_nonmate = t.max_nonmate.max(chunk_max);
                 if chunk_max >= kth {
                     self.offer_all(first, scores, &mut kth, t);
                 }
                 if chunk_max >= self.t_min {
                     self.count_singles(first, scores, t, scratch);
+                    self.count_singles_clusters(p, first, t, counts, scratch);
                 }
                 return;
             }
@@ -619,7 +792,7 @@ impl Context<'_> {
             match current {
                 Some((id, _, best)) if *id == identity => *best = (*best).max(score),
                 _ => {
-                    self.flush(current.take(), t);
+                    self.flush(p, current.take(), t, counts);
                     *current = Some((identity, group, score));
                 }
             }
@@ -627,6 +800,7 @@ impl Context<'_> {
                 && let Some(b) = self.thresholds.bucket(score)
             {
                 t.det[b * n_groups + group as usize] += 1;
+                counts.buckets[p * counts.n_t + b] += 1;
             }
             if score >= mate_min
                 && let Some(m) = mate

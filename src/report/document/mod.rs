@@ -351,32 +351,75 @@ fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     }
     b.push(Block::List(items));
     match &input.results.estimates.closed_form {
-        Some(check) if check.fmr.is_empty() => b.push(Block::Paragraph("No closed-form cross-check: there are no non-mated searches to compare.".into())),
-        Some(check) => {
-            let zs: Vec<f64> = check.fmr.iter().filter_map(|r| r.z).collect();
-            let worst = zs.iter().fold(0.0f64, |m, z| m.max(z.abs()));
-            b.push(Block::Paragraph(format!(
-                "Cross-check against the exact formulas (closed forms) of the model: over {} comparisons of simulated and exact false match rates by group pair and threshold, the largest standardized difference is {:.2}{}. {}",
-                zs.len(),
-                worst,
-                if check.exact_variance { " (exact binomial variance)" } else { " (binomial variance understates the spread when a person appears several times, so this is indicative)" },
-                check.note
-            )));
-            let headline = &s.thresholds[s.headline].label;
-            b.push(Block::Table {
-                header: vec!["threshold".into(), "probe group".into(), "candidate group".into(), "exact FMR".into(), "simulated FMR".into(), "z".into()],
-                rows: check
-                    .fmr
-                    .iter()
-                    .filter(|r| &r.threshold == headline)
-                    .map(|r| vec![r.threshold.clone(), r.probe_group.clone(), r.gallery_group.clone(), rate(r.closed_form), rate(r.simulated), r.z.map_or("-".into(), |z| format!("{z:.2}"))])
-                    .collect(),
-            });
-        }
-        None => b.push(Block::Paragraph(
-            "No closed-form cross-check: with concentration varying per person or capture noise varying per frame, the model has no exact formula to compare with; the simulation is the only estimate.".into(),
+        Some(check) if check.rows.is_empty() => b.push(Block::Paragraph(
+            "No closed-form cross-check: there are no non-mated searches to compare.".into(),
         )),
+        Some(check) => closed_form_section(check, s, b),
+        None => {}
     }
+}
+
+/// The cross-check against the closed forms: the verdict in words, then the rows behind it
+/// (those with the largest |z|) and the headline threshold's rows.
+fn closed_form_section(
+    check: &crate::estimate::ClosedFormCheck,
+    s: &crate::scenario::Scenario,
+    b: &mut Vec<Block>,
+) {
+    let v = &check.verdict;
+    b.push(Block::Paragraph(format!(
+        "Cross-check against the model's exact formulas (closed forms): the simulation {}. Each row is an exact test of a simulated count against its closed-form expectation, with a variance that allows for one person seen several times and for one probe meeting the whole gallery (the design effect); the verdict allows for the number of rows tested.",
+        v.text
+    )));
+    let headline = &s.thresholds[s.headline].label;
+    let mut shown: Vec<&crate::estimate::ClosedFormRow> = check
+        .rows
+        .iter()
+        .filter(|r| &r.threshold == headline && r.metric != "fmr")
+        .collect();
+    let mut by_z: Vec<&crate::estimate::ClosedFormRow> = check.rows.iter().collect();
+    by_z.sort_by(|a, b| b.z.abs().total_cmp(&a.z.abs()));
+    for r in by_z.into_iter().take(4) {
+        if !shown.contains(&r) {
+            shown.push(r);
+        }
+    }
+    let value = |metric: &str, x: f64| {
+        if metric.starts_with("sel") {
+            mean(x)
+        } else {
+            rate(x)
+        }
+    };
+    b.push(Block::Table {
+        header: vec![
+            "metric".into(),
+            "threshold".into(),
+            "probe group".into(),
+            "candidate group".into(),
+            "closed form".into(),
+            "simulated".into(),
+            "observed / expected".into(),
+            "design effect".into(),
+            "z".into(),
+        ],
+        rows: shown
+            .iter()
+            .map(|r| {
+                vec![
+                    r.metric.clone(),
+                    r.threshold.clone(),
+                    r.probe_group.clone(),
+                    r.gallery_group.clone().unwrap_or_else(|| "all".into()),
+                    value(&r.metric, r.closed_form),
+                    value(&r.metric, r.simulated),
+                    format!("{} / {}", count(r.observed), mean(r.expected)),
+                    format!("{:.2}", r.design_effect),
+                    format!("{:+.2}", r.z),
+                ]
+            })
+            .collect(),
+    });
 }
 
 fn reproduce(input: &ReportInput<'_>, b: &mut Vec<Block>) {

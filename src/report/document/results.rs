@@ -245,11 +245,15 @@ fn published(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         return;
     }
     let lv = level_words(input.scenario);
+    let alpha = format!(
+        "{}",
+        ((1.0 - input.scenario.config.analysis.confidence_level) * 1e6).round() / 1e6
+    );
     b.push(Block::Heading(2, "Against the public record".into()));
     b.push(Block::Paragraph(format!(
-        "Each published figure beside what this scenario gives at the corresponding threshold, with {lv} intervals. A published count gets its own exact interval; \"consistent\" means the two intervals meet."
+        "Each published figure beside what this scenario gives at the corresponding threshold, with {lv} intervals. A published count gets its own exact interval (a published rate without its counts is taken as exact, which makes the comparison stricter than it should be). z is the difference between the published and the simulated figure over their combined standard error (the published figure's sampling error at the simulated value, and the simulation's); \"consistent\" means its two-sided p-value is at least {alpha}. A figure the scenario was calibrated on agrees by construction and tests nothing; only the checks could have come out otherwise."
     )));
-    let value = |metric: &str, x: f64| if metric == "fpir" { rate(x) } else { mean(x) };
+    let value = |metric: &str, x: f64| if metric == "sel" { mean(x) } else { rate(x) };
     b.push(Block::Table {
         header: vec![
             "published".into(),
@@ -257,15 +261,30 @@ fn published(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             "published value".into(),
             "simulated".into(),
             "closed form".into(),
+            "z".into(),
             "consistent".into(),
             "source".into(),
         ],
         rows: p
             .iter()
             .map(|c| {
-                let f: fn(f64) -> String = if c.metric == "fpir" { rate } else { mean };
+                let f: fn(f64) -> String = if c.metric == "sel" { mean } else { rate };
+                let metric = match c.metric.as_str() {
+                    "hit_share" => "share of searches returning anyone",
+                    "fnir" => "FNIR",
+                    "sel" => "SEL",
+                    _ => "FPIR",
+                };
                 vec![
-                    format!("{} ({})", c.label, c.metric.to_uppercase()),
+                    format!(
+                        "{} ({metric}; {})",
+                        c.label,
+                        if c.role == "calibration" {
+                            "used to calibrate: agrees by construction"
+                        } else {
+                            "check"
+                        }
+                    ),
                     c.threshold.clone(),
                     match c.published_interval {
                         Some(i) => format!(
@@ -278,10 +297,12 @@ fn published(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                     },
                     c.simulated.as_ref().map_or("-".into(), |e| with_ci(e, f)),
                     c.closed_form.map_or("-".into(), f),
-                    match c.consistent {
-                        Some(true) => "yes".into(),
-                        Some(false) => "no".into(),
-                        None => "-".into(),
+                    c.z.map_or("-".into(), |z| format!("{z:+.2}")),
+                    match (c.consistent, c.role.as_str()) {
+                        (Some(true), "calibration") => "yes (by construction)".into(),
+                        (Some(true), _) => "yes".into(),
+                        (Some(false), _) => "NO".into(),
+                        (None, _) => "-".into(),
                     },
                     c.source.clone(),
                 ]

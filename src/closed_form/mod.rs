@@ -15,6 +15,8 @@
 //! cos(theta)^(m-2), smooth for every m >= 2; the integrand is located on a coarse grid and
 //! then integrated by composite Simpson over the part holding all but e^-40 of its peak.
 
+pub mod search;
+
 use crate::special::{beta_inc, ln_gamma};
 
 /// P(c >= v) for the cosine c of two independent uniform unit vectors in `m >= 2` dimensions.
