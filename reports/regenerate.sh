@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q
 fm=target/release/falsematch
-want() { [ $# -eq 0 ] || [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 SELECTED=("$@")
+want() { [ ${#SELECTED[@]} -eq 0 ] || [[ " ${SELECTED[*]} " == *" $1 "* ]]; }
 fresh() { rm -rf "reports/$1"; }
-for name in kaganskikh-2019 kuznetsova-2020 metro-watchlist aclu-2018 npl-met-2023 nist-demographics closed-form-check; do
+for name in kaganskikh-2019 kuznetsova-2020 metro-watchlist aclu-2018 npl-met-2023 nist-demographics closed-form-check lfw-facenet; do
     if want "$name"; then fresh "$name"; "$fm" run "$name" --out "reports/$name" --quiet; fi
 done
 if want evaluate-continuous; then

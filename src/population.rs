@@ -1,4 +1,4 @@
-//! The reference population model of DESIGN.md section 4, generated entry by entry from the seed.
+//! The reference population model of MODEL.md sections 3-4, generated entry by entry from the seed.
 //!
 //! ```text
 //! blocks of R^d:  [ demographic D | identity d_eff | capture noise d - D - d_eff ]
@@ -13,9 +13,15 @@
 //! offset per block, so memory is O(N / 256) and any range of blocks (a *tile*) can be generated on
 //! its own, by any thread, in any order, with the same bits.
 //!
-//! Draw order inside an identity's stream: class, count, group, rho, xi. Inside a capture's
-//! stream: noise level, eta. Changing either order changes every result (a value-stability test
-//! pins them).
+//! Draw order inside an identity's stream: class, count, group, rho, [with look-alikes: whether
+//! the person has look-alikes, and which centre], xi. Inside a capture's stream: noise level,
+//! eta. Changing either order changes every result (a value-stability test pins them).
+//!
+//! Look-alikes (`[tail]`): a share lambda of people sit near one of K shared centres nu_c
+//! (each drawn from its own stream), `xi = sqrt(kappa) nu_c + sqrt(1 - kappa) zeta` with zeta
+//! uniform orthogonal to nu_c. xi is still uniform on the sphere, so strangers who do not share
+//! a centre score as before; two who do have identity cosine `kappa + (1 - kappa) c'`, c' the
+//! cosine of two random directions in d_eff - 1 dims.
 
 use crate::rng::{Domain, Stream, StreamKey};
 use crate::scenario::{CountDistribution, Scenario};
@@ -65,6 +71,7 @@ pub struct Population<'a> {
     gallery_capture: StreamKey,
     probe_identity: StreamKey,
     probe_capture: StreamKey,
+    centre: StreamKey,
 }
 
 /// Gallery entries of a tile, generated.
@@ -104,6 +111,7 @@ impl<'a> Population<'a> {
             gallery_capture: key(Domain::GalleryCapture),
             probe_identity: key(Domain::ProbeIdentity),
             probe_capture: key(Domain::ProbeCapture),
+            centre: key(Domain::Centre),
         }
     }
 
@@ -155,7 +163,24 @@ impl<'a> Population<'a> {
             None => g.rho,
         };
         let mut xi = vec![0.0; self.scenario.effective_dim];
-        rng.unit_vector(&mut xi);
+        match self.scenario.tail {
+            // A person with look-alikes sits near a shared centre nu:
+            // xi = sqrt(kappa) nu + sqrt(1 - kappa) zeta, zeta uniform orthogonal to nu.
+            Some(tail) if rng.uniform() < tail.share => {
+                let c = rng.below(tail.groups);
+                let mut nu = vec![0.0; xi.len()];
+                self.centre.stream(c).unit_vector(&mut nu);
+                rng.unit_vector(&mut xi);
+                let along: f64 = xi.iter().zip(&nu).map(|(a, b)| a * b).sum();
+                xi.iter_mut().zip(&nu).for_each(|(x, n)| *x -= along * n);
+                let norm = xi.iter().map(|x| x * x).sum::<f64>().sqrt();
+                let (a, b) = (tail.closeness.sqrt(), (1.0 - tail.closeness).sqrt());
+                xi.iter_mut()
+                    .zip(&nu)
+                    .for_each(|(x, n)| *x = a * n + b * *x / norm);
+            }
+            _ => rng.unit_vector(&mut xi),
+        }
         Template { group, rho, xi }
     }
 

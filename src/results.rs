@@ -162,6 +162,13 @@ pub struct Results<'a> {
     pub thresholds: &'a [Threshold],
     /// Every estimate.
     pub estimates: &'a Estimates,
+    /// How far the headline conclusions move with each assumption (closed forms).
+    pub sensitivity: crate::estimate::sensitivity::Sensitivity,
+    /// The impostor tail the model uses, in words.
+    pub tail: String,
+    /// The results under other tails (scenario `report.tails`; closed forms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tails: Option<crate::estimate::sensitivity::Tails>,
     /// Every search and its candidate list (empty, and left out, when the scenario sets
     /// `report.list_searches = false`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -235,6 +242,9 @@ impl<'a> Results<'a> {
             },
             thresholds: &scenario.thresholds,
             estimates: &output.estimates,
+            sensitivity: crate::estimate::sensitivity::sensitivity(scenario),
+            tail: crate::estimate::sensitivity::tail_words(scenario),
+            tails: crate::estimate::sensitivity::tails(scenario),
             searches: if scenario.config.report.list_searches == Some(false) {
                 Vec::new()
             } else {

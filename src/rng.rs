@@ -39,6 +39,8 @@ pub enum Domain {
     ProbeCapture,
     /// One bootstrap resample.
     Bootstrap,
+    /// One look-alike centre: its direction in the identity block.
+    Centre,
 }
 
 impl Domain {
@@ -50,6 +52,7 @@ impl Domain {
             Domain::ProbeIdentity => 4,
             Domain::ProbeCapture => 5,
             Domain::Bootstrap => 6,
+            Domain::Centre => 7,
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Process tiles in reverse order (tests use it to show order does not matter).
     pub reverse_tiles: bool,
+    /// Refuse work estimated to take longer than this many seconds (evaluations check their
+    /// bootstrap once the number of searches is known).
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +46,7 @@ impl Default for RunOptions {
             tile_entries: DEFAULT_TILE_ENTRIES,
             progress: false,
             reverse_tiles: false,
+            max_seconds: None,
         }
     }
 }
@@ -107,6 +111,26 @@ pub struct WorkEstimate {
 /// 2-core machine of benches/README.md; both scale about as 1/d.
 const REFERENCE_COMPARISONS_PER_SEC_D512: f64 = 8.0e7;
 const REFERENCE_ENTRIES_PER_SEC_D512: f64 = 2.3e5;
+/// Bootstrap resampling steps (one search, one threshold) per second and thread, measured
+/// with a 20,000-draw bootstrap of 10,000 searches at 4 thresholds (2.4e9 steps in 8.7 s).
+pub const REFERENCE_BOOTSTRAP_STEPS_PER_SEC: f64 = 2.5e8;
+/// Seconds of closed-form integration per (probe group, threshold, gallery group) with fixed
+/// rho and noise; mixtures over rho and noise multiply it by their quadrature nodes / 10.
+const REFERENCE_CLOSED_FORM_SECS: f64 = 0.02;
+
+/// Seconds a subject bootstrap of `draws` draws over `searches` searches at `thresholds`
+/// thresholds takes on `threads` threads, for `slices` slices (all searches and each group).
+pub fn bootstrap_seconds(
+    draws: u32,
+    searches: u64,
+    thresholds: usize,
+    slices: usize,
+    threads: usize,
+) -> f64 {
+    f64::from(draws) * searches as f64 * thresholds as f64 * slices as f64
+        / REFERENCE_BOOTSTRAP_STEPS_PER_SEC
+        / threads.max(1) as f64
+}
 
 /// Estimates the work and memory of a run.
 pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate {
@@ -131,11 +155,48 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     let cpu_seconds = scale
         * (comparisons / REFERENCE_COMPARISONS_PER_SEC_D512
             + n * replicates / REFERENCE_ENTRIES_PER_SEC_D512);
+    // The estimates: the bootstrap over all searches and each probe group, and the closed
+    // forms (the check, the published comparisons and the sensitivity table).
+    let groups_with_probes = scenario
+        .groups
+        .iter()
+        .filter(|g| g.probe_share > 0.0)
+        .count();
+    let non_mated =
+        u64::from(scenario.config.probes.non_mated) * u64::from(scenario.config.replicates);
+    let bootstrap = bootstrap_seconds(
+        scenario.config.analysis.bootstrap_draws,
+        non_mated,
+        scenario.thresholds.len(),
+        1 + groups_with_probes,
+        threads as usize,
+    );
+    let mixture: f64 = scenario
+        .groups
+        .iter()
+        .map(|g| {
+            if g.rho_concentration.is_some() {
+                16.0
+            } else {
+                1.0
+            }
+        })
+        .fold(1.0, f64::max)
+        .powi(2)
+        * scenario
+            .captures
+            .iter()
+            .map(|c| if c.is_fixed() { 1.0 } else { 3.0 })
+            .fold(1.0, f64::max)
+            .powi(2);
+    let integrals =
+        (groups_with_probes * scenario.n_groups()) as f64 * (scenario.thresholds.len() + 20) as f64;
+    let closed_form = integrals * REFERENCE_CLOSED_FORM_SECS * (mixture / 10.0).max(1.0) / threads;
     WorkEstimate {
         comparisons,
         memory_bytes: memory,
         threads: threads as usize,
-        seconds: cpu_seconds / threads,
+        seconds: cpu_seconds / threads + bootstrap + closed_form,
     }
 }
 

@@ -9,7 +9,7 @@
 //! Continued fractions (modified Lentz) and series as in Numerical Recipes, section 6.2 and 6.4.
 //! Every elementary function comes from the pure-Rust `libm` crate, so the same binary gives
 //! the same bits on every CPU: these numbers end up in results that must be byte-identical
-//! across machines (DESIGN.md section 6). The test module checks them against `statrs`, an
+//! across machines (MODEL.md section 6). The test module checks them against `statrs`, an
 //! independent implementation.
 
 const EPS: f64 = 1e-16;

@@ -71,8 +71,7 @@ pub fn analytic(scenario: &Scenario, n: u64) -> Vec<(f64, f64)> {
 pub fn resized(scenario: &Scenario, n: u64) -> Result<Scenario, crate::scenario::ScenarioError> {
     let mut config = scenario.config.clone();
     config.gallery.detections = n;
-    let text = toml::to_string(&config).expect("a scenario serializes");
-    Scenario::from_toml(&text, &format!("{} at N = {n}", scenario.config.name))
+    Scenario::from_config(config, &format!("{} at N = {n}", scenario.config.name))
 }
 
 /// Why a sweep failed.

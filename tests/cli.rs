@@ -318,3 +318,84 @@ fn infer_gives_the_exact_poisson_interval_and_refuses_bad_ranges() {
         .clone();
     assert!(String::from_utf8_lossy(&bad).contains("give N or LOW..HIGH"));
 }
+
+#[test]
+fn work_that_would_take_too_long_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // 10,000 searches and a bootstrap of 100,000 draws: far more than a second of work.
+    let text = std::fs::read_to_string(data("small.toml"))
+        .unwrap()
+        .replace("non_mated = 20", "non_mated = 10000")
+        .replace("bootstrap_draws = 100", "bootstrap_draws = 100000");
+    let scenario = dir.path().join("long.toml");
+    std::fs::write(&scenario, &text).unwrap();
+    let refused = |args: &[&str], fragment: &str| {
+        let o = falsematch().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(fragment), "{err}");
+        assert!(!out.exists());
+    };
+    let s = scenario.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    refused(
+        &["run", s, "--out", o, "--max-time", "1s"],
+        "more than --max-time 1 s",
+    );
+    refused(
+        &[
+            "sweep",
+            s,
+            "--sizes",
+            "1e3..1e4",
+            "--out",
+            o,
+            "--max-time",
+            "1",
+        ],
+        "more than --max-time 1 s",
+    );
+    refused(
+        &["run", s, "--max-time", "soon"],
+        "give a duration such as 90s",
+    );
+    // The estimate includes the bootstrap: with it, the run is announced as long.
+    let (scenario, _) = falsematch::scenario::Scenario::load(s).unwrap();
+    let opts = falsematch::run::RunOptions {
+        threads: Some(2),
+        ..Default::default()
+    };
+    let with = falsematch::run::work_estimate(&scenario, &opts).seconds;
+    let mut config = scenario.config.clone();
+    config.analysis.bootstrap_draws = 0;
+    let without = falsematch::run::work_estimate(
+        &falsematch::scenario::Scenario::from_config(config, "t").unwrap(),
+        &opts,
+    )
+    .seconds;
+    assert!(with > without + 10.0, "{with} vs {without}");
+    // An evaluation's bootstrap is checked once its searches are known.
+    let scores = dir.path().join("scores.csv");
+    let mut rows = String::from("probe_id,gallery_id,score,mated\n");
+    for p in 0..3000 {
+        for g in 0..3 {
+            rows.push_str(&format!("p{p},g{g},0.{g}{p},0\n"));
+        }
+    }
+    std::fs::write(&scores, rows).unwrap();
+    refused(
+        &[
+            "evaluate",
+            "--scores",
+            scores.to_str().unwrap(),
+            "--bootstrap-draws",
+            "100000",
+            "--out",
+            o,
+            "--max-time",
+            "1s",
+        ],
+        "bootstrap of 3000 searches",
+    );
+}

@@ -1,4 +1,4 @@
-//! Simulation against the closed forms of DESIGN.md section 4.
+//! Simulation against the closed forms of MODEL.md sections 3-4.
 
 use crate::support::{Z_TOL, isotropic, run};
 use falsematch::closed_form::{cosine_upper_tail, fpir};
@@ -290,5 +290,45 @@ fn per_identity_rho_and_per_capture_noise_agree_with_their_mixture_closed_forms(
     assert!(check.verdict.agrees, "{}", check.verdict.text);
     for row in &check.rows {
         assert!(row.z.abs() < Z_TOL, "{row:?}");
+    }
+}
+
+#[test]
+fn the_dispersion_infer_uses_is_the_simulated_one() {
+    // One search's false candidates with people seen 1 to many times: the variance over the
+    // mean of the per-search counts across 3,000 simulated searches against the closed form
+    // `infer` uses for its negative binomial interval.
+    let scenario = closed_form_check_with(|t| {
+        t.replace("detections = 200_000", "detections = 20_000")
+            .replace("non_mated = 200", "non_mated = 3000")
+            .replace("raw = [0.30, 0.35, 0.40, 0.45]", "raw = [0.35, 0.45]")
+            + "\n[[gallery.identity_classes]]\nlabel = \"passers-by\"\nshare = 0.8\nmean_detections = 2.0\n[[gallery.identity_classes]]\nlabel = \"regulars\"\nshare = 0.2\nmean_detections = 20.0\n"
+    });
+    let output = run(&scenario, &RunOptions::default());
+    for (t, threshold) in scenario.thresholds.iter().enumerate() {
+        // Women's searches (group 0).
+        let counts: Vec<f64> = output
+            .records
+            .iter()
+            .filter(|r| r.mate.is_none() && r.group == 0)
+            .map(|r| r.false_candidates(t, 2) as f64)
+            .collect();
+        let n = counts.len() as f64;
+        let mean = counts.iter().sum::<f64>() / n;
+        let var = counts.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let entries = output.outcomes[0].entries as f64;
+        let (m, v) = falsematch::estimate::search_count_law(&scenario, 0, entries, threshold.score);
+        let (simulated, model) = (var / mean, v / m);
+        assert!(
+            model > 3.0,
+            "people seen many times make the count overdispersed: {model}"
+        );
+        // The sample variance of heavy-tailed counts is itself noisy: 25 % over 1,500 searches.
+        assert!(
+            (simulated / model - 1.0).abs() < 0.25,
+            "T {}: simulated dispersion {simulated:.2}, closed form {model:.2} (mean {mean:.2} vs {m:.2})",
+            threshold.score
+        );
+        assert!((mean / m - 1.0).abs() < 0.05, "{mean} vs {m}");
     }
 }

@@ -3,6 +3,7 @@
 mod calibrate;
 mod cli;
 mod closed_form;
+mod coverage;
 mod determinism;
 mod fuzzed;
 mod import;
@@ -13,3 +14,4 @@ mod report;
 mod search;
 mod shard;
 mod support;
+mod tail;

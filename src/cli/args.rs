@@ -68,6 +68,10 @@ pub struct EvaluateArgs {
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Refuse an evaluation whose bootstrap is estimated to take longer, e.g. 90s, 30m, 2h
+    /// (checked once the number of searches is known, before the estimates).
+    #[arg(long, value_parser = parse_duration)]
+    pub max_time: Option<f64>,
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
@@ -141,6 +145,11 @@ pub struct RunArgs {
     /// [default: 90 % of the memory available].
     #[arg(long, value_parser = parse_bytes)]
     pub max_memory: Option<f64>,
+    /// Refuse to start a run estimated to take longer, e.g. 90s, 30m, 2h, 1d (the estimate
+    /// covers the search, the bootstrap and the closed forms, at the reference machine's
+    /// speed).
+    #[arg(long, value_parser = parse_duration)]
+    pub max_time: Option<f64>,
 }
 
 /// Arguments of `falsematch calibrate`.
@@ -149,17 +158,28 @@ pub struct CalibrateArgs {
     /// Scenario file (.toml) or bundled scenario name to calibrate [default: kaganskikh-2019].
     pub scenario: Option<String>,
     /// Threshold (cosine) of the per-group targets.
-    #[arg(long)]
-    pub threshold: f64,
+    #[arg(long, requires = "fmr")]
+    pub threshold: Option<f64>,
     /// Target within-group false match rate at --threshold, as GROUP=RATE (repeatable).
-    #[arg(long = "fmr", value_parser = parse_group_rate, required = true)]
+    #[arg(long = "fmr", value_parser = parse_group_rate, requires = "threshold")]
     pub fmr: Vec<(String, f64)>,
+    /// An operating point of one group, GROUP@THRESHOLD=FMR (repeatable, any number per group):
+    /// every parameter is then fitted at once by least squares on log FMR.
+    #[arg(long = "point", value_parser = parse_second_point)]
+    pub points: Vec<(String, f64, f64)>,
+    /// Also fit the spread of rho within groups (the heaviness of the tail); on by default when
+    /// a group has three or more points.
+    #[arg(long)]
+    pub spread: bool,
     /// A second operating point of one group, GROUP@THRESHOLD=RATE: pins the effective dimension.
     #[arg(long, value_parser = parse_second_point)]
     pub second: Option<(String, f64, f64)>,
     /// Mean genuine score of two captures of one person: pins the capture noise.
     #[arg(long)]
     pub genuine_mean: Option<f64>,
+    /// Mean impostor score of two people of one group (with --point: fitted with the points).
+    #[arg(long)]
+    pub impostor_mean: Option<f64>,
     /// Where to write the calibrated scenario.
     #[arg(long)]
     pub out: PathBuf,
@@ -275,9 +295,34 @@ pub struct SweepArgs {
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Refuse to start a sweep estimated to take longer, e.g. 90s, 30m, 2h.
+    #[arg(long, value_parser = parse_duration)]
+    pub max_time: Option<f64>,
     /// No progress and no table on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Parses a duration such as 90s, 30m, 2h, 1d or a plain number of seconds.
+pub(super) fn parse_duration(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(format!("`{t}`: give a duration such as 90s, 30m, 2h or 1d")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x * scale),
+        _ => Err(format!(
+            "`{t}`: give a positive duration such as 90s, 30m, 2h or 1d"
+        )),
+    }
 }
 
 /// Arguments of `falsematch merge`.

@@ -275,6 +275,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     };
     let run = RunOptions {
         threads: args.threads.map(usize::from),
+        max_seconds: args.max_time,
         progress: !args.quiet,
         ..RunOptions::default()
     };

@@ -57,9 +57,11 @@ const EVALUATE_EXAMPLES: &str = "Examples:
   falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
 
 const CALIBRATE_EXAMPLES: &str = "Examples:
-  falsematch calibrate closed-form-check --threshold 0.5 --fmr women=3e-4 --fmr men=1e-4 --out cal.toml --check
-  falsematch calibrate my.toml --threshold 0.5 --fmr white=1.05e-4 --second white@0.45=1.01e-3 \\
-      --genuine-mean 0.584 --out calibrated.toml";
+  falsematch calibrate closed-form-check --threshold 0.5 --fmr female=3e-4 --fmr male=1e-4 --out cal.toml --check
+  falsematch calibrate closed-form-check --threshold 0.5 --fmr male=1.05e-4 --second male@0.45=1.01e-3 \\
+      --genuine-mean 0.584 --out calibrated.toml
+  falsematch calibrate lfw-facenet --point everyone@0.45=1e-2 --point everyone@0.529=3e-3 \\
+      --point everyone@0.59=1e-3 --genuine-mean 0.632 --out fitted.toml";
 
 const INFER_EXAMPLES: &str = "Examples:
   falsematch infer --candidates 238 --archive 4.2e5..8.4e6 --gallery moscow=1.6e9 \\
@@ -67,11 +69,11 @@ const INFER_EXAMPLES: &str = "Examples:
 
 const SWEEP_EXAMPLES: &str = "Examples:
   falsematch sweep closed-form-check --sizes 1e3..1e9 --simulate-up-to 1e5 --out sweep/
-  falsematch sweep my.toml --sizes 1e4..2.8e9 --per-decade 3";
+  falsematch sweep moscow-citywide --sizes 1e4..2.8e9 --per-decade 3";
 
 const MERGE_EXAMPLES: &str = "Examples:
-  falsematch run city.toml --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
-  falsematch merge parts/0.json parts/1.json parts/2.json --out city-report";
+  falsematch run moscow-citywide --shard 0/3 --out parts/0.json    (and 1/3, 2/3, anywhere)
+  falsematch merge parts/0.json parts/1.json parts/2.json --out moscow-report";
 
 const EXPORT_EXAMPLES: &str = "Examples:
   falsematch export closed-form-check --out data/    write data/embeddings.npy and data/metadata.csv

@@ -3,37 +3,73 @@
 use super::*;
 
 pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
-    use crate::calibrate::{GroupTarget, SecondPoint, Targets};
+    use crate::calibrate::{GroupTarget, OperatingPoint, SecondPoint, Targets};
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (scenario, _) = Scenario::load(name)?;
-    let targets = Targets {
-        threshold: args.threshold,
-        groups: args
-            .fmr
-            .iter()
-            .map(|(group, fmr)| GroupTarget {
-                group: group.clone(),
-                fmr: *fmr,
-            })
-            .collect(),
-        second: args
-            .second
-            .as_ref()
-            .map(|(group, threshold, fmr)| SecondPoint {
-                group: group.clone(),
-                threshold: *threshold,
-                fmr: *fmr,
-            }),
-        genuine_mean: args.genuine_mean,
-    };
     // Refuse an output that would overwrite the input scenario or a foreign file, before any work.
     check_file_target(
         &args.out,
         &[std::path::Path::new(name)],
         OwnFile::CalibratedToml,
     )?;
-    let (config, calibration) = crate::calibrate::calibrate(&scenario, &targets)
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let (config, calibration) = if args.points.is_empty()
+        && !args.spread
+        && args.impostor_mean.is_none()
+    {
+        let Some(threshold) = args.threshold else {
+            anyhow::bail!(
+                "give --threshold T with --fmr GROUP=RATE, or operating points --point GROUP@T=FMR"
+            );
+        };
+        let targets = Targets {
+            threshold,
+            groups: args
+                .fmr
+                .iter()
+                .map(|(group, fmr)| GroupTarget {
+                    group: group.clone(),
+                    fmr: *fmr,
+                })
+                .collect(),
+            second: args
+                .second
+                .as_ref()
+                .map(|(group, threshold, fmr)| SecondPoint {
+                    group: group.clone(),
+                    threshold: *threshold,
+                    fmr: *fmr,
+                }),
+            genuine_mean: args.genuine_mean,
+        };
+        crate::calibrate::calibrate(&scenario, &targets)
+    } else {
+        // Every point at once: --fmr and --second are points too.
+        let mut points: Vec<OperatingPoint> = args
+            .points
+            .iter()
+            .chain(&args.second)
+            .map(|(group, threshold, fmr)| OperatingPoint {
+                group: group.clone(),
+                threshold: *threshold,
+                fmr: *fmr,
+            })
+            .collect();
+        if let Some(t) = args.threshold {
+            points.extend(args.fmr.iter().map(|(group, fmr)| OperatingPoint {
+                group: group.clone(),
+                threshold: t,
+                fmr: *fmr,
+            }));
+        }
+        crate::calibrate::fit(
+            &scenario,
+            &points,
+            args.genuine_mean,
+            args.impostor_mean,
+            args.spread,
+        )
+    }
+    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let text = crate::calibrate::to_toml(&config, name, &calibration)?;
     let out_name = args.out.display().to_string();
     // The written file must load: validate it before writing.
@@ -57,10 +93,11 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     };
     writeln!(
         stdout,
-        "\n{:<34} {:>12} {:>16}{}",
+        "\n{:<34} {:>12} {:>16} {:>7}{}",
         "target",
         "value",
         "closed form",
+        "ratio",
         if simulated.is_some() {
             "  simulated [95 % interval]            z"
         } else {
@@ -80,8 +117,11 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             });
         writeln!(
             stdout,
-            "{:<34} {:>12.4e} {:>16.4e}{sim}",
-            r.target, r.value, r.closed_form
+            "{:<34} {:>12.4e} {:>16.4e} {:>7.3}{sim}",
+            r.target,
+            r.value,
+            r.closed_form,
+            r.closed_form / r.value
         )?;
     }
     writeln!(stdout, "\nWrote {out_name}")?;
@@ -322,6 +362,21 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         work_estimate(&biggest, &options).memory_bytes,
         "lower --simulate-up-to",
     )?;
+    if let Some(limit) = args.max_time {
+        let mut seconds = 0.0;
+        for &n in &sizes {
+            if n <= settings.simulate_up_to {
+                seconds += work_estimate(&crate::sweep::resized(&scenario, n)?, &options).seconds;
+            }
+        }
+        if seconds > limit {
+            anyhow::bail!(
+                "{name}: this sweep would take roughly {} s at the reference machine's speed, more than --max-time {} s; lower --simulate-up-to, or raise --max-time",
+                count(seconds.ceil() as u64),
+                count(limit.ceil() as u64)
+            );
+        }
+    }
     if !args.quiet {
         eprintln!(
             "falsematch: {} sizes from {} to {}; simulating {} of them ({} comparisons){}",

@@ -13,6 +13,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         tile_entries: args.tile_size,
         progress: !args.quiet,
         reverse_tiles: false,
+        max_seconds: args.max_time,
     };
     let shard = args.shard.unwrap_or(crate::shard::Shard::WHOLE);
     let out_dir = args.out.clone().unwrap_or_else(|| {
@@ -42,6 +43,17 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         Some(_) => {}
         None => refuse_beyond_memory(name, work.memory_bytes, advice)?,
+    }
+    let shard_seconds = work.seconds / f64::from(shard.count);
+    if let Some(limit) = args.max_time
+        && shard_seconds > limit
+    {
+        anyhow::bail!(
+            "{name}: this run would take roughly {} s on {} thread(s) at the reference machine's speed (search, bootstrap and closed forms), more than --max-time {} s; lower gallery.detections, probes or analysis.bootstrap_draws, split it with --shard, or raise --max-time",
+            count(shard_seconds.ceil() as u64),
+            work.threads,
+            count(limit.ceil() as u64)
+        );
     }
     if !args.quiet {
         eprintln!(

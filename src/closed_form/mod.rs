@@ -1,4 +1,4 @@
-//! Closed forms of the reference model (DESIGN.md section 4): the analytic side that the
+//! Closed forms of the reference model (MODEL.md sections 3-4): the analytic side that the
 //! simulator is tested against, and the fast mode for galleries too large to enumerate.
 //!
 //! ```text
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn design_test_vectors() {
-        // DESIGN.md section 4: d = 512, D = 8, both captures with the same s.
+        // MODEL.md sections 3-4: d = 512, D = 8, both captures with the same s.
         let rows = [
             (16, 0.6, 0.1, 0.1, 1.0, 0.35, 2.214e-2, VECTOR_REL_TOL),
             (32, 0.5, 0.2, 0.2, 1.0, 0.40, 8.306e-3, VECTOR_REL_TOL),

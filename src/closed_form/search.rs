@@ -66,6 +66,20 @@ pub struct PairLaw {
     pub entry: Side,
     /// The group term k A as the quantized scores have it (fixed rho and noise on both sides).
     pub group_term: Option<f64>,
+    /// Look-alikes (None: the sphere model).
+    pub tail: Option<crate::scenario::Tail>,
+    /// How finely to integrate.
+    pub quadrature: Quadrature,
+}
+
+/// How finely the closed forms integrate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Quadrature {
+    /// For results: relative error about 1e-6 where everything is fixed, 1e-3 with mixtures.
+    #[default]
+    Fine,
+    /// For searches over parameters (calibration): about 1e-2, ten times faster.
+    Coarse,
 }
 
 /// What a search meets, for one probe quadrature node.
@@ -95,7 +109,7 @@ const GL3: [(f64, f64); 3] = [
 ];
 
 /// Quadrature nodes (value, weight) of a rho law.
-fn rho_nodes(law: RhoLaw) -> Vec<(f64, f64)> {
+fn rho_nodes(law: RhoLaw, quadrature: Quadrature) -> Vec<(f64, f64)> {
     match law {
         RhoLaw::Fixed(r) => vec![(r, 1.0)],
         RhoLaw::Beta {
@@ -104,7 +118,12 @@ fn rho_nodes(law: RhoLaw) -> Vec<(f64, f64)> {
         } => {
             let (a, b) = (mean * concentration, (1.0 - mean) * concentration);
             // Panels of the quantile u, narrowing geometrically toward 0 and 1.
-            let cuts = [0.0, 1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99, 0.9999, 1.0];
+            let fine = [0.0, 1e-4, 1e-2, 0.1, 0.5, 0.9, 0.99, 0.9999, 1.0];
+            let coarse = [0.0, 1e-2, 0.3, 0.7, 0.99, 1.0];
+            let cuts: &[f64] = match quadrature {
+                Quadrature::Fine => &fine,
+                Quadrature::Coarse => &coarse,
+            };
             let mut nodes = Vec::new();
             for w in cuts.windows(2) {
                 let (lo, hi) = (w[0], w[1]);
@@ -141,7 +160,7 @@ impl PairLaw {
 
     /// The probe quadrature nodes (rho, noise, weight); the same for every gallery group.
     pub fn probe_nodes(&self) -> Vec<(f64, f64, f64)> {
-        let rhos = rho_nodes(self.probe.rho);
+        let rhos = rho_nodes(self.probe.rho, self.quadrature);
         let noises = noise_nodes(&self.probe);
         rhos.iter()
             .flat_map(|&(r, wr)| noises.iter().map(move |&(s, ws)| (r, s, wr * ws)))
@@ -151,32 +170,56 @@ impl PairLaw {
     /// FMR and identity hit probabilities (for each size in `sizes`) at `threshold`, per probe
     /// quadrature node.
     pub fn per_probe(&self, threshold: f64, sizes: &[u64]) -> Vec<ProbeNode> {
-        let entry_rhos = rho_nodes(self.entry.rho);
+        let entry_rhos = rho_nodes(self.entry.rho, self.quadrature);
         let entry_noises = noise_nodes(&self.entry);
         // Fewer points per integral when many are nested.
-        let (coarse, fine) = if self.is_fixed() {
-            (2000, 4000)
-        } else {
-            (200, 400)
+        let (coarse, fine) = match (self.quadrature, self.is_fixed()) {
+            (Quadrature::Fine, true) => (2000, 4000),
+            (Quadrature::Fine, false) => (200, 400),
+            (Quadrature::Coarse, _) => (120, 160),
         };
-        self.probe_nodes()
-            .into_iter()
-            .map(|(rho_p, s_p, weight)| {
+        // Probe states: without look-alikes every identity's template cosine c has the sphere
+        // law; a probe with look-alikes shares its centre with each identity with probability
+        // lambda / K, and then c = kappa + (1 - kappa) c' (c' in d_eff - 1 dims).
+        let states: Vec<(f64, Vec<(CosineLaw, f64)>)> = match self.tail {
+            Some(t) if t.share > 0.0 => {
+                let same = t.share / t.groups as f64;
+                vec![
+                    (1.0 - t.share, vec![(CosineLaw::Sphere, 1.0)]),
+                    (
+                        t.share,
+                        vec![
+                            (CosineLaw::Sphere, 1.0 - same),
+                            (CosineLaw::Centre(t.closeness), same),
+                        ],
+                    ),
+                ]
+            }
+            _ => vec![(1.0, vec![(CosineLaw::Sphere, 1.0)])],
+        };
+        let mut out = Vec::new();
+        for (rho_p, s_p, weight) in self.probe_nodes() {
+            for (state_weight, laws) in &states {
                 let mut fmr = 0.0;
                 let mut fmr2 = 0.0;
                 let mut hits = vec![0.0; sizes.len()];
                 for &(rho_i, w_i) in &entry_rhos {
                     let a = (rho_p * rho_i).sqrt() * self.direction_cosine;
                     let b = ((1.0 - rho_p) * (1.0 - rho_i)).sqrt();
+                    // Each noise level's (k, group term, noise) for this pair.
+                    let levels: Vec<(f64, f64, f64, f64)> = entry_noises
+                        .iter()
+                        .map(|&(s_e, w_s)| {
+                            let k = (1.0 - s_p * s_p).sqrt() * (1.0 - s_e * s_e).sqrt();
+                            (k, self.group_term.unwrap_or(k * a), s_p * s_e, w_s)
+                        })
+                        .collect();
                     // q(c): one detection scores >= T, averaged over its noise.
                     let q = |c: f64| -> f64 {
-                        entry_noises
+                        levels
                             .iter()
-                            .map(|&(s_e, w_s)| {
-                                let k = (1.0 - s_p * s_p).sqrt() * (1.0 - s_e * s_e).sqrt();
-                                let shared = self.group_term.unwrap_or(k * a);
+                            .map(|&(k, shared, noise, w_s)| {
                                 let level = shared + k * b * c;
-                                let noise = s_p * s_e;
                                 let p = if noise == 0.0 || self.noise_dim == 0 {
                                     f64::from(u8::from(level >= threshold))
                                 } else {
@@ -186,64 +229,44 @@ impl PairLaw {
                             })
                             .sum()
                     };
-                    let noise_free = s_p == 0.0
-                        || self.noise_dim == 0
-                        || entry_noises.iter().all(|&(s_e, _)| s_e == 0.0);
-                    let nodes = if noise_free {
-                        // q is a step function of c: exact masses between its steps.
-                        let mut steps: Vec<(f64, f64)> = entry_noises
-                            .iter()
-                            .map(|&(s_e, w_s)| {
-                                let k = (1.0 - s_p * s_p).sqrt() * (1.0 - s_e * s_e).sqrt();
-                                let shared = self.group_term.unwrap_or(k * a);
-                                let step = if k * b > 0.0 {
-                                    (threshold - shared) / (k * b)
-                                } else if shared >= threshold {
-                                    f64::NEG_INFINITY
-                                } else {
-                                    f64::INFINITY
-                                };
-                                (step, w_s)
-                            })
-                            .collect();
-                        steps.sort_by(|x, y| x.0.total_cmp(&y.0));
-                        let mut out = Vec::new();
-                        let mut level = 0.0;
-                        for (i, &(step, w_s)) in steps.iter().enumerate() {
-                            level += w_s;
-                            let upper = steps.get(i + 1).map_or(1.0, |x| x.0);
-                            let mass = cosine_upper_tail(self.effective_dim, step)
-                                - if upper >= 1.0 {
-                                    0.0
-                                } else {
-                                    cosine_upper_tail(self.effective_dim, upper)
-                                };
-                            if mass > 0.0 {
-                                out.push((level, mass));
-                            }
-                        }
-                        out
-                    } else {
-                        cosine_nodes(self.effective_dim, &q, coarse, fine)
-                    };
-                    for &(qc, w) in &nodes {
-                        fmr += w_i * w * qc;
-                        fmr2 += w_i * w * qc * qc;
-                        for (hit, &m) in hits.iter_mut().zip(sizes) {
-                            // 1 - (1 - q)^m without cancellation.
-                            let h = -libm::expm1(m as f64 * libm::log1p(-qc.min(1.0)));
-                            *hit += w_i * w * h;
+                    let noise_free = self.noise_dim == 0 || levels.iter().all(|l| l.2 == 0.0);
+                    for &(law, w_law) in laws {
+                        let nodes = if noise_free {
+                            // q is a step function of c: exact masses between its steps.
+                            let steps: Vec<(f64, f64)> = levels
+                                .iter()
+                                .map(|&(k, shared, _, w_s)| {
+                                    let step = if k * b > 0.0 {
+                                        (threshold - shared) / (k * b)
+                                    } else if shared >= threshold {
+                                        f64::NEG_INFINITY
+                                    } else {
+                                        f64::INFINITY
+                                    };
+                                    (step, w_s)
+                                })
+                                .collect();
+                            law.step_nodes(self.effective_dim, steps)
+                        } else {
+                            law.nodes(self.effective_dim, &q, coarse, fine)
+                        };
+                        for &(qc, w) in &nodes {
+                            let w = w_i * w_law * w;
+                            fmr += w * qc;
+                            fmr2 += w * qc * qc;
+                            add_hits(&mut hits, sizes, qc, w);
                         }
                     }
                 }
-                ProbeNode {
-                    weight,
+                out.push(ProbeNode {
+                    weight: weight * state_weight,
                     fmr: fmr.clamp(0.0, 1.0),
                     fmr2: fmr2.clamp(0.0, 1.0),
                     hits: hits.into_iter().map(|h| h.clamp(0.0, 1.0)).collect(),
-                }
-            })
-            .collect()
+                });
+            }
+        }
+        out
     }
 
     /// FMR at `threshold`, averaged over probes.
@@ -252,6 +275,84 @@ impl PairLaw {
             .iter()
             .map(|n| n.weight * n.fmr)
             .sum()
+    }
+}
+
+/// The law of the identity-block cosine c of a probe and a gallery identity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum CosineLaw {
+    /// Two independent uniform directions in d_eff dims.
+    Sphere,
+    /// Two people around one look-alike centre: c = kappa + (1 - kappa) c', c' in d_eff - 1.
+    Centre(f64),
+}
+
+impl CosineLaw {
+    /// Quadrature nodes (f(c), weight) of E[f(c)].
+    fn nodes(
+        self,
+        d_eff: usize,
+        f: &dyn Fn(f64) -> f64,
+        coarse: usize,
+        fine: usize,
+    ) -> Vec<(f64, f64)> {
+        match self {
+            CosineLaw::Sphere => cosine_nodes(d_eff, f, coarse, fine),
+            CosineLaw::Centre(kappa) => {
+                cosine_nodes(d_eff - 1, &|c| f(kappa + (1.0 - kappa) * c), coarse, fine)
+            }
+        }
+    }
+
+    /// Exact nodes of E[q(c)] for a step function q: q jumps by `w` at each `(step, w)`.
+    fn step_nodes(self, d_eff: usize, mut steps: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+        let (dim, map): (usize, Box<dyn Fn(f64) -> f64>) = match self {
+            CosineLaw::Sphere => (d_eff, Box::new(|c| c)),
+            CosineLaw::Centre(kappa) => (d_eff - 1, Box::new(move |c| (c - kappa) / (1.0 - kappa))),
+        };
+        steps.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let tail = |c: f64| {
+            if c >= 1.0 {
+                0.0
+            } else {
+                cosine_upper_tail(dim, map(c))
+            }
+        };
+        let mut out = Vec::new();
+        let mut level = 0.0;
+        for (i, &(step, w_s)) in steps.iter().enumerate() {
+            level += w_s;
+            let upper = steps.get(i + 1).map_or(1.0, |x| x.0);
+            let mass = tail(step) - tail(upper);
+            if mass > 0.0 {
+                out.push((level, mass));
+            }
+        }
+        out
+    }
+}
+
+/// Adds `weight` (1 - (1 - q)^m) to `hits[k]` for each size m = `sizes[k]`, without
+/// cancellation and mostly without transcendental calls: with x = m ln(1 - q), a short
+/// series where |x| < 1e-3 (the far tail, most nodes), expm1 up to |x| = 0.5, and beyond,
+/// where 1 - (1 - q)^m >= 0.39, (1 - q)^m itself (relative error about 1e-14).
+fn add_hits(hits: &mut [f64], sizes: &[u64], q: f64, weight: f64) {
+    let l = libm::log1p(-q.min(1.0));
+    if l == f64::NEG_INFINITY {
+        hits.iter_mut().for_each(|h| *h += weight);
+        return;
+    }
+    for (hit, &m) in hits.iter_mut().zip(sizes) {
+        let x = m as f64 * l;
+        let h = if x > -1e-3 {
+            // -expm1(x) = -x (1 + x/2 + x^2/6 + x^3/24), |x| < 1e-3.
+            -x * (1.0 + x * (0.5 + x / 6.0 * (1.0 + x / 4.0)))
+        } else if x > -0.5 {
+            -libm::expm1(x)
+        } else {
+            1.0 - libm::exp(x)
+        };
+        *hit += weight * h;
     }
 }
 
@@ -397,6 +498,22 @@ mod tests {
     }
 
     #[test]
+    fn hits_without_cancellation_are_the_exact_ones() {
+        let sizes: Vec<u64> = (1..=300).chain([500, 1000, 5000]).collect();
+        for q in [1e-15, 1e-9, 1e-5, 1e-3, 0.02, 0.3, 0.9, 1.0] {
+            let mut hits = vec![0.0; sizes.len()];
+            add_hits(&mut hits, &sizes, q, 1.0);
+            for (h, &m) in hits.iter().zip(&sizes) {
+                let exact = -libm::expm1(m as f64 * libm::log1p(-q));
+                assert!(
+                    (h - exact).abs() <= 1e-12 * exact + 1e-300,
+                    "q {q} m {m}: {h} vs {exact}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_fixed_law_is_the_pair_model() {
         for (d_eff, s, rho, t) in [
             (16, 0.6, 0.1, 0.35),
@@ -410,6 +527,8 @@ mod tests {
                 probe: side(rho, s),
                 entry: side(rho, s),
                 group_term: None,
+                tail: None,
+                quadrature: Quadrature::Fine,
             };
             let pair = PairModel {
                 effective_dim: d_eff,
@@ -437,6 +556,8 @@ mod tests {
             probe: side(0.047, 0.645),
             entry: side(0.047, 0.645),
             group_term: None,
+            tail: None,
+            quadrature: Quadrature::Fine,
         };
         let node = &law.per_probe(0.45, &[1, 2, 20])[0];
         assert!((node.hits[0] - node.fmr).abs() < 1e-15 * node.fmr.max(1e-300) + 1e-18);
@@ -465,6 +586,8 @@ mod tests {
                 noise_max: 0.4,
             },
             group_term: None,
+            tail: None,
+            quadrature: Quadrature::Fine,
         };
         for t in [0.3, 0.5, 0.7] {
             let n = 1000;

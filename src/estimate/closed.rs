@@ -168,6 +168,8 @@ pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
         probe: side(g, scenario.probe_capture),
         entry: side(h, scenario.gallery_capture),
         group_term: None,
+        tail: scenario.tail,
+        quadrature: Default::default(),
     };
     if law.is_fixed() {
         // Every member's demographic coordinates round the same way: the group term of the
@@ -221,7 +223,7 @@ pub fn fmr_matrix(scenario: &Scenario, threshold: f64) -> Vec<Vec<f64>> {
 }
 
 /// Closed-form expectations of a scenario's searches at any gallery size, over the expected
-/// gallery layout: N / E[m] identities, of group h with its gallery share, of m detections
+/// gallery layout: N / E\[m\] identities, of group h with its gallery share, of m detections
 /// with the identity classes' mixture law (sizes whose probability is below 1e-12 left out).
 pub struct Expected {
     /// Per (probe group, threshold, gallery group): the probe nodes.
@@ -241,6 +243,12 @@ pub type SearchExpectation = (f64, f64, f64);
 impl Expected {
     /// The closed forms of every probe group with probes, at every threshold.
     pub fn new(scenario: &Scenario) -> Self {
+        let scores: Vec<f64> = scenario.thresholds.iter().map(|t| t.score).collect();
+        Self::at_scores(scenario, &scores)
+    }
+
+    /// The closed forms of every probe group with probes, at the given threshold scores.
+    pub fn at_scores(scenario: &Scenario, scores: &[f64]) -> Self {
         let mut law: Vec<(u64, f64)> = Vec::new();
         for (k, class) in scenario.identity_classes.iter().enumerate() {
             let share = scenario.class_cumulative[k]
@@ -280,17 +288,16 @@ impl Expected {
             / sizes.iter().map(|x| x.1).sum::<f64>();
         let n_g = scenario.n_groups();
         let ms: Vec<u64> = sizes.iter().map(|x| x.0).collect();
+        let n_t = scores.len();
         let jobs: Vec<(usize, usize, usize)> = (0..n_g)
-            .flat_map(|g| {
-                (0..scenario.thresholds.len()).flat_map(move |t| (0..n_g).map(move |h| (g, t, h)))
-            })
+            .flat_map(|g| (0..n_t).flat_map(move |t| (0..n_g).map(move |h| (g, t, h))))
             .filter(|&(g, _, _)| scenario.groups[g].probe_share > 0.0)
             .collect();
         let computed: Vec<Vec<ProbeNode>> = jobs
             .par_iter()
-            .map(|&(g, t, h)| pair_law(scenario, g, h).per_probe(scenario.thresholds[t].score, &ms))
+            .map(|&(g, t, h)| pair_law(scenario, g, h).per_probe(scores[t], &ms))
             .collect();
-        let mut nodes = vec![vec![vec![Vec::new(); n_g]; scenario.thresholds.len()]; n_g];
+        let mut nodes = vec![vec![vec![Vec::new(); n_g]; n_t]; n_g];
         for (&(g, t, h), n) in jobs.iter().zip(computed) {
             nodes[g][t][h] = n;
         }
@@ -301,6 +308,30 @@ impl Expected {
             gallery_share: scenario.groups.iter().map(|g| g.gallery_share).collect(),
             probe_share: scenario.groups.iter().map(|g| g.probe_share).collect(),
         }
+    }
+
+    /// Per threshold and gallery group h, the expected false candidate detections of one
+    /// search (averaged over probe groups by their probe shares) against `n` entries.
+    pub fn sel_by_group(&self, n: u64) -> Vec<Vec<f64>> {
+        let total_share: f64 = self.probe_share.iter().sum();
+        let n_t = self.nodes.first().map_or(0, Vec::len);
+        (0..n_t)
+            .map(|t| {
+                (0..self.gallery_share.len())
+                    .map(|h| {
+                        let entries = n as f64 * self.gallery_share[h];
+                        (0..self.probe_share.len())
+                            .filter(|&g| self.probe_share[g] > 0.0)
+                            .map(|g| {
+                                let fmr: f64 =
+                                    self.nodes[g][t][h].iter().map(|k| k.weight * k.fmr).sum();
+                                self.probe_share[g] / total_share * entries * fmr
+                            })
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Per threshold, the expectation of one search (averaged over probe groups by their
@@ -361,7 +392,7 @@ pub fn search_count_law(scenario: &Scenario, g: usize, n: f64, threshold: f64) -
     crate::closed_form::search::search_count_moments(&nodes, &entries, &size_sq)
 }
 
-/// E[m] and E[m^2] of the detections per identity under the scenario's identity classes.
+/// E\[m\] and E\[m^2\] of the detections per identity under the scenario's identity classes.
 pub fn size_moments(scenario: &Scenario) -> (f64, f64) {
     let mut m1 = 0.0;
     let mut m2 = 0.0;
@@ -637,7 +668,7 @@ pub fn closed_form_check(
     }
     let verdict = verdict(&rows, comparisons);
     ClosedFormCheck {
-        note: "closed forms of the model (see the README's Model section) given each replicate's realized gallery: exact for fixed or Beta-distributed rho, fixed or uniform capture noise, and any number of detections per identity; each row is an exact two-sided test whose variance allows for repeated sightings of one person and for one probe meeting the whole gallery (two-way cluster design effect); the verdict allows for the number of rows (Sidak, 5 %)".into(),
+        note: "closed forms of the model (datasets/MODEL.md section 4) given each replicate's realized gallery: exact for fixed or Beta-distributed rho, fixed or uniform capture noise, and any number of detections per identity; each row is an exact two-sided test whose variance allows for repeated sightings of one person and for one probe meeting the whole gallery (two-way cluster design effect); the verdict allows for the number of rows (Sidak, 5 %)".into(),
         verdict,
         rows,
     }

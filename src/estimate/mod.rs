@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod fairness;
 pub mod interval;
 pub mod records;
+pub mod sensitivity;
 mod slice;
 pub mod verification;
 

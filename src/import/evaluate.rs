@@ -37,6 +37,38 @@ pub enum EvaluateError {
     /// The search could not run.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The bootstrap would take longer than allowed.
+    #[error(
+        "the bootstrap of {searches} searches would take roughly {seconds:.0} s at the reference machine's speed, more than --max-time {limit:.0} s; lower --bootstrap-draws, or raise --max-time"
+    )]
+    TooLong {
+        /// Searches.
+        searches: u64,
+        /// Estimated seconds.
+        seconds: f64,
+        /// The limit.
+        limit: f64,
+    },
+}
+
+/// Refuses an evaluation whose bootstrap would exceed `o.run.max_seconds`.
+fn check_time(o: &EvaluateOptions, searches: u64, groups: usize) -> Result<(), EvaluateError> {
+    let threads = o.run.threads.unwrap_or_else(rayon::current_num_threads);
+    let seconds = crate::run::bootstrap_seconds(
+        o.bootstrap_draws,
+        searches,
+        o.thresholds.len(),
+        1 + groups,
+        threads,
+    );
+    match o.run.max_seconds {
+        Some(limit) if seconds > limit => Err(EvaluateError::TooLong {
+            searches,
+            seconds,
+            limit,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// How to evaluate (besides the input files).
@@ -240,6 +272,7 @@ pub fn evaluate_embeddings(
         tally,
     };
     let records = records(&outcome, thresholds.q.len(), n_groups);
+    check_time(o, records.len() as u64, n_groups)?;
     let mated = records.iter().filter(|r| r.mate.is_some()).count() as u64;
     let estimates = estimate(&plan, None, std::slice::from_ref(&outcome), &records);
     Ok(Evaluation {
@@ -329,6 +362,7 @@ pub fn evaluate_scores(
             spill_budget: o.spill_budget,
         },
     )?;
+    check_time(o, data.probes.len() as u64, data.probe_groups.len())?;
     let plan = plan(data.probe_groups.clone(), data.candidate_groups.clone(), o);
     let n_h = plan.candidate_groups.len();
     let searches: Vec<Imported<'_>> = data

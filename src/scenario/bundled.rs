@@ -46,4 +46,5 @@ pub const BUNDLED: &[BundledScenario] = bundled![
     "npl-met-2023",
     "nist-demographics",
     "closed-form-check",
+    "lfw-facenet",
 ];

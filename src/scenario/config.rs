@@ -53,6 +53,56 @@ pub struct ScenarioConfig {
     /// Report settings.
     #[serde(default)]
     pub report: ReportConfig,
+    /// Look-alikes: the heavier tail (absent: the reference sphere model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<TailConfig>,
+}
+
+/// Look-alikes: a share of people sit close to one of many shared centres in the identity
+/// block, so some strangers score like relatives. The tail of the impostor scores becomes a
+/// mixture of two Beta-type tails.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TailConfig {
+    /// Share of people who have look-alikes (lambda, in [0, 1]).
+    pub lookalike_share: f64,
+    /// Number of look-alike groups (centres, K >= 1,000); two people with look-alikes share
+    /// a centre with probability 1/K.
+    pub lookalike_groups: u64,
+    /// How close a person is to their centre (kappa, in (0, 1)): their identity directions
+    /// have cosine kappa + (1 - kappa) c, c the cosine of two random directions.
+    pub closeness: f64,
+}
+
+/// A named setting of the model to set beside the scenario's own in the report: another
+/// scenario's model (its effective dimension, capture noise, and its first group's rho and
+/// spread, given to every group), and any explicit changes on top.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TailAlternative {
+    /// Its name, e.g. "FaceNet on LFW".
+    pub name: String,
+    /// A bundled scenario (or file) whose model to borrow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Effective dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_dimension: Option<usize>,
+    /// Capture noise of every capture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    /// Concentration rho of every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
+    /// Spread of rho (Beta concentration) of every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho_concentration: Option<f64>,
+    /// Look-alikes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookalikes: Option<TailConfig>,
+    /// Where it comes from.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// Report settings.
@@ -73,6 +123,9 @@ pub struct ReportConfig {
     /// Published figures the report sets beside the simulation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<PublishedConfig>,
+    /// Other impostor tails to set the results beside (closed forms), e.g. a real model's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tails: Vec<TailAlternative>,
 }
 
 /// A published figure to compare with: a rate at one of the scenario's thresholds.

@@ -183,6 +183,26 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// Index (into `thresholds`) of the headline threshold.
     pub headline: usize,
+    /// Look-alikes (None: the sphere model).
+    pub tail: Option<Tail>,
+}
+
+/// Look-alikes, validated (see [`TailConfig`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tail {
+    /// Share of people with look-alikes, lambda.
+    pub share: f64,
+    /// Look-alike groups (centres), K.
+    pub groups: u64,
+    /// Closeness to the centre, kappa.
+    pub closeness: f64,
+}
+
+impl Tail {
+    /// The chance that two strangers are look-alikes (share a centre): lambda^2 / K.
+    pub fn pair_share(&self) -> f64 {
+        self.share * self.share / self.groups as f64
+    }
 }
 
 impl Scenario {
@@ -196,6 +216,19 @@ impl Scenario {
         }
         let config = parse(text, file)?;
         let mut scenario = validate::validate(config, file)?;
+        scenario.text_sha256 = sha256_hex(text.as_bytes());
+        Ok(scenario)
+    }
+
+    /// Validates a configuration built in code (a variant of a loaded scenario: resized for a
+    /// sweep, or one assumption moved for the sensitivity table); `what` names it in errors.
+    /// Its text hash is that of its TOML form.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] when the configuration is not valid.
+    pub fn from_config(config: ScenarioConfig, what: &str) -> Result<Self, ScenarioError> {
+        let text = toml::to_string(&config).unwrap_or_default();
+        let mut scenario = validate::validate(config, what)?;
         scenario.text_sha256 = sha256_hex(text.as_bytes());
         Ok(scenario)
     }
@@ -256,7 +289,7 @@ impl Scenario {
         self.config.search.candidate_list_length
     }
 
-    /// True when the closed forms of DESIGN.md section 4 hold exactly: rho fixed per group,
+    /// True when the closed forms of MODEL.md sections 3-4 hold exactly: rho fixed per group,
     /// one detection per identity, and a fixed noise level for gallery and probe captures.
     pub fn is_closed_form_regime(&self) -> bool {
         self.has_closed_form_fmr()

@@ -605,8 +605,87 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         true,
     )?;
 
+    // Look-alikes.
+    let tail = match &config.tail {
+        None => None,
+        Some(t) => {
+            let check = |field: &str, ok: bool, allowed: &str, value: String| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(c.err(
+                        format!("tail.{field}"),
+                        format!("must be {allowed}, got {value}"),
+                    ))
+                }
+            };
+            check(
+                "lookalike_share",
+                (0.0..=1.0).contains(&t.lookalike_share),
+                "in [0, 1]",
+                t.lookalike_share.to_string(),
+            )?;
+            // With few groups, the directions an archive happens to draw for its centres
+            // shift every comparison between people of different groups together: an
+            // archive-level effect that no interval allows for. From 1,000 groups on it stays
+            // below a few tenths of a percent of any rate.
+            check(
+                "lookalike_groups",
+                t.lookalike_groups >= MIN_LOOKALIKE_GROUPS && t.lookalike_groups <= 1 << 40,
+                "from 1,000 to 2^40 (fewer groups make the archive's own draw of their directions matter)",
+                t.lookalike_groups.to_string(),
+            )?;
+            check(
+                "closeness",
+                t.closeness > 0.0 && t.closeness < 1.0,
+                "in (0, 1)",
+                t.closeness.to_string(),
+            )?;
+            if effective_dim < 3 {
+                return Err(c.err(
+                    "embedding.effective_dimension",
+                    "must be at least 3 with look-alikes (a centre and a direction around it)",
+                ));
+            }
+            Some(super::Tail {
+                share: t.lookalike_share,
+                groups: t.lookalike_groups,
+                closeness: t.closeness,
+            })
+        }
+    };
+
+    for (i, a) in config.report.tails.iter().enumerate() {
+        let field = |f: &str| format!("report.tails[{i}].{f}");
+        if a.name.trim().is_empty() {
+            return Err(c.err(field("name"), "is empty; name every tail"));
+        }
+        if a.model
+            .as_deref()
+            .is_some_and(|m| !super::BUNDLED.iter().any(|b| b.name == m))
+        {
+            return Err(c.err(
+                field("model"),
+                "must name a bundled scenario (see `falsematch scenarios`)",
+            ));
+        }
+        if a.rho.is_some_and(|r| !(0.0..1.0).contains(&r))
+            || a.noise.is_some_and(|n| !(0.0..1.0).contains(&n))
+            || a.rho_concentration
+                .is_some_and(|k| !(k > 0.0 && k.is_finite()))
+            || a.effective_dimension
+                .is_some_and(|d| d < 3 || d + demographic_dim > dim)
+        {
+            return Err(c.err(
+                field("rho"),
+                "rho and noise must be in [0, 1), rho_concentration > 0, effective_dimension within the embedding",
+            ));
+        }
+    }
+
     Ok(Scenario {
         text_sha256: String::new(),
+        tail,
         dim,
         demographic_dim,
         effective_dim,
@@ -624,6 +703,9 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         config,
     })
 }
+
+/// The fewest look-alike groups a scenario may have (see the check of `tail.lookalike_groups`).
+pub const MIN_LOOKALIKE_GROUPS: u64 = 1000;
 
 /// Label of a raw threshold: two decimals when they are exact ("0.50"), else the shortest
 /// exact form ("0.301"), so distinct thresholds never share a label.

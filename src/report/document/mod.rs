@@ -204,6 +204,10 @@ fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             parts.join(", ")
         );
     }
+    text += &format!(" The model's impostor tail: {}.", input.results.tail);
+    if let Some(change) = input.results.tails.as_ref().and_then(|t| t.changes.first()) {
+        text += &format!(" Under another tail the picture changes: {change}");
+    }
     text += " These are simulated searches over synthetic faces whose statistics are set from the public record; section 5 says which conclusions rest on which assumption.";
     b.push(Block::Paragraph(text));
 }
@@ -254,6 +258,44 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             if g == 0 { "concentration: how alike faces of this group look to the algorithm (0: no more than strangers)".into() } else { String::new() },
         ]);
     }
+    // The group directions: how much each attribute separates groups (an assumption).
+    if c.attributes.len() > 1 || s.groups.len() > 1 {
+        let weights: Vec<String> = c
+            .attributes
+            .iter()
+            .map(|a| {
+                let w = a.weights.clone().unwrap_or(vec![1.0; a.values.len()]);
+                format!(
+                    "{} {}",
+                    a.name,
+                    w.iter()
+                        .map(|x| format!("{x}"))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                )
+            })
+            .collect();
+        let mut cosines = Vec::new();
+        for (i, a) in s.groups.iter().enumerate() {
+            for bgrp in s.groups.iter().skip(i + 1) {
+                let cos: f64 = a
+                    .direction
+                    .iter()
+                    .zip(&bgrp.direction)
+                    .map(|(x, y)| x * y)
+                    .sum();
+                cosines.push(format!("{} / {}: {cos:.2}", a.name, bgrp.name));
+            }
+        }
+        rows.push(vec![
+            "attribute weights".into(),
+            weights.join("; "),
+            format!(
+                "how much each attribute sets groups apart (ASSUMED): the group directions then have cosines {}",
+                cosines.join(", ")
+            ),
+        ]);
+    }
     for (label, idx) in [
         ("archive capture", s.gallery_capture),
         ("search photo capture", s.probe_capture),
@@ -270,6 +312,11 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             "capture quality: 0 is a perfect photo".into(),
         ]);
     }
+    rows.push(vec![
+        "impostor tail".into(),
+        input.results.tail.clone(),
+        "how often strangers score high: look-alikes and a spread of look-alikeness make the tail heavier than the plain model's".into(),
+    ]);
     rows.push(vec![
         "genuine score".into(),
         format!("{:.3} on average", input.results.model.genuine_mean),
@@ -325,9 +372,16 @@ fn method(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         "FMR (false match rate): share of comparisons between two different people that score at or above the threshold.".into(),
         "A candidate is any detection whose score is greater than or equal to the threshold. Candidate lists break ties by archive position; a mate's rank counts every non-mate scoring at or above it (ties count against the mate).".into(),
         format!(
-            "Intervals ({}): exact Clopper-Pearson for rates (with a rule-of-3 bound when nothing was seen); a percentile bootstrap of {} resamples over searched people for FPIR and SEL (SEL's interval shown is the bootstrap's); {} independent archives show how much results move from one archive to another. An estimate resting on fewer than 30 events is marked †.",
+            "Intervals ({}): comparisons that share a person are not independent (one person seen 20 times in the archive brings 20 detections at once; one searched face meets the whole archive), so counts of false candidates vary more than binomial or Poisson counts. Their variance is computed allowing for both kinds of sharing at once (a two-way cluster variance over searches and archive identities), and turned into a design effect D, the variance over the binomial or Poisson one (at least 1): FMR gets the exact Clopper-Pearson interval of the effective counts events/D in trials/D (Korn and Graubard), false candidates per search the exact Poisson interval of the effective count, scaled back; a row with fewer than 30 events takes the design effect of the nearest lower threshold with 30 or more (or the size-biased detections per person when there is none). FPIR, a share of independent searches, gets the exact Clopper-Pearson interval (a rule-of-3 bound when nothing was seen){}. {} independent archives show how much results move from one archive to another. An estimate resting on fewer than 30 events is marked †.",
             crate::format::level(a.confidence_level),
-            a.bootstrap_draws,
+            if a.bootstrap_draws > 0 {
+                format!(
+                    "; a percentile bootstrap of {} resamples over searched people is recorded beside FPIR and SEL in results.json",
+                    a.bootstrap_draws
+                )
+            } else {
+                String::new()
+            },
             s.config.replicates
         ),
         format!("Scores are computed exactly on embeddings quantized to 16 bits; quantization moves a score by at most {:.1e}.", input.results.conventions.max_quantization_error),
@@ -340,16 +394,17 @@ fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         1,
         "5. What this does and does not show".into(),
     ));
-    let mut items = vec![
+    let items = vec![
         "The searches are simulated over synthetic faces. They show what an algorithm with these statistics does at this scale, not what a particular vendor's system did; its parameters are set from published figures where they exist and are stated as assumptions where they do not.".into(),
         "The model's false matches come from faces that resemble each other by chance and from shared group traits; it has no relatives, twins or duplicate records, so its far tail is lighter than real systems'. Rates far below the thresholds that produced events should be read as lower bounds.".into(),
         "A vendor's \"confidence %\" is not a probability. How it maps to a score is an assumption; results are shown under each stated mapping.".into(),
-        "Intervals from the bootstrap hold the archive's people fixed; the spread between independent archives shows the variation the bootstrap leaves out.".into(),
+        "Intervals allow for the two ways comparisons share a person: one person seen many times in the archive, and one searched face compared with the whole archive (a two-way cluster variance; see Method). They cover the model's truth about 95 % of the time in the coverage study of the test suite. They do not cover the uncertainty of the assumptions themselves: the table below shows that.".into(),
     ];
-    for a in &s.config.assumptions {
-        items.push(format!("Conclusions depend on this assumption: {a}"));
-    }
     b.push(Block::List(items));
+    sensitivity_section(&input.results.sensitivity, b);
+    if let Some(tails) = &input.results.tails {
+        tails_section(tails, b);
+    }
     match &input.results.estimates.closed_form {
         Some(check) if check.rows.is_empty() => b.push(Block::Paragraph(
             "No closed-form cross-check: there are no non-mated searches to compare.".into(),
@@ -357,6 +412,154 @@ fn limits(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         Some(check) => closed_form_section(check, s, b),
         None => {}
     }
+}
+
+/// Which conclusion rests on which assumption: a sentence per conclusion, then the table.
+fn sensitivity_section(sens: &crate::estimate::sensitivity::Sensitivity, b: &mut Vec<Block>) {
+    b.push(Block::Heading(
+        2,
+        "Which conclusion rests on which assumption".into(),
+    ));
+    b.push(Block::Paragraph(format!(
+        "Each assumption below was varied alone over the range shown, and the headline conclusions recomputed at the threshold {} with the model's exact formulas (what a simulation would estimate, without its sampling noise). The conclusions move far more with some assumptions than their intervals do with sampling:",
+        sens.threshold
+    )));
+    let value = |name: &str, x: f64| {
+        if name.contains("share") || name == "FPIR" {
+            if name == "FPIR" { rate(x) } else { percent(x) }
+        } else {
+            mean(x)
+        }
+    };
+    let base_of = |name: &str| -> Option<f64> {
+        let c = &sens.base;
+        match name {
+            "FPIR" => Some(c.fpir),
+            n if n.starts_with("false candidate detections") => Some(c.sel),
+            n if n.starts_with("distinct") => Some(c.people),
+            _ => c.other_sex_share,
+        }
+    };
+    b.push(Block::List(
+        sens.dependence
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({} here) rests most on the {}: from {} to {} over the range tried.",
+                    capitalize(&d.conclusion),
+                    base_of(&d.conclusion).map_or("-".into(), |x| value(&d.conclusion, x)),
+                    d.assumption,
+                    value(&d.conclusion, d.range.0),
+                    value(&d.conclusion, d.range.1)
+                )
+            })
+            .collect(),
+    ));
+    let cell =
+        |low: &Option<crate::estimate::sensitivity::Conclusions>,
+         high: &Option<crate::estimate::sensitivity::Conclusions>,
+         f: &dyn Fn(&crate::estimate::sensitivity::Conclusions) -> Option<String>| {
+            match (low.as_ref().and_then(f), high.as_ref().and_then(f)) {
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                _ => "-".into(),
+            }
+        };
+    let with_share = sens.base.other_sex_share.is_some();
+    let mut header = vec![
+        "assumption".into(),
+        "as assumed".into(),
+        "tried (low, high)".into(),
+        "detections per search".into(),
+        "people per search".into(),
+        "FPIR".into(),
+    ];
+    if with_share {
+        header.push("other-sex share".into());
+    }
+    let mut rows = vec![{
+        let c = &sens.base;
+        let mut r = vec![
+            "(as assumed)".into(),
+            String::new(),
+            String::new(),
+            mean(c.sel),
+            mean(c.people),
+            rate(c.fpir),
+        ];
+        if with_share {
+            r.push(c.other_sex_share.map_or("-".into(), percent));
+        }
+        r
+    }];
+    for row in &sens.rows {
+        let mut r = vec![
+            row.assumption.clone(),
+            row.base.clone(),
+            format!("{}, {}", row.settings.0, row.settings.1),
+            cell(&row.low, &row.high, &|c| Some(mean(c.sel))),
+            cell(&row.low, &row.high, &|c| Some(mean(c.people))),
+            cell(&row.low, &row.high, &|c| Some(rate(c.fpir))),
+        ];
+        if with_share {
+            r.push(cell(&row.low, &row.high, &|c| {
+                c.other_sex_share.map(percent)
+            }));
+        }
+        rows.push(r);
+    }
+    b.push(Block::Table { header, rows });
+}
+
+/// The results under other impostor tails, beside the scenario's own.
+fn tails_section(tails: &crate::estimate::sensitivity::Tails, b: &mut Vec<Block>) {
+    b.push(Block::Heading(2, "Under other impostor tails".into()));
+    b.push(Block::Paragraph(
+        "How many strangers score high is the assumption the far thresholds rest on most. The same archive and searches under other tails (closed forms, false candidate detections per search and FPIR), each with its parameters:".into(),
+    ));
+    let mut items = vec![format!("as in the scenario: {}", tails.base.parameters)];
+    items.extend(tails.alternatives.iter().map(|a| {
+        format!(
+            "{}: {}{}",
+            a.name,
+            a.parameters,
+            if a.source.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", a.source)
+            }
+        )
+    }));
+    b.push(Block::List(items));
+    let mut header = vec!["threshold".to_string(), "as in the scenario".to_string()];
+    header.extend(tails.alternatives.iter().map(|a| a.name.clone()));
+    let cell = |r: &(String, f64, f64, f64)| format!("{} (FPIR {})", mean(r.2), rate(r.1));
+    let rows = tails
+        .base
+        .thresholds
+        .iter()
+        .enumerate()
+        .map(|(t, r)| {
+            let mut row = vec![r.0.clone(), cell(r)];
+            row.extend(tails.alternatives.iter().map(|a| cell(&a.thresholds[t])));
+            row
+        })
+        .collect();
+    b.push(Block::Table { header, rows });
+    if tails.changes.is_empty() {
+        b.push(Block::Paragraph(
+            "No conclusion changes by a factor of 10 or more between these tails.".into(),
+        ));
+    } else {
+        b.push(Block::Paragraph("What changes:".into()));
+        b.push(Block::List(tails.changes.clone()));
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
 }
 
 /// The cross-check against the closed forms: the verdict in words, then the rows behind it

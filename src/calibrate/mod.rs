@@ -1,5 +1,5 @@
 //! Calibration: solve the model's parameters from published operating points with the closed
-//! forms (DESIGN.md section 4), then write the calibrated scenario.
+//! forms (MODEL.md sections 3-4), then write the calibrated scenario.
 //!
 //! ```text
 //! genuine mean m (both captures alike)   ->  capture noise s = sqrt(1 - m)
@@ -12,6 +12,10 @@
 //! Targets out of the model's reach (an FMR below what rho = 0 gives, or above rho = 0.999) are
 //! errors that say which parameter to move. The check by simulation is `falsematch calibrate
 //! --check`, which runs the calibrated scenario and sets each target beside the simulated rate.
+
+mod fit;
+
+pub use fit::{OperatingPoint, fit};
 
 use crate::closed_form::PairModel;
 use crate::scenario::{Scenario, ScenarioConfig};
@@ -74,6 +78,8 @@ pub struct Calibration {
     pub noise: (f64, f64),
     /// Calibrated rho per targeted group.
     pub rho: Vec<(String, f64)>,
+    /// The fitted spread of rho within groups (Beta concentration k; None: rho fixed).
+    pub concentration: Option<f64>,
     /// Targets beside the closed form.
     pub rows: Vec<TargetRow>,
 }
@@ -82,7 +88,7 @@ impl Calibration {
     /// The solution in one line: effective dimension, capture noise, rho per group.
     pub fn summary(&self) -> String {
         format!(
-            "effective dimension {}, capture noise {:.6} (probe) / {:.6} (gallery), rho {}",
+            "effective dimension {}, capture noise {:.6} (probe) / {:.6} (gallery), rho {}{}",
             self.effective_dim,
             self.noise.0,
             self.noise.1,
@@ -90,7 +96,10 @@ impl Calibration {
                 .iter()
                 .map(|(g, r)| format!("{g} = {r:.6}"))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            self.concentration.map_or(String::new(), |k| format!(
+                ", varying per person with Beta concentration {k:.4} (the spread of look-alikeness: lower is a heavier tail)"
+            ))
         )
     }
 }
@@ -100,7 +109,7 @@ impl Calibration {
 #[error("{0}")]
 pub struct CalibrateError(pub String);
 
-fn err(message: impl Into<String>) -> CalibrateError {
+pub(crate) fn err(message: impl Into<String>) -> CalibrateError {
     CalibrateError(message.into())
 }
 
@@ -109,7 +118,7 @@ fn err(message: impl Into<String>) -> CalibrateError {
 const SECOND_POINT_TOLERANCE: f64 = 0.223;
 
 /// Largest rho calibration will use.
-const MAX_RHO: f64 = 0.999;
+pub(crate) const MAX_RHO: f64 = 0.999;
 
 /// The within-group pair model under parameters `(d_eff, noise, rho)`.
 fn model(scenario: &Scenario, d_eff: usize, noise: (f64, f64), rho: f64) -> PairModel {
@@ -126,7 +135,7 @@ fn model(scenario: &Scenario, d_eff: usize, noise: (f64, f64), rho: f64) -> Pair
 }
 
 /// rho with within-group FMR `target` at `threshold` (bisection; FMR rises with rho).
-fn solve_rho(
+pub(crate) fn solve_rho(
     scenario: &Scenario,
     g: usize,
     d_eff: usize,
@@ -400,6 +409,7 @@ pub fn calibrate(
             effective_dim: d_eff,
             noise,
             rho,
+            concentration: None,
             rows,
         },
     ))
@@ -460,8 +470,10 @@ pub fn check(
                 .cells
                 .iter()
                 .find(|c| c.probe_group == row.group && c.candidate_group == row.group)?;
+            // The standard error allows for repeated sightings (the cell's design effect).
             let e = &cell.fmr;
-            let se = (row.value * (1.0 - row.value) / e.trials as f64).sqrt();
+            let deff = e.design_effect.unwrap_or(1.0);
+            let se = (deff * row.value * (1.0 - row.value) / e.trials as f64).sqrt();
             Some(Simulated {
                 value: e.value,
                 lower: e.lower,
@@ -483,13 +495,16 @@ pub fn to_toml(
 ) -> Result<String, CalibrateError> {
     let body = toml::to_string(config).map_err(|e| err(format!("cannot write TOML: {e}")))?;
     let mut head = format!(
-        "# Calibrated by falsematch {} from {from}.\n# Targets (solved with the closed forms of DESIGN.md section 4):\n",
+        "# Calibrated by falsematch {} from {from}.\n# Targets (solved with the closed forms of MODEL.md sections 3-4):\n",
         env!("CARGO_PKG_VERSION")
     );
     for r in &calibration.rows {
         head.push_str(&format!(
-            "#   {}: target {:e}, calibrated model {:e}\n",
-            r.target, r.value, r.closed_form
+            "#   {}: target {:e}, calibrated model {:e} (ratio {:.3})\n",
+            r.target,
+            r.value,
+            r.closed_form,
+            r.closed_form / r.value
         ));
     }
     head.push_str(&format!("# Solved: {}\n", calibration.summary()));
@@ -541,7 +556,7 @@ raw = [0.4]
 
     #[test]
     fn recovers_the_design_test_vectors() {
-        // DESIGN.md section 4: d_eff 13, s 0.645 (genuine mean 0.584), rho 0.047 gives FMR
+        // MODEL.md sections 3-4: d_eff 13, s 0.645 (genuine mean 0.584), rho 0.047 gives FMR
         // 1.05e-4 at 0.50 and 1.01e-3 at 0.45; rho 0.374 gives about 1.04e-3 at 0.50.
         let s = scenario("");
         let targets = Targets {
