@@ -170,3 +170,133 @@ fn the_fit_recovers_a_known_heavy_tail() {
         "held out at 0.66: fitted {far_fit:e}, truth {far_truth:e}"
     );
 }
+
+/// Writes every comparison of a scenario's first replicate (its probes against its gallery) as
+/// a csv score file: `probe_id,gallery_id,score,mated`, scores from the quantized embeddings.
+fn write_score_file(scenario: &Scenario, path: &std::path::Path) {
+    use falsematch::population::{GalleryLayout, Population, QUANT_SCALE};
+    use falsematch::search::ProbeSet;
+    use std::io::Write;
+    let population = Population::new(scenario, 0);
+    let layout = GalleryLayout::build(&population);
+    let probes = ProbeSet::build(&population, &layout, 0).unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "probe_id,gallery_id,score,mated").unwrap();
+    let scale = QUANT_SCALE * QUANT_SCALE;
+    for blocks in layout.tiles(4096) {
+        let tile = layout.generate(&population, blocks);
+        for (p, probe) in probes.embeddings.rows().into_iter().enumerate() {
+            let mate = probes.mate[p].as_ref().map(|m| m.identity);
+            for (j, entry) in tile.embeddings.rows().into_iter().enumerate() {
+                let dot: i64 = probe
+                    .iter()
+                    .zip(entry.iter())
+                    .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                    .sum();
+                writeln!(
+                    out,
+                    "q{p},e{},{:.7},{}",
+                    tile.first_entry + j as u64,
+                    dot as f64 / scale,
+                    u8::from(mate == Some(tile.identity[j]))
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_score_file_from_a_known_heavy_tail_is_fitted_back_and_predicts_its_held_out_tail() {
+    // Every comparison of 600 searches against 2,500 people of a known heavy-tailed setting
+    // (d_eff 40, rho 0.1 varying per person with spread 3, noise 0.55): the ROC from FMR 1e-2
+    // down to 1e-3 is fitted, and the thresholds further out, down to about 10 impostor
+    // scores, are predicted and compared with what the file holds.
+    use falsematch::calibrate::{ScoreFitOptions, fit_scores};
+    use falsematch::import::scores::ScoreOptions;
+    let (base, _) = Scenario::load(&format!(
+        "{}/tests/data/lfw-base.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut truth = base.config.clone();
+    truth.embedding.effective_dimension = 40;
+    truth.groups[0].rho = 0.1;
+    truth.groups[0].rho_concentration = Some(3.0);
+    for c in truth.captures.values_mut() {
+        c.noise = 0.55;
+    }
+    truth.gallery.detections = 2_500;
+    truth.probes.mated = 200;
+    truth.probes.non_mated = 400;
+    let truth = Scenario::from_config(truth, "truth").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scores.csv");
+    write_score_file(&truth, &file);
+    let options = ScoreFitOptions {
+        read: ScoreOptions {
+            spill_budget: 1 << 20,
+            ..ScoreOptions::default()
+        },
+        group: None,
+        fit_down_to: 1e-3,
+        level: 0.95,
+    };
+    let (config, calibration, fit) = fit_scores(&base, &file, None, &options).unwrap();
+    println!("{}", falsematch::calibrate::score_fit_table(&fit));
+    println!("{}", calibration.summary());
+    // Every observed interval holds the truth's FMR (10 of 10 here; by chance about 95 %).
+    let fmr = |s: &Scenario, t: f64| falsematch::estimate::fmr_matrix(s, t)[0][0];
+    for p in fit.fitted.iter().chain(&fit.held_out) {
+        let t = fmr(&truth, p.threshold);
+        assert!(p.lower <= t && t <= p.upper, "truth {t:e} at {p:?}");
+    }
+    // The held-out check can fail: the same rho without its spread (a light tail) lies outside
+    // most held-out intervals.
+    let mut light = truth.config.clone();
+    light.groups[0].rho_concentration = None;
+    let light = Scenario::from_config(light, "light").unwrap();
+    let outside = fit
+        .held_out
+        .iter()
+        .filter(|p| {
+            let f = fmr(&light, p.threshold);
+            f < p.lower || f > p.upper
+        })
+        .count();
+    assert!(
+        outside * 2 > fit.held_out.len(),
+        "{outside} of {}",
+        fit.held_out.len()
+    );
+    // The fitted scenario, with the fit's record as its header, loads.
+    let text = falsematch::calibrate::score_fit_header(&fit)
+        + &to_toml(&config, "lfw-base.toml", &calibration).unwrap();
+    assert!(text.contains("# Held out: 6 of 6"), "{text}");
+    Scenario::from_toml(&text, "fitted.toml").unwrap();
+    assert_eq!(fit.searches, 600);
+    assert_eq!(fit.impostor, 600 * 2_500 - 200);
+    assert_eq!(fit.fitted.len(), 4, "1e-2 down to 1e-3, three per decade");
+    assert!(fit.held_out.len() >= 4, "{fit:?}");
+    // The parameters come back: rho within 25 %, its spread within 40 %.
+    let rho = config.groups[0].rho;
+    let k = config.groups[0]
+        .rho_concentration
+        .expect("the spread is fitted");
+    assert!((rho / 0.1 - 1.0).abs() < 0.25, "rho {rho}");
+    assert!((k / 3.0 - 1.0).abs() < 0.4, "spread {k}");
+    assert!(
+        (calibration.noise.0 / 0.55 - 1.0).abs() < 0.02,
+        "{:?}",
+        calibration.noise
+    );
+    // The fitted points, and the held-out ones within their intervals (all but at most one).
+    for p in &fit.fitted {
+        assert!((p.predicted / p.fmr - 1.0).abs() < 0.25, "{p:?}");
+    }
+    assert!(
+        fit.held_out_inside() + 1 >= fit.held_out.len(),
+        "{}",
+        falsematch::calibrate::score_fit_table(&fit)
+    );
+}

@@ -399,3 +399,36 @@ fn work_that_would_take_too_long_is_refused_before_it_starts() {
         "bootstrap of 3000 searches",
     );
 }
+
+#[test]
+fn calibrate_from_scores_refuses_lists_and_thin_files_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fitted.toml");
+    let data = format!("{}/tests/data/parity", env!("CARGO_MANIFEST_DIR"));
+    for (file, expected) in [
+        ("continuous-candidates.csv", "holds candidate lists"),
+        ("continuous.csv", "2355 impostor comparisons are too few"),
+    ] {
+        let output = falsematch()
+            .args(["calibrate", "lfw-facenet", "--scores"])
+            .arg(format!("{data}/{file}"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(expected) && stderr.contains(file) && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+    // Operating points and a score file are two different fits.
+    falsematch()
+        .args(["calibrate", "--scores", "x.csv", "--point", "a@0.5=1e-3"])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+}

@@ -63,6 +63,7 @@ fn score_inputs() {
                     format,
                     skip_bad_rows,
                     spill_budget: 64,
+                    per_gallery: skip_bad_rows,
                 };
                 if let Err(e) = read_scores(&f, None, &[0.3, 0.5], 3, &options) {
                     one_line(e, &f);

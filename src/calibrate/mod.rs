@@ -13,8 +13,12 @@
 //! errors that say which parameter to move. The check by simulation is `falsematch calibrate
 //! --check`, which runs the calibrated scenario and sets each target beside the simulated rate.
 
+mod data;
 mod fit;
 
+pub use data::{
+    ObservedPoint, ScoreFit, ScoreFitOptions, fit_scores, score_fit_header, score_fit_table,
+};
 pub use fit::{OperatingPoint, fit};
 
 use crate::closed_form::PairModel;

@@ -180,6 +180,23 @@ pub struct CalibrateArgs {
     /// Mean impostor score of two people of one group (with --point: fitted with the points).
     #[arg(long)]
     pub impostor_mean: Option<f64>,
+    /// A score file (csv, bob4 or bob5: every comparison) whose ROC to fit: FMR levels from 1e-2
+    /// down to --fit-down-to are fitted, levels further out are held out and predicted.
+    #[arg(long, conflicts_with_all = ["threshold", "fmr", "points", "second", "genuine_mean", "impostor_mean"])]
+    pub scores: Option<PathBuf>,
+    /// With --scores: metadata CSV with an `id` column naming probe and gallery ids.
+    #[arg(long, requires = "scores")]
+    pub metadata: Option<PathBuf>,
+    /// With --scores: the layout [default: detected from the first line].
+    #[arg(long, requires = "scores", value_parser = ["csv", "bob4", "bob5"])]
+    pub format: Option<String>,
+    /// With --scores: the lowest FMR fitted; the levels below it are held out.
+    #[arg(long, requires = "scores", default_value_t = 1e-3)]
+    pub fit_down_to: f64,
+    /// With --scores: the group fitted [default: the scenario's first]; every group gets its
+    /// rho and spread.
+    #[arg(long, requires = "scores")]
+    pub group: Option<String>,
     /// Where to write the calibrated scenario.
     #[arg(long)]
     pub out: PathBuf,

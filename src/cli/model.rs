@@ -7,15 +7,38 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (scenario, _) = Scenario::load(name)?;
     // Refuse an output that would overwrite the input scenario or a foreign file, before any work.
-    check_file_target(
-        &args.out,
-        &[std::path::Path::new(name)],
-        OwnFile::CalibratedToml,
-    )?;
-    let (config, calibration) = if args.points.is_empty()
-        && !args.spread
-        && args.impostor_mean.is_none()
-    {
+    let mut inputs = vec![std::path::Path::new(name)];
+    inputs.extend(args.scores.as_deref());
+    inputs.extend(args.metadata.as_deref());
+    check_file_target(&args.out, &inputs, OwnFile::CalibratedToml)?;
+    let mut score_fit = None;
+    let (config, calibration) = if let Some(scores) = &args.scores {
+        let metadata = args
+            .metadata
+            .as_deref()
+            .map(crate::import::metadata::Metadata::read)
+            .transpose()?;
+        let options = crate::calibrate::ScoreFitOptions {
+            read: crate::import::scores::ScoreOptions {
+                format: args.format.as_deref().and_then(|f| {
+                    crate::import::scores::ScoreFormat::ALL
+                        .iter()
+                        .find(|(n, _)| *n == f)
+                        .map(|x| x.1)
+                }),
+                ..crate::import::scores::ScoreOptions::default()
+            },
+            group: args.group.clone(),
+            fit_down_to: args.fit_down_to,
+            level: 0.95,
+        };
+        crate::calibrate::fit_scores(&scenario, scores, metadata.as_ref(), &options).map(
+            |(config, calibration, fit)| {
+                score_fit = Some(fit);
+                (config, calibration)
+            },
+        )
+    } else if args.points.is_empty() && !args.spread && args.impostor_mean.is_none() {
         let Some(threshold) = args.threshold else {
             anyhow::bail!(
                 "give --threshold T with --fmr GROUP=RATE, or operating points --point GROUP@T=FMR"
@@ -70,7 +93,10 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         )
     }
     .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let text = crate::calibrate::to_toml(&config, name, &calibration)?;
+    let mut text = crate::calibrate::to_toml(&config, name, &calibration)?;
+    if let Some(fit) = &score_fit {
+        text = crate::calibrate::score_fit_header(fit) + &text;
+    }
     let out_name = args.out.display().to_string();
     // The written file must load: validate it before writing.
     let calibrated = Scenario::from_toml(&text, &out_name)?;
@@ -123,6 +149,9 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             r.closed_form,
             r.closed_form / r.value
         )?;
+    }
+    if let Some(fit) = &score_fit {
+        writeln!(stdout, "\n{}", crate::calibrate::score_fit_table(fit))?;
     }
     writeln!(stdout, "\nWrote {out_name}")?;
     Ok(())

@@ -360,6 +360,7 @@ pub fn evaluate_scores(
             format: o.format,
             skip_bad_rows: o.skip_bad_rows,
             spill_budget: o.spill_budget,
+            ..ScoreOptions::default()
         },
     )?;
     check_time(o, data.probes.len() as u64, data.probe_groups.len())?;

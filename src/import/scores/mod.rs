@@ -95,6 +95,22 @@ pub struct ScoreOptions {
     pub skip_bad_rows: bool,
     /// 1:1 scores held in memory before spilling to temporary files.
     pub spill_budget: usize,
+    /// Also count each gallery id's non-mate rows at or above each threshold
+    /// ([`ScoreData::gallery_counts`]; memory: gallery ids x thresholds).
+    pub per_gallery: bool,
+}
+
+impl Default for ScoreOptions {
+    /// Layout detected, stop at the first bad row, the default spill budget, no per-gallery
+    /// counts.
+    fn default() -> Self {
+        ScoreOptions {
+            format: None,
+            skip_bad_rows: false,
+            spill_budget: crate::import::spill::DEFAULT_BUDGET_KEYS,
+            per_gallery: false,
+        }
+    }
 }
 
 /// How many rows were skipped for one reason.
@@ -176,6 +192,10 @@ pub struct ScoreData {
     pub streams: Vec<(usize, usize)>,
     /// The spilled 1:1 scores.
     pub spill: Spill,
+    /// With [`ScoreOptions::per_gallery`]: non-mate rows of each gallery id (in order of first
+    /// appearance) at or above each threshold, `gallery_counts[gallery * T + t]`; else empty.
+    /// Rows of searches excluded from 1:N are counted too.
+    pub gallery_counts: Vec<u64>,
 }
 
 /// Reads a score file in one pass: `thresholds` (ascending) for the 1:N counts, `k` the ranks
@@ -242,6 +262,8 @@ pub fn read_scores(
         spill: Spill::new(0, options.spill_budget),
         streams: Vec::new(),
         rows: 0,
+        per_gallery: options.per_gallery,
+        gallery_buckets: Vec::new(),
     };
     if let Some(meta) = metadata {
         reader.probe_groups = meta.groups.clone();

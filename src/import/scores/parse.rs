@@ -420,7 +420,17 @@ impl Reader<'_> {
         for (old, &s) in self.streams.iter().enumerate() {
             streams[new_index[old] as usize] = s;
         }
+        let mut gallery_counts = std::mem::take(&mut self.gallery_buckets);
+        if self.per_gallery && n_t > 0 {
+            gallery_counts.resize(self.gallery_ix.len() * n_t, 0);
+            for row in gallery_counts.chunks_mut(n_t) {
+                for t in (0..n_t - 1).rev() {
+                    row[t] += row[t + 1];
+                }
+            }
+        }
         Ok(ScoreData {
+            gallery_counts,
             format: self.format,
             rows: self.rows,
             skipped: self.skipped,

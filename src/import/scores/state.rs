@@ -68,6 +68,9 @@ pub(super) struct Reader<'m> {
     pub(super) spill: Spill,
     pub(super) streams: Vec<(usize, usize)>,
     pub(super) rows: u64,
+    pub(super) per_gallery: bool,
+    /// Non-mate rows per gallery id and threshold bucket (with `per_gallery`).
+    pub(super) gallery_buckets: Vec<u64>,
 }
 
 impl Reader<'_> {
@@ -325,6 +328,13 @@ impl Reader<'_> {
                 .checked_sub(1)
             {
                 state.buckets[b * n_h + candidate_group as usize] += 1;
+                if self.per_gallery {
+                    let at = gallery * n_t + b;
+                    if self.gallery_buckets.len() <= at {
+                        self.gallery_buckets.resize((gallery + 1) * n_t, 0);
+                    }
+                    self.gallery_buckets[at] += 1;
+                }
             }
         }
         if self.format.is_full() {

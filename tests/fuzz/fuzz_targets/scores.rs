@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
                 format,
                 skip_bad_rows,
                 spill_budget: 64,
+                per_gallery: skip_bad_rows,
             };
             if let Err(e) = read_scores(file.path(), None, &[0.3, 0.5], 3, &options) {
                 assert!(!e.to_string().contains('\n'), "{e}");
