@@ -485,3 +485,43 @@ fn the_row_order_of_a_score_file_changes_no_byte_of_the_estimates() {
     assert!(!a.is_empty(), "no bootstrap interval was compared");
     assert_eq!(a, b);
 }
+
+#[test]
+fn an_evaluation_bundle_made_with_relative_paths_verifies_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    file(&dir.path().join("data"), "s.csv", GOOD);
+    // Made from `dir` with paths relative to it; the bundle does not exist yet.
+    falsematch()
+        .current_dir(dir.path())
+        .args([
+            "evaluate",
+            "--scores",
+            "data/s.csv",
+            "--out",
+            "reports/eval",
+            "--quiet",
+        ])
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(dir.path().join("reports/eval/manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"from_bundle\": \"../../data/s.csv\""),
+        "{manifest}"
+    );
+    let bundle = dir.path().join("reports/eval");
+    for cwd in [Path::new("/"), dir.path(), bundle.as_path()] {
+        let o = falsematch()
+            .current_dir(cwd)
+            .args(["verify", bundle.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            (o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()),
+            (Some(0), "reproduced\n"),
+            "from {}: {}",
+            cwd.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -116,6 +116,124 @@ impl ScoreFit {
     }
 }
 
+/// The most comparisons `fit_embeddings` scores (each becomes a row of a temporary score
+/// file, about 40 bytes).
+pub const MAX_EMBEDDING_COMPARISONS: u64 = 50_000_000;
+
+/// Writes every probe-gallery comparison of embeddings (`.npy`, one row per metadata row) as a
+/// csv score file (`probe_id,gallery_id,score,mated`): ids from the metadata's `id` column (else
+/// `row<N>`, N from 1), scores the dot products of the normalized, quantized rows (as the
+/// search kernel scores them), mated when the two rows have one subject.
+///
+/// # Errors
+/// [`CalibrateError`] naming the file when it cannot be read, the rows do not match, there are
+/// no probes or gallery rows, or the comparisons exceed [`MAX_EMBEDDING_COMPARISONS`].
+pub fn embeddings_to_scores(
+    embeddings: &Path,
+    metadata: &Metadata,
+    out: &mut impl std::io::Write,
+) -> Result<u64, CalibrateError> {
+    use crate::import::metadata::Role;
+    let all = crate::embeddings::read_npy(embeddings).map_err(|e| err(e.to_string()))?;
+    if all.nrows() != metadata.rows.len() {
+        return Err(err(format!(
+            "{}: {} rows, but {} has {}; give one metadata row per embedding, in the same order",
+            crate::format::quoted(&metadata.file),
+            metadata.rows.len(),
+            crate::format::quoted(&embeddings.display().to_string()),
+            all.nrows()
+        )));
+    }
+    let rows = |role: Role| -> Vec<usize> {
+        (0..metadata.rows.len())
+            .filter(|&i| metadata.rows[i].role == role)
+            .collect()
+    };
+    let (gallery, probes) = (rows(Role::Gallery), rows(Role::Probe));
+    let comparisons = gallery.len() as u64 * probes.len() as u64;
+    if comparisons == 0 {
+        return Err(err(format!(
+            "{}: needs gallery and probe rows",
+            crate::format::quoted(&metadata.file)
+        )));
+    }
+    if comparisons > MAX_EMBEDDING_COMPARISONS {
+        return Err(err(format!(
+            "{}: {} probes x {} gallery rows = {comparisons} comparisons, more than the {MAX_EMBEDDING_COMPARISONS} calibrate scores from embeddings; fit a sample, or give a score file (--scores)",
+            crate::format::quoted(&embeddings.display().to_string()),
+            probes.len(),
+            gallery.len()
+        )));
+    }
+    let id = |i: usize| -> String {
+        metadata.rows[i]
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("row{}", i + 1))
+    };
+    let scale = crate::population::QUANT_SCALE * crate::population::QUANT_SCALE;
+    let io = |e: std::io::Error| err(format!("cannot write a temporary score file: {e}"));
+    writeln!(out, "probe_id,gallery_id,score,mated").map_err(io)?;
+    for &p in &probes {
+        let probe = all.row(p);
+        let probe_id = id(p);
+        for &g in &gallery {
+            let dot: i64 = probe
+                .iter()
+                .zip(all.row(g).iter())
+                .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                .sum();
+            writeln!(
+                out,
+                "{probe_id},{},{:.9},{}",
+                id(g),
+                dot as f64 / scale,
+                u8::from(metadata.rows[p].subject == metadata.rows[g].subject)
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(comparisons)
+}
+
+/// [`fit_scores`] on every probe-gallery comparison of embeddings with their metadata (scored
+/// into a temporary file by [`embeddings_to_scores`], removed afterwards).
+///
+/// # Errors
+/// As [`embeddings_to_scores`] and [`fit_scores`].
+pub fn fit_embeddings(
+    scenario: &Scenario,
+    embeddings: &Path,
+    metadata: &Path,
+    o: &ScoreFitOptions,
+) -> Result<(ScenarioConfig, Calibration, ScoreFit), CalibrateError> {
+    let meta = Metadata::read(metadata).map_err(|e| err(e.to_string()))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".falsematch-scores-")
+        .suffix(".csv")
+        .tempfile()
+        .map_err(|e| err(format!("cannot create a temporary score file: {e}")))?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
+        embeddings_to_scores(embeddings, &meta, &mut out)?;
+        std::io::Write::flush(&mut out)
+            .map_err(|e| err(format!("cannot write a temporary score file: {e}")))?;
+    }
+    let options = ScoreFitOptions {
+        read: ScoreOptions {
+            format: Some(crate::import::scores::ScoreFormat::Csv),
+            ..o.read.clone()
+        },
+        ..o.clone()
+    };
+    let shown = embeddings.display().to_string();
+    let temporary = file.path().display().to_string();
+    let (config, calibration, mut fit) = fit_scores(scenario, file.path(), None, &options)
+        .map_err(|e| err(e.0.replace(&temporary, &shown)))?;
+    fit.file = shown;
+    Ok((config, calibration, fit))
+}
+
 /// FMR level `i`: 1e-2 x 10^(-i/3).
 fn level_at(i: u32) -> f64 {
     FIRST_LEVEL * 10f64.powf(-f64::from(i) / f64::from(LEVELS_PER_DECADE))

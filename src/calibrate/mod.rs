@@ -17,7 +17,8 @@ mod data;
 mod fit;
 
 pub use data::{
-    ObservedPoint, ScoreFit, ScoreFitOptions, fit_scores, score_fit_header, score_fit_table,
+    MAX_EMBEDDING_COMPARISONS, ObservedPoint, ScoreFit, ScoreFitOptions, embeddings_to_scores,
+    fit_embeddings, fit_scores, score_fit_header, score_fit_table,
 };
 pub use fit::{OperatingPoint, fit};
 

@@ -95,8 +95,9 @@ pub struct SearchArgs {
     /// Score thresholds (cosine), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.3,0.4,0.5")]
     pub thresholds: Vec<f64>,
-    /// Number format: int16 (exact to 9.3e-10) or int8 (about twice as fast; scores move by
-    /// about 5e-4 at d = 512). Both give the same bits on every CPU and thread count.
+    /// Number format: int16 (exact to 9.3e-10) or int8 (about twice as fast; at d = 512 scores
+    /// move by about 5e-4 typically, up to about 2e-3). Both give the same bits on every CPU
+    /// and thread count.
     #[arg(long, value_enum, default_value_t = crate::search::Precision::Int16)]
     pub precision: crate::search::Precision,
     /// Output: .json (candidates and counts), or .csv (candidates; counts beside it in
@@ -184,18 +185,23 @@ pub struct CalibrateArgs {
     /// down to --fit-down-to are fitted, levels further out are held out and predicted.
     #[arg(long, conflicts_with_all = ["threshold", "fmr", "points", "second", "genuine_mean", "impostor_mean"])]
     pub scores: Option<PathBuf>,
-    /// With --scores: metadata CSV with an `id` column naming probe and gallery ids.
-    #[arg(long, requires = "scores")]
+    /// Embeddings (`.npy`, one row per --metadata row) whose ROC to fit, as with --scores: every
+    /// probe is compared with every gallery row.
+    #[arg(long, requires = "metadata", conflicts_with_all = ["scores", "threshold", "fmr", "points", "second", "genuine_mean", "impostor_mean"])]
+    pub embeddings: Option<PathBuf>,
+    /// With --scores: metadata CSV with an `id` column naming probe and gallery ids; with
+    /// --embeddings: subject, role and optional id of each row.
+    #[arg(long)]
     pub metadata: Option<PathBuf>,
     /// With --scores: the layout [default: detected from the first line].
     #[arg(long, requires = "scores", value_parser = ["csv", "bob4", "bob5"])]
     pub format: Option<String>,
-    /// With --scores: the lowest FMR fitted; the levels below it are held out.
-    #[arg(long, requires = "scores", default_value_t = 1e-3)]
+    /// With --scores or --embeddings: the lowest FMR fitted; the levels below it are held out.
+    #[arg(long, default_value_t = 1e-3)]
     pub fit_down_to: f64,
-    /// With --scores: the group fitted [default: the scenario's first]; every group gets its
-    /// rho and spread.
-    #[arg(long, requires = "scores")]
+    /// With --scores or --embeddings: the group fitted [default: the scenario's first]; every
+    /// group gets its rho and spread.
+    #[arg(long)]
     pub group: Option<String>,
     /// Where to write the calibrated scenario.
     #[arg(long)]
@@ -263,7 +269,7 @@ pub struct InferArgs {
     /// The probe's group in --scenario [default: the first group with probes].
     #[arg(long, requires = "scenario")]
     pub probe_group: Option<String>,
-    /// The attribute whose other values count as "other" [default: sex].
+    /// The attribute whose other values count as "other".
     #[arg(long, default_value = "sex")]
     pub attribute: String,
     /// Thresholds of the other-sex table.

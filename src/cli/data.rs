@@ -97,7 +97,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
                     p.to_string(),
                     (r + 1).to_string(),
                     c.entry.to_string(),
-                    score_value(c.score).to_string(),
+                    score_value(c.score).clamp(-1.0, 1.0).to_string(),
                     names[c.group as usize].clone(),
                 ])?;
             }
@@ -137,7 +137,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             .map(|(p, t)| {
                 serde_json::json!({
                     "probe": p,
-                    "candidates": t.top.iter().enumerate().map(|(r, c)| serde_json::json!({"rank": r + 1, "gallery_index": c.entry, "score": score_value(c.score), "group": names[c.group as usize]})).collect::<Vec<_>>(),
+                    "candidates": t.top.iter().enumerate().map(|(r, c)| serde_json::json!({"rank": r + 1, "gallery_index": c.entry, "score": score_value(c.score).clamp(-1.0, 1.0), "group": names[c.group as usize]})).collect::<Vec<_>>(),
                     "counts": scores.iter().enumerate().map(|(i, s)| serde_json::json!({"threshold": s, "total": (0..g).map(|h| counts(&t.det, i, h)).sum::<u64>(), "by_group": (0..g).map(|h| counts(&t.det, i, h)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
                 })
             })
@@ -147,7 +147,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": gallery_sha},
             "probes": {"rows": probes.nrows(), "sha256": probes_sha},
             "normalized": "every row divided by its L2 norm on load",
-            "score": format!("{}; candidates break ties by lower gallery index", args.precision.convention()),
+            "score": format!("{}; reported scores are clamped to [-1, 1] (quantization can put a self-match a little above 1), thresholds compare the unclamped integers; candidates break ties by lower gallery index", args.precision.convention()),
             "precision": args.precision,
             "k": k,
             "thresholds": scores,
@@ -262,7 +262,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     }
     let record = EvaluationRecord {
         kind: kind.into(),
-        inputs,
+        inputs: inputs.into_iter().map(|i| i.seen_from(&out_dir)).collect(),
         format,
         headline: thresholds[headline],
         thresholds,

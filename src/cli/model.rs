@@ -10,14 +10,14 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let mut inputs = vec![std::path::Path::new(name)];
     inputs.extend(args.scores.as_deref());
     inputs.extend(args.metadata.as_deref());
+    inputs.extend(args.embeddings.as_deref());
+    let from_data = args.scores.is_some() || args.embeddings.is_some();
+    if !from_data && (args.metadata.is_some() || args.group.is_some()) {
+        anyhow::bail!("--metadata and --group go with --scores or --embeddings");
+    }
     check_file_target(&args.out, &inputs, OwnFile::CalibratedToml)?;
     let mut score_fit = None;
-    let (config, calibration) = if let Some(scores) = &args.scores {
-        let metadata = args
-            .metadata
-            .as_deref()
-            .map(crate::import::metadata::Metadata::read)
-            .transpose()?;
+    let (config, calibration) = if from_data {
         let options = crate::calibrate::ScoreFitOptions {
             read: crate::import::scores::ScoreOptions {
                 format: args.format.as_deref().and_then(|f| {
@@ -32,12 +32,23 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             fit_down_to: args.fit_down_to,
             level: 0.95,
         };
-        crate::calibrate::fit_scores(&scenario, scores, metadata.as_ref(), &options).map(
-            |(config, calibration, fit)| {
-                score_fit = Some(fit);
-                (config, calibration)
-            },
-        )
+        match (&args.scores, &args.embeddings, &args.metadata) {
+            (Some(scores), _, metadata) => {
+                let metadata = metadata
+                    .as_deref()
+                    .map(crate::import::metadata::Metadata::read)
+                    .transpose()?;
+                crate::calibrate::fit_scores(&scenario, scores, metadata.as_ref(), &options)
+            }
+            (None, Some(embeddings), Some(metadata)) => {
+                crate::calibrate::fit_embeddings(&scenario, embeddings, metadata, &options)
+            }
+            _ => unreachable!("clap: --embeddings requires --metadata"),
+        }
+        .map(|(config, calibration, fit)| {
+            score_fit = Some(fit);
+            (config, calibration)
+        })
     } else if args.points.is_empty() && !args.spread && args.impostor_mean.is_none() {
         let Some(threshold) = args.threshold else {
             anyhow::bail!(

@@ -159,12 +159,7 @@ pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
     let mut law = PairLaw {
         effective_dim: scenario.effective_dim,
         noise_dim: scenario.noise_dim,
-        direction_cosine: a
-            .direction
-            .iter()
-            .zip(&b.direction)
-            .map(|(x, y)| x * y)
-            .sum(),
+        direction_cosine: direction_cosine(a, b),
         probe: side(g, scenario.probe_capture),
         entry: side(h, scenario.gallery_capture),
         group_term: None,
@@ -190,6 +185,15 @@ pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
     law
 }
 
+/// The cosine of two groups' directions u_g . u_h.
+fn direction_cosine(a: &crate::scenario::Group, b: &crate::scenario::Group) -> f64 {
+    a.direction
+        .iter()
+        .zip(&b.direction)
+        .map(|(x, y)| x * y)
+        .sum()
+}
+
 /// The model of comparisons of probe group `g` with gallery group `h` at the groups' mean rho
 /// and the captures' lowest noise (the fixed-parameter case, for calibration and inference).
 pub fn pair_model(scenario: &Scenario, g: usize, h: usize) -> PairModel {
@@ -199,12 +203,7 @@ pub fn pair_model(scenario: &Scenario, g: usize, h: usize) -> PairModel {
         noise_dim: scenario.noise_dim,
         rho_a: a.rho,
         rho_b: b.rho,
-        direction_cosine: a
-            .direction
-            .iter()
-            .zip(&b.direction)
-            .map(|(x, y)| x * y)
-            .sum(),
+        direction_cosine: direction_cosine(a, b),
         noise_a: scenario.captures[scenario.probe_capture].noise_min,
         noise_b: scenario.captures[scenario.gallery_capture].noise_min,
     }

@@ -171,19 +171,7 @@ impl Estimate {
 
 /// Clopper-Pearson interval for `events` in `trials` (> 0) at confidence `level`.
 pub fn clopper_pearson(events: u64, trials: u64, level: f64) -> Bounds {
-    let alpha = 1.0 - level;
-    let (k, n) = (events as f64, trials as f64);
-    let lower = if events == 0 {
-        0.0
-    } else {
-        beta_quantile(k, n - k + 1.0, alpha / 2.0)
-    };
-    let upper = if events >= trials {
-        1.0
-    } else {
-        beta_quantile(k + 1.0, n - k, 1.0 - alpha / 2.0)
-    };
-    Bounds { lower, upper }
+    clopper_pearson_real(events as f64, trials as f64, level)
 }
 
 /// Clopper-Pearson interval for a real-valued (effective) count `events` in `trials` (> 0).

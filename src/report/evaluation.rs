@@ -24,6 +24,46 @@ pub struct InputFile {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
+    /// The path from the bundle folder to the file, so that `verify` finds it from any working
+    /// directory (absent in bundles made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_bundle: Option<String>,
+    /// Where `verify` found the file (not recorded).
+    #[serde(skip)]
+    pub found_at: Option<std::path::PathBuf>,
+}
+
+/// The relative path from folder `base` (which need not exist yet) to the existing file
+/// `target`, through their canonical forms (of `base`, its nearest existing ancestor's).
+fn relative_path(target: &Path, base: &Path) -> Option<String> {
+    use std::path::Component;
+    let target = std::fs::canonicalize(target).ok()?;
+    let base = if base.is_absolute() {
+        base.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(base)
+    };
+    let mut existing = base.as_path();
+    let mut missing = Vec::new();
+    while !existing.exists() {
+        missing.push(existing.file_name()?);
+        existing = existing.parent()?;
+    }
+    let mut base = std::fs::canonicalize(existing).ok()?;
+    for m in missing.iter().rev() {
+        base.push(m);
+    }
+    let (t, b): (Vec<Component<'_>>, Vec<Component<'_>>) =
+        (target.components().collect(), base.components().collect());
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out.to_str().map(|s| s.replace('\\', "/"))
 }
 
 impl InputFile {
@@ -37,7 +77,32 @@ impl InputFile {
             path: path.display().to_string(),
             sha256: crate::embeddings::sha256_file(path)?,
             bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            from_bundle: None,
+            found_at: None,
         })
+    }
+
+    /// Records the path from the bundle folder `bundle` to the file.
+    pub fn seen_from(mut self, bundle: &Path) -> Self {
+        self.from_bundle = relative_path(Path::new(&self.path), bundle);
+        self
+    }
+
+    /// Where to read the file: as seen from the bundle `dir` when that file exists, else the
+    /// path as given.
+    pub fn locate(&mut self, dir: &Path) {
+        self.found_at = self
+            .from_bundle
+            .as_ref()
+            .map(|r| dir.join(r))
+            .filter(|p| p.is_file());
+    }
+
+    /// The file to read.
+    pub fn file(&self) -> &Path {
+        self.found_at
+            .as_deref()
+            .unwrap_or_else(|| Path::new(&self.path))
     }
 }
 
@@ -73,7 +138,7 @@ impl EvaluationRecord {
         self.inputs
             .iter()
             .find(|i| i.role == role)
-            .map(|i| Path::new(&i.path))
+            .map(InputFile::file)
     }
 
     /// The evaluation options this record describes.
@@ -125,11 +190,9 @@ impl EvaluationRecord {
     /// [`VerifyError::Input`] when an input cannot be read.
     pub fn changed_input(&self) -> Result<Option<String>, VerifyError> {
         for i in &self.inputs {
-            let sha = crate::embeddings::sha256_file(Path::new(&i.path)).map_err(|e| {
-                VerifyError::Input {
-                    path: i.path.clone(),
-                    message: e.message,
-                }
+            let sha = crate::embeddings::sha256_file(i.file()).map_err(|e| VerifyError::Input {
+                path: i.path.clone(),
+                message: e.message,
             })?;
             if sha != i.sha256 {
                 return Ok(Some(format!(

@@ -322,10 +322,14 @@ pub fn verify(
             }
         }
         (None, Some(record)) => {
+            let mut record = record.clone();
+            for input in &mut record.inputs {
+                input.locate(dir);
+            }
             if let Some(changed) = record.changed_input()? {
                 return Ok(Verdict::Differs(changed));
             }
-            rerun(Recorded::Evaluation(record))?
+            rerun(Recorded::Evaluation(&record))?
         }
         (None, None) => {
             return Ok(Verdict::Differs(format!(

@@ -309,7 +309,8 @@ pub struct SearchConfig {
     #[serde(default = "default_k")]
     pub candidate_list_length: usize,
     /// Number format of the search: `int16` (default, exact to 9.3e-10) or `int8` (about twice
-    /// as fast; scores move by about 5e-4 at d = 512). Both are bit-for-bit reproducible.
+    /// as fast; at d = 512 scores move by about 5e-4 typically, up to about 2e-3). Both are
+    /// bit-for-bit reproducible.
     #[serde(default, skip_serializing_if = "crate::search::Precision::is_default")]
     pub precision: crate::search::Precision,
 }

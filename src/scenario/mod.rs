@@ -70,11 +70,13 @@ pub enum ScenarioError {
     },
     /// Neither a file nor a bundled scenario.
     #[error(
-        "{name}: no such file, and not a bundled scenario (bundled: {bundled}); see `falsematch scenarios`"
+        "{name}: no such file, and not a bundled scenario{suggestion} (bundled: {bundled}); see `falsematch scenarios`"
     )]
     Unknown {
         /// What was asked for.
         name: String,
+        /// "; did you mean `NAME`?" for a bundled name a few edits away, else empty.
+        suggestion: String,
         /// Bundled names.
         bundled: String,
     },
@@ -255,6 +257,12 @@ impl Scenario {
             Some(b) => Ok((Self::from_toml(b.text, b.file)?, b.text.to_string())),
             None => Err(ScenarioError::Unknown {
                 name: path_or_name.into(),
+                suggestion: BUNDLED
+                    .iter()
+                    .map(|b| (edit_distance(b.name, path_or_name), b.name))
+                    .filter(|&(d, _)| d <= 3)
+                    .min()
+                    .map_or(String::new(), |(_, n)| format!("; did you mean `{n}`?")),
                 bundled: BUNDLED
                     .iter()
                     .map(|b| b.name)
@@ -343,6 +351,24 @@ fn parse(text: &str, file: &str) -> Result<ScenarioConfig, ScenarioError> {
         let inner = e.into_inner();
         syntax(inner.span(), location, inner.message())
     })
+}
+
+/// Levenshtein distance between two strings (by characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]

@@ -258,3 +258,16 @@ fn echoed_values_stay_on_one_short_line() {
         assert!(e.len() < 400, "{} characters", e.len());
     }
 }
+
+#[test]
+fn an_unknown_name_a_few_edits_from_a_bundled_one_gets_a_suggestion() {
+    assert_eq!(edit_distance("kaganskikh2019", "kaganskikh-2019"), 1);
+    assert_eq!(edit_distance("", "abc"), 3);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    let e = Scenario::load("kaganskih-2019").unwrap_err().to_string();
+    assert!(e.contains("did you mean `kaganskikh-2019`?"), "{e}");
+    let e = Scenario::load("no-such-thing-at-all")
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("did you mean") && e.contains("bundled:"), "{e}");
+}

@@ -33,8 +33,8 @@ pub enum Precision {
     /// int16 components, exact i32 dot products (the default; resolution 9.3e-10).
     #[default]
     Int16,
-    /// int8 components with a per-vector scale (see [`int8`]): about twice as fast, scores
-    /// move by about 5e-4 at d = 512.
+    /// int8 components with a per-vector scale: about twice as fast; at d = 512 scores move by
+    /// about 5e-4 typically and by up to about 2e-3 (1.9e-3 seen over 10^7 candidates).
     Int8,
 }
 

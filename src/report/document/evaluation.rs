@@ -206,7 +206,7 @@ pub fn build(
 
     b.push(Block::Heading(1, "6. How to reproduce".into()));
     b.push(Block::Paragraph(
-        "From the folder the paths above are relative to, the same version of falsematch gives the same bytes; `falsematch verify` checks every input's SHA-256 first:".into(),
+        "From the folder the paths above are relative to, the same version of falsematch (`cargo install --path .` in its source folder puts it on the PATH) gives the same bytes; `falsematch verify` finds the inputs from any folder, through their paths from this one, and checks every input's SHA-256 first:".into(),
     ));
     b.push(Block::Code(format!(
         "{} --out DIR\nfalsematch verify THIS-FOLDER",

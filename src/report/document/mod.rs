@@ -630,7 +630,7 @@ fn reproduce(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let tool = &input.results.tool;
     b.push(Block::Heading(1, "6. How to reproduce".into()));
     b.push(Block::Paragraph(format!(
-        "With falsematch {} (the same release), the run is repeated bit for bit by the first command below, whatever the machine, thread count or CPU; the second re-runs the scenario recorded in this folder and compares every file.",
+        "With falsematch {} (the same release; `cargo install --path .` in its source folder puts `falsematch` on the PATH), the run is repeated bit for bit by the first command below, whatever the machine, thread count or CPU; the second re-runs the scenario recorded in this folder and compares every file.",
         tool.version
     )));
     b.push(Block::Code(format!(
