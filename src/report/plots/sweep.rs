@@ -55,10 +55,17 @@ pub fn sweep(fpir: &[SweepSeries], sel: &[SweepSeries]) -> Result<String, PlotEr
             chart
                 .caption(title, (FONT, 15))
                 .margin(12)
+                .margin_right(40)
                 .x_label_area_size(40)
                 .y_label_area_size(56);
-            let x_fmt = |v: &f64| format::mean(*v);
-            let y_fmt = |v: &f64| format::rate(*v);
+            let x_fmt = |v: &f64| log_tick(*v);
+            let y_fmt = |v: &f64| {
+                if log_y {
+                    log_tick(*v)
+                } else {
+                    format::rate(*v)
+                }
+            };
             macro_rules! draw {
                 ($chart:expr) => {{
                     let mut chart = $chart;
@@ -124,4 +131,134 @@ pub fn sweep(fpir: &[SweepSeries], sel: &[SweepSeries]) -> Result<String, PlotEr
         root.present().map_err(fail("sweep"))?;
     }
     Ok(svg)
+}
+
+/// A number with up to three significant digits and no trailing zeros.
+fn significant(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A tick label on a log axis, short enough to stay inside its panel and one style per range:
+/// "1e-12" below 0.001, "0.01" and "250" in between, "10,000" below a million, then "1 million"
+/// and "10 billion".
+pub(super) fn log_tick(v: f64) -> String {
+    if v >= 1e9 {
+        format!("{} billion", significant(v / 1e9))
+    } else if v >= 1e6 {
+        format!("{} million", significant(v / 1e6))
+    } else if v >= 1000.0 {
+        format::count(v.round() as u64)
+    } else if v >= 1e-3 || v == 0.0 {
+        significant(v)
+    } else {
+        let text = format!("{v:.2e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        format!("{mantissa}e{exponent}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SweepSeries, log_tick, sweep};
+
+    /// Every unrotated text of an SVG as (x, font size, anchor, text), read from its
+    /// `<text ...>` elements.
+    fn texts(svg: &str) -> Vec<(f64, f64, String, String)> {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let tag = format!(" {tag}");
+            let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+            Some(tag[at..at + tag[at..].find('"')?].to_string())
+        };
+        svg.split("<text ")
+            .skip(1)
+            .filter_map(|part| {
+                let (tag, rest) = part.split_once('>')?;
+                if tag.contains("transform") {
+                    return None;
+                }
+                let text = rest.split("</text>").next()?.trim().to_string();
+                Some((
+                    attr(tag, "x")?.parse().ok()?,
+                    attr(tag, "font-size")
+                        .and_then(|f| f.parse().ok())
+                        .unwrap_or(10.0),
+                    attr(tag, "text-anchor").unwrap_or_else(|| "start".into()),
+                    text,
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_tick_label_of_a_city_scale_sweep_lies_inside_the_picture() {
+        // Gallery sizes 1e4 to 2.8e9 and SEL from 1e-12 to 1e5: the widest labels a sweep has.
+        let sizes: Vec<f64> = (0..12)
+            .map(|i| 1e4 * 10f64.powf(f64::from(i) * 0.5))
+            .collect();
+        let series = |scale: f64| SweepSeries {
+            label: "0.50".into(),
+            analytic: sizes
+                .iter()
+                .map(|&n| (n, (scale * n * 1e-14).min(1.0)))
+                .collect(),
+            simulated: Vec::new(),
+        };
+        let fpir = [series(1e6)];
+        let sel = [SweepSeries {
+            analytic: sizes.iter().map(|&n| (n, n * n * 1e-20)).collect(),
+            ..series(1.0)
+        }];
+        let svg = sweep(&fpir, &sel).unwrap();
+        let width: f64 = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .and_then(|v| v.split(' ').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap();
+        let labels = texts(&svg);
+        assert!(labels.iter().any(|t| t.3 == "1 billion"), "{labels:?}");
+        for (x, size, anchor, text) in labels {
+            // A generous width per character (sans-serif digits are about 0.55 em).
+            let w = 0.6 * size * text.chars().count() as f64;
+            let (lo, hi) = match anchor.as_str() {
+                "middle" => (x - w / 2.0, x + w / 2.0),
+                "end" => (x - w, x),
+                _ => (x, x + w),
+            };
+            assert!(
+                lo >= 0.0 && hi <= width,
+                "{text:?} spans {lo:.0}..{hi:.0} of {width}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_ticks_are_short_and_exact() {
+        let cases = [
+            (1e-12, "1e-12"),
+            (2.5e-5, "2.5e-5"),
+            (0.001, "0.001"),
+            (0.01, "0.01"),
+            (1.0, "1"),
+            (10.0, "10"),
+            (250.0, "250"),
+            (10_000.0, "10,000"),
+            (1e6, "1 million"),
+            (2.8e9, "2.8 billion"),
+            (1e10, "10 billion"),
+        ];
+        for (v, text) in cases {
+            assert_eq!(log_tick(v), text, "{v}");
+        }
+    }
 }
