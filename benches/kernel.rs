@@ -5,11 +5,12 @@
 //! Run: `cargo bench --bench kernel`; latest figures in `benches/README.md`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use falsematch::pipeline::run::DEFAULT_TILE_ENTRIES;
 use falsematch::population::{GalleryLayout, Population};
-use falsematch::run::DEFAULT_TILE_ENTRIES;
+use falsematch::quantize::Precision;
 use falsematch::scenario::Scenario;
 use falsematch::search::int8::{BLOCK_ROWS, PROBE_BLOCK, Packed8, Probes8, score_block};
-use falsematch::search::{Kernel, Precision, ProbeSet, Thresholds, search_tile};
+use falsematch::search::{Kernel, ProbeSet, Thresholds, search_tile};
 use falsematch::tally::Tally;
 use std::hint::black_box;
 

@@ -30,9 +30,9 @@ pub fn quoted(value: &str) -> String {
 /// An error and its causes as one readable line: causes whose text the message already holds
 /// are not repeated (an OS error is said once), control characters are escaped, and the line
 /// is cut after 1,000 characters.
-pub fn error_line(err: &anyhow::Error) -> String {
+pub fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut line = String::new();
-    for cause in err.chain() {
+    for cause in std::iter::successors(Some(err), |e| e.source()) {
         let text = cause.to_string();
         if line.contains(&text) {
             continue;
@@ -166,8 +166,8 @@ mod tests {
         let os = std::io::Error::from(std::io::ErrorKind::NotFound);
         let text = os.to_string();
         let err = anyhow::Error::new(os).context(format!("x.csv: {text}"));
-        assert_eq!(error_line(&err), format!("x.csv: {text}"));
+        assert_eq!(error_line(err.as_ref()), format!("x.csv: {text}"));
         let err = anyhow::anyhow!("line 1\nline 2").context("reading");
-        assert_eq!(error_line(&err), "reading: line 1\\nline 2");
+        assert_eq!(error_line(err.as_ref()), "reading: line 1\\nline 2");
     }
 }

@@ -1,12 +1,14 @@
 //! The `falsematch` binary: parse arguments, run, map the outcome to an exit code.
 //! Exit codes: 0 success, 1 a check failed, 2 bad input or an error.
 
+mod cli;
+
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = falsematch::cli::Cli::parse();
-    match falsematch::cli::main(cli) {
+    let cli = cli::Cli::parse();
+    match cli::main(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             // A closed pipe (`falsematch scenarios | head`) is not an error.
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", falsematch::format::error_line(&err));
+            eprintln!("error: {}", falsematch::format::error_line(err.as_ref()));
             ExitCode::from(2)
         }
     }

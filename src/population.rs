@@ -23,6 +23,7 @@
 //! a centre score as before; two who do have identity cosine `kappa + (1 - kappa) c'`, c' the
 //! cosine of two random directions in d_eff - 1 dims.
 
+use crate::quantize::quantize;
 use crate::rng::{Domain, Stream, StreamKey};
 use crate::scenario::{CountDistribution, Scenario};
 use ndarray::Array2;
@@ -30,28 +31,6 @@ use rayon::prelude::*;
 
 /// Identities per layout block (a fixed part of the generation scheme, not a tuning knob).
 pub const IDENTITY_BLOCK: u64 = 256;
-/// Quantization scale: a component x in [-1, 1] is stored as round(32767 x).
-pub const QUANT_SCALE: f64 = 32767.0;
-
-/// round(x) with ties away from zero, as `f64::round`, for finite |x| < 2^31: the same integer
-/// without a library call, so the loop vectorizes (x - trunc(x) is exact in binary floating
-/// point).
-#[inline(always)]
-pub(crate) fn round_half_away(x: f64) -> i32 {
-    assert!(x.abs() < 2147483647.0, "round_half_away: {x} out of range");
-    // SAFETY: finite and inside i32 (checked above; callers pass |x| <= 32767).
-    let t = unsafe { x.to_int_unchecked::<i32>() };
-    let frac = x - f64::from(t);
-    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
-}
-
-/// The int16 quantization of one component of a unit vector: round(32767 x), ties away from
-/// zero (`f64::round`), for |x| <= 1.
-#[inline(always)]
-pub fn quantize(x: f64) -> i16 {
-    round_half_away(x * QUANT_SCALE) as i16
-}
-
 /// An identity's template, before capture.
 #[derive(Clone, Debug)]
 pub struct Template {
@@ -396,17 +375,6 @@ impl GalleryLayout {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_half_away_is_f64_round() {
-        let mut x = -32767.5f64;
-        while x <= 32767.5 {
-            for v in [x, x + 1e-9, x - 1e-9, f64::from_bits(x.to_bits() + 1)] {
-                assert_eq!(round_half_away(v), v.round() as i32, "{v}");
-            }
-            x += 0.25;
-        }
-    }
-
     use crate::scenario::Scenario;
 
     fn scenario(extra: &str) -> Scenario {
@@ -457,7 +425,10 @@ raw = [0.5]
         let layout = GalleryLayout::build(&pop);
         let tile = layout.generate(&pop, 0..layout.n_blocks());
         for row in tile.embeddings.rows() {
-            let norm2: f64 = row.iter().map(|&q| (q as f64 / QUANT_SCALE).powi(2)).sum();
+            let norm2: f64 = row
+                .iter()
+                .map(|&q| (q as f64 / crate::quantize::QUANT_SCALE).powi(2))
+                .sum();
             assert!((norm2 - 1.0).abs() < 1e-3, "{norm2}");
         }
     }

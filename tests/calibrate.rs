@@ -2,8 +2,8 @@
 //! within intervals.
 
 use crate::support::Z_TOL;
-use falsematch::calibrate::{GroupTarget, Targets, calibrate, check, to_toml};
-use falsematch::run::{RunOptions, simulate};
+use falsematch::pipeline::calibrate::{GroupTarget, Targets, calibrate, check, to_toml};
+use falsematch::pipeline::run::{RunOptions, simulate};
 use falsematch::scenario::Scenario;
 
 #[test]
@@ -54,7 +54,7 @@ fn a_real_roc_fits_at_every_point_and_simulates_to_its_targets() {
     // sphere model cannot fit these (24 times too light at the second point); with a spread
     // of look-alikeness fitted at once, each point lands within a factor of 1.5, and a
     // simulation of the fitted scenario agrees with each target within Z_TOL.
-    use falsematch::calibrate::{OperatingPoint, fit};
+    use falsematch::pipeline::calibrate::{OperatingPoint, fit};
     let (scenario, _) = Scenario::load(&format!(
         "{}/tests/data/lfw-base.toml",
         env!("CARGO_MANIFEST_DIR")
@@ -101,7 +101,7 @@ fn a_real_roc_fits_at_every_point_and_simulates_to_its_targets() {
             group: "everyone".into(),
             fmr: 1e-2,
         }],
-        second: Some(falsematch::calibrate::SecondPoint {
+        second: Some(falsematch::pipeline::calibrate::SecondPoint {
             group: "everyone".into(),
             threshold: 0.59,
             fmr: 1e-3,
@@ -139,7 +139,7 @@ fn the_fit_recovers_a_known_heavy_tail() {
     // noise 0.55) are fitted back: rho and its spread come back within 20 % and 30 % (d_eff is
     // weakly identified: 31 fits as well), the points within 25 %, and a point two orders of
     // magnitude further out, not fitted, within 50 % (measured: 4 %).
-    use falsematch::calibrate::{OperatingPoint, fit};
+    use falsematch::pipeline::calibrate::{OperatingPoint, fit};
     let (base, truth) = known_heavy_tail(|_| {});
     let fmr = |s: &Scenario, t: f64| falsematch::estimate::fmr_matrix(s, t)[0][0];
     let points: Vec<OperatingPoint> = [0.36, 0.44, 0.52, 0.60]
@@ -187,15 +187,15 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
     // scored into a csv score file: the ROC from FMR 1e-2 down to 1e-3 is fitted, and the
     // thresholds further out, down to about 10 impostor scores, are predicted and compared
     // with what the file holds.
-    use falsematch::calibrate::{ScoreFitOptions, fit_embeddings};
     use falsematch::import::scores::ScoreOptions;
+    use falsematch::pipeline::calibrate::{ScoreFitOptions, fit_embeddings};
     let (base, truth) = known_heavy_tail(|c| {
         c.gallery.detections = 2_500;
         c.probes.mated = 200;
         c.probes.non_mated = 400;
     });
     let dir = tempfile::tempdir().unwrap();
-    let (npy, metadata) = falsematch::import::export::export(&truth).unwrap();
+    let (npy, metadata) = falsematch::pipeline::export::export(&truth).unwrap();
     let (e, m) = (dir.path().join("e.npy"), dir.path().join("m.csv"));
     std::fs::write(&e, npy).unwrap();
     std::fs::write(&m, metadata).unwrap();
@@ -209,7 +209,7 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
         level: 0.95,
     };
     let (config, calibration, fit) = fit_embeddings(&base, &e, &m, &options).unwrap();
-    println!("{}", falsematch::calibrate::score_fit_table(&fit));
+    println!("{}", falsematch::pipeline::calibrate::score_fit_table(&fit));
     println!("{}", calibration.summary());
     // Every observed interval holds the truth's FMR (10 of 10 here; by chance about 95 %).
     let fmr = |s: &Scenario, t: f64| falsematch::estimate::fmr_matrix(s, t)[0][0];
@@ -236,7 +236,7 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
         fit.held_out.len()
     );
     // The fitted scenario, with the fit's record as its header, loads.
-    let text = falsematch::calibrate::score_fit_header(&fit)
+    let text = falsematch::pipeline::calibrate::score_fit_header(&fit)
         + &to_toml(&config, "lfw-base.toml", &calibration).unwrap();
     assert!(text.contains("# Held out: 6 of 6"), "{text}");
     Scenario::from_toml(&text, "fitted.toml").unwrap();
@@ -263,6 +263,6 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
     assert!(
         fit.held_out_inside() + 1 >= fit.held_out.len(),
         "{}",
-        falsematch::calibrate::score_fit_table(&fit)
+        falsematch::pipeline::calibrate::score_fit_table(&fit)
     );
 }

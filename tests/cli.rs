@@ -362,14 +362,14 @@ fn work_that_would_take_too_long_is_refused_before_it_starts() {
     );
     // The estimate includes the bootstrap: with it, the run is announced as long.
     let (scenario, _) = falsematch::scenario::Scenario::load(s).unwrap();
-    let opts = falsematch::run::RunOptions {
+    let opts = falsematch::pipeline::run::RunOptions {
         threads: Some(2),
         ..Default::default()
     };
-    let with = falsematch::run::work_estimate(&scenario, &opts).seconds;
+    let with = falsematch::pipeline::run::work_estimate(&scenario, &opts).seconds;
     let mut config = scenario.config.clone();
     config.analysis.bootstrap_draws = 0;
-    let without = falsematch::run::work_estimate(
+    let without = falsematch::pipeline::run::work_estimate(
         &falsematch::scenario::Scenario::from_config(config, "t").unwrap(),
         &opts,
     )

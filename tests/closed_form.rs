@@ -2,7 +2,7 @@
 
 use crate::support::{Z_TOL, isotropic, run};
 use falsematch::closed_form::{cosine_upper_tail, fpir};
-use falsematch::run::RunOptions;
+use falsematch::pipeline::run::RunOptions;
 use falsematch::scenario::BUNDLED;
 
 fn z(events: f64, trials: f64, p: f64) -> f64 {
@@ -163,7 +163,7 @@ fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_
 
 #[test]
 fn sweep_analytic_and_simulated_agree_where_both_run() {
-    use falsematch::sweep::{sizes, sweep};
+    use falsematch::pipeline::sweep::{sizes, sweep};
     let (scenario, _) = falsematch::scenario::Scenario::load("closed-form-check").unwrap();
     let grid = sizes(1e3, 1e6, 1);
     let rows = sweep(

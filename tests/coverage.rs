@@ -8,7 +8,7 @@
 //! `FALSEMATCH_COVERAGE_SEEDS=200 FALSEMATCH_COVERAGE_DETECTIONS=2100000 cargo test --release
 //! coverage -- --nocapture`, which also applies the tight bounds (93-97 %, rare events >= 93 %).
 
-use falsematch::run::{RunOptions, simulate};
+use falsematch::pipeline::run::{RunOptions, simulate};
 use falsematch::scenario::Scenario;
 use std::collections::BTreeMap;
 

@@ -2,8 +2,8 @@
 //! the thread count, tile size or tile order.
 
 use crate::support::{results_json, rich, rich_with, run};
+use falsematch::pipeline::run::RunOptions;
 use falsematch::population::{GalleryLayout, Population};
-use falsematch::run::RunOptions;
 use falsematch::search::ProbeSet;
 
 #[test]

@@ -4,8 +4,8 @@
 
 use falsematch::import::metadata::Metadata;
 use falsematch::import::scores::{ScoreFormat, ScoreOptions, read_scores};
+use falsematch::pipeline::shard::PartialRun;
 use falsematch::scenario::Scenario;
-use falsematch::shard::PartialRun;
 use std::path::{Path, PathBuf};
 
 /// The files of tests/fuzz/seeds/TARGET and tests/fuzz/crashes/TARGET.
@@ -43,8 +43,8 @@ fn npy_inputs() {
     let files = inputs("npy");
     assert!(files.len() >= 5);
     for f in files {
-        let shape = falsematch::embeddings::npy_shape(&f);
-        match falsematch::embeddings::read_npy_hashed(&f) {
+        let shape = falsematch::import::npy::npy_shape(&f);
+        match falsematch::import::npy::read_npy_hashed(&f) {
             Ok((rows, _)) => assert_eq!(Some(rows.dim()), shape.ok(), "{}", f.display()),
             Err(e) => one_line(e, &f),
         }
@@ -103,7 +103,8 @@ fn part_inputs() {
             match PartialRun::from_json(&bytes, "fuzz.json") {
                 Ok(part) => {
                     if part.check(&scenario, part.shard, "fuzz.json").is_ok()
-                        && falsematch::run::finish(&scenario, std::slice::from_ref(&part)).is_ok()
+                        && falsematch::pipeline::run::finish(&scenario, std::slice::from_ref(&part))
+                            .is_ok()
                     {
                         merged += 1;
                     }

@@ -4,9 +4,9 @@
 use crate::support::evaluate_options;
 use assert_cmd::Command;
 use falsematch::estimate::Estimates;
-use falsematch::import::evaluate::evaluate_embeddings;
-use falsematch::import::export::export;
-use falsematch::run::{RunOptions, simulate};
+use falsematch::pipeline::evaluate::evaluate_embeddings;
+use falsematch::pipeline::export::export;
+use falsematch::pipeline::run::{RunOptions, simulate};
 use falsematch::scenario::Scenario;
 use std::path::Path;
 

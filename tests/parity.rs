@@ -9,8 +9,8 @@
 //! shows that it differs from bob.measure's on one of the sets, so it is not compared.
 
 use crate::support::{PARITY_TOL, evaluate_options};
-use falsematch::import::evaluate::{Evaluation, evaluate_scores};
 use falsematch::import::scores::ScoreFormat;
+use falsematch::pipeline::evaluate::{Evaluation, evaluate_scores};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,8 @@
 
 use crate::support::rich;
 use falsematch::estimate::Estimate;
+use falsematch::pipeline::run::{RunOptions, simulate};
 use falsematch::population::{GalleryLayout, Population};
-use falsematch::run::{RunOptions, simulate};
 use falsematch::search::{ProbeSet, Thresholds, search_tile};
 use falsematch::tally::Tally;
 use proptest::prelude::*;

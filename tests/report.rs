@@ -2,10 +2,10 @@
 
 use assert_cmd::Command;
 use falsematch::estimate::{Plan, ReplicateOutcome, estimate, records};
+use falsematch::pipeline::run::RunOutput;
 use falsematch::report::document::{FigureRef, ReportInput, build};
+use falsematch::report::results::Results;
 use falsematch::report::{html, markdown};
-use falsematch::results::Results;
-use falsematch::run::RunOutput;
 use falsematch::scenario::Scenario;
 use falsematch::search::Mate;
 use falsematch::tally::{Candidate, ProbeTally, Tally};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Writes a float32 .npy file.
 fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
-    std::fs::write(path, falsematch::embeddings::npy_bytes(rows, cols, data)).unwrap();
+    std::fs::write(path, falsematch::import::npy::npy_bytes(rows, cols, data)).unwrap();
 }
 
 /// Gaussian-ish test data from a fixed LCG (sum of uniforms), with a shared component so that

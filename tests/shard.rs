@@ -2,9 +2,9 @@
 //! and resumed gives the uninterrupted run's bundle; bad merges and memory limits are refused.
 
 use assert_cmd::Command;
-use falsematch::run::{RunOptions, finish, simulate, simulate_part};
+use falsematch::pipeline::run::{RunOptions, finish, simulate, simulate_part};
+use falsematch::pipeline::shard::{PartialRun, Shard};
 use falsematch::scenario::Scenario;
-use falsematch::shard::{PartialRun, Shard};
 use std::path::Path;
 
 fn falsematch() -> Command {

@@ -1,7 +1,7 @@
 //! Shared helpers: tolerances named once, scenario builders, runs.
 
-use falsematch::results::Results;
-use falsematch::run::{RunOptions, RunOutput, simulate};
+use falsematch::pipeline::run::{RunOptions, RunOutput, simulate};
+use falsematch::report::results::Results;
 use falsematch::scenario::Scenario;
 
 /// Largest standardized difference |z| accepted between simulation and a closed form.
@@ -155,11 +155,11 @@ pub fn evaluate_options(
     thresholds: &[f64],
     k: usize,
     targets: &[f64],
-) -> falsematch::import::evaluate::EvaluateOptions {
+) -> falsematch::pipeline::evaluate::EvaluateOptions {
     let mut thresholds = thresholds.to_vec();
     thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
-    falsematch::import::evaluate::EvaluateOptions {
+    falsematch::pipeline::evaluate::EvaluateOptions {
         headline: thresholds.len() / 2,
         thresholds,
         k,

@@ -3,7 +3,7 @@
 
 use crate::support::{Z_TOL, run};
 use falsematch::closed_form::search::{PairLaw, RhoLaw, Side};
-use falsematch::run::RunOptions;
+use falsematch::pipeline::run::RunOptions;
 use falsematch::scenario::{Scenario, Tail};
 
 /// Relative agreement with the scipy reference (two quadratures of the same integral).

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 
+mod architecture;
 mod calibrate;
 mod cli;
 mod closed_form;

@@ -11,7 +11,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Seed replacing the scenario's (0 to 2^63 - 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=falsematch::scenario::MAX_SEED))]
     pub seed: Option<u64>,
 }
 
@@ -56,7 +56,7 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub bootstrap_draws: u32,
     /// Seed of the bootstrap streams (0 to 2^63 - 1).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(..=falsematch::scenario::MAX_SEED))]
     pub seed: u64,
     /// Count and report bad rows (and leave out probes that cannot be searched) instead of
     /// stopping at the first.
@@ -98,8 +98,8 @@ pub struct SearchArgs {
     /// Number format: int16 (exact to 9.3e-10) or int8 (about twice as fast; at d = 512 scores
     /// move by about 5e-4 typically, up to about 2e-3). Both give the same bits on every CPU
     /// and thread count.
-    #[arg(long, value_enum, default_value_t = crate::search::Precision::Int16)]
-    pub precision: crate::search::Precision,
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Int16)]
+    pub precision: PrecisionArg,
     /// Output: .json (candidates and counts), or .csv (candidates; counts beside it in
     /// NAME-counts.csv).
     #[arg(long, default_value = "search-results.json")]
@@ -124,7 +124,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Seed replacing the scenario's (0 to 2^63 - 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(..=crate::scenario::MAX_SEED))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=falsematch::scenario::MAX_SEED))]
     pub seed: Option<u64>,
     /// Gallery entries per tile. Results do not depend on it.
     #[arg(long, default_value_t = DEFAULT_TILE_ENTRIES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
@@ -134,8 +134,8 @@ pub struct RunArgs {
     pub quiet: bool,
     /// Compute only shard i of n (0-based) and write its tallies to --out (a part file, for
     /// `falsematch merge`) instead of a report.
-    #[arg(long, value_parser = crate::shard::Shard::parse)]
-    pub shard: Option<crate::shard::Shard>,
+    #[arg(long, value_parser = falsematch::pipeline::shard::Shard::parse)]
+    pub shard: Option<falsematch::pipeline::shard::Shard>,
     /// Continue from the checkpoint an interrupted run left (OUT.checkpoint.json), if any.
     #[arg(long)]
     pub resume: bool,
@@ -394,4 +394,23 @@ pub struct VerifyArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--precision`: the library's [`Precision`](falsematch::quantize::Precision) as a clap value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// int16 components, exact i32 dot products (the default; resolution 9.3e-10).
+    Int16,
+    /// int8 components with a per-vector scale: about twice as fast; at d = 512 scores move by
+    /// about 5e-4 typically and by up to about 2e-3 (1.9e-3 seen over 10^7 candidates).
+    Int8,
+}
+
+impl From<PrecisionArg> for falsematch::quantize::Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::Int16 => Self::Int16,
+            PrecisionArg::Int8 => Self::Int8,
+        }
+    }
 }

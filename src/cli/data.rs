@@ -1,6 +1,7 @@
 //! `search` and `evaluate`: imported embeddings and score files.
 
 use super::*;
+use falsematch::quantize::Precision;
 
 /// The header of `search`'s candidate CSV.
 const CANDIDATES_HEADER: &str = "probe,rank,gallery_index,score,group";
@@ -8,7 +9,8 @@ const CANDIDATES_HEADER: &str = "probe,rank,gallery_index,score,group";
 const COUNTS_HEADER: &str = "probe,threshold,group,count";
 
 pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
-    use crate::search::{Thresholds, score_value, threshold_q};
+    use falsematch::quantize::{score_value, threshold_q};
+    use falsematch::search::Thresholds;
     for (i, t) in args.thresholds.iter().enumerate() {
         if !(t.is_finite() && (-1.0..=1.0).contains(t)) {
             anyhow::bail!(
@@ -35,8 +37,8 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     } else {
         check_file_target(&args.out, &inputs, OwnFile::Json)?;
     }
-    let (g_rows, cols) = crate::embeddings::npy_shape(&args.gallery)?;
-    let (p_rows, _) = crate::embeddings::npy_shape(&args.probes)?;
+    let (g_rows, cols) = falsematch::import::npy::npy_shape(&args.gallery)?;
+    let (p_rows, _) = falsematch::import::npy::npy_shape(&args.probes)?;
     refuse_beyond_memory(
         &args.gallery.display().to_string(),
         (g_rows as f64 + 2.0 * p_rows as f64) * cols as f64 * 2.0 + 16.0 * 1_048_576.0,
@@ -44,13 +46,13 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     )?;
     let options = RunOptions {
         threads: args.threads.map(usize::from),
-        progress: !args.quiet,
+        progress: progress_bar(!args.quiet),
         ..RunOptions::default()
     };
     let started = std::time::Instant::now();
-    let (gallery, gallery_sha) = crate::run::thread_pool(&options)?
-        .install(|| crate::embeddings::read_npy_hashed(&args.gallery))?;
-    let (probes, probes_sha) = crate::embeddings::read_npy_hashed(&args.probes)?;
+    let (gallery, gallery_sha) = falsematch::pipeline::run::thread_pool(&options)?
+        .install(|| falsematch::import::npy::read_npy_hashed(&args.gallery))?;
+    let (probes, probes_sha) = falsematch::import::npy::read_npy_hashed(&args.probes)?;
     let read_secs = started.elapsed().as_secs_f64();
     if probes.ncols() != gallery.ncols() {
         anyhow::bail!(
@@ -62,7 +64,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
         );
     }
     let (names, groups) = match &args.gallery_groups {
-        Some(path) => crate::embeddings::read_groups(path, gallery.nrows())?,
+        Some(path) => falsematch::import::npy::read_groups(path, gallery.nrows())?,
         None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
     };
     let thresholds = Thresholds {
@@ -70,14 +72,14 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     };
     let k = usize::from(args.k);
     let started = std::time::Instant::now();
-    let tally = crate::run::search_embeddings(
+    let tally = falsematch::pipeline::run::search_embeddings(
         &gallery,
         &groups,
         names.len(),
         &probes,
         k,
         &thresholds,
-        args.precision,
+        Precision::from(args.precision),
         &options,
     )?;
     let search_secs = started.elapsed().as_secs_f64();
@@ -147,8 +149,8 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": gallery_sha},
             "probes": {"rows": probes.nrows(), "sha256": probes_sha},
             "normalized": "every row divided by its L2 norm on load",
-            "score": format!("{}; reported scores are clamped to [-1, 1] (quantization can put a self-match a little above 1), thresholds compare the unclamped integers; candidates break ties by lower gallery index", args.precision.convention()),
-            "precision": args.precision,
+            "score": format!("{}; reported scores are clamped to [-1, 1] (quantization can put a self-match a little above 1), thresholds compare the unclamped integers; candidates break ties by lower gallery index", Precision::from(args.precision).convention()),
+            "precision": Precision::from(args.precision),
             "k": k,
             "thresholds": scores,
             "groups": names,
@@ -164,7 +166,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             probes.nrows(),
             gallery.nrows(),
             gallery.ncols(),
-            args.precision.name(),
+            Precision::from(args.precision).name(),
             args.out.display()
         );
         eprintln!(
@@ -175,7 +177,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
-    use crate::report::evaluation::{EvaluationRecord, InputFile};
+    use falsematch::pipeline::evaluate::{EvaluationRecord, InputFile};
     let mut thresholds = args.thresholds.clone();
     for (i, t) in thresholds.iter().enumerate() {
         if !t.is_finite() || (args.embeddings.is_some() && !(-1.0..=1.0).contains(t)) {
@@ -236,7 +238,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     let (kind, format) = match (&args.embeddings, &args.scores) {
         (Some(e), _) => {
             // The int16 copy of every row, plus gallery and probe copies of it.
-            let (rows, cols) = crate::embeddings::npy_shape(e)?;
+            let (rows, cols) = falsematch::import::npy::npy_shape(e)?;
             refuse_beyond_memory(
                 &e.display().to_string(),
                 rows as f64 * cols as f64 * 4.0 + 16.0 * 1_048_576.0,
@@ -248,7 +250,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
         (None, Some(s)) => {
             inputs.push(InputFile::of("scores", s)?);
             let format = args.format.as_deref().and_then(|f| {
-                crate::import::scores::ScoreFormat::ALL
+                falsematch::import::scores::ScoreFormat::ALL
                     .iter()
                     .find(|(n, _)| *n == f)
                     .map(|x| x.1)
@@ -276,7 +278,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     let run = RunOptions {
         threads: args.threads.map(usize::from),
         max_seconds: args.max_time,
-        progress: !args.quiet,
+        progress: progress_bar(!args.quiet),
         ..RunOptions::default()
     };
     let started = std::time::Instant::now();
@@ -287,6 +289,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
         run.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    let summary = (!args.quiet).then(|| crate::summary::render_evaluation(&evaluation));
+    let summary =
+        (!args.quiet).then(|| falsematch::report::summary::render_evaluation(&evaluation));
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }

@@ -26,11 +26,11 @@ use data::{evaluate, search};
 use model::{calibrate, infer, sweep};
 use runs::{export, merge, run, verify};
 
-use crate::format::count;
-use crate::report::{self, Verdict};
-use crate::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
-use crate::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
 use clap::{Parser, Subcommand};
+use falsematch::format::count;
+use falsematch::pipeline::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
+use falsematch::report::{self, Verdict};
+use falsematch::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -297,4 +297,43 @@ pub(super) fn available_memory_bytes() -> Option<f64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024.0)
+}
+
+/// The progress bar of a command: on stderr when `shown` and stderr is a terminal, otherwise
+/// nowhere.
+fn progress_bar(shown: bool) -> falsematch::progress::ProgressSink {
+    use std::io::IsTerminal;
+    if !shown || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(std::sync::Arc::new(Bar(bar)))
+}
+
+/// An `indicatif` bar as a library [`Progress`](falsematch::progress::Progress) receiver.
+struct Bar(indicatif::ProgressBar);
+
+impl falsematch::progress::Progress for Bar {
+    fn stage(&self, message: &str) {
+        self.0.set_message(message.to_string());
+    }
+    fn set_length(&self, units: u64) {
+        self.0.set_length(units);
+    }
+    fn set_position(&self, done: u64) {
+        self.0.set_position(done);
+    }
+    fn advance(&self, units: u64) {
+        self.0.inc(units);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
-    use crate::calibrate::{GroupTarget, OperatingPoint, SecondPoint, Targets};
+    use falsematch::pipeline::calibrate::{GroupTarget, OperatingPoint, SecondPoint, Targets};
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (scenario, _) = Scenario::load(name)?;
     // Refuse an output that would overwrite the input scenario or a foreign file, before any work.
@@ -18,15 +18,15 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     check_file_target(&args.out, &inputs, OwnFile::CalibratedToml)?;
     let mut score_fit = None;
     let (config, calibration) = if from_data {
-        let options = crate::calibrate::ScoreFitOptions {
-            read: crate::import::scores::ScoreOptions {
+        let options = falsematch::pipeline::calibrate::ScoreFitOptions {
+            read: falsematch::import::scores::ScoreOptions {
                 format: args.format.as_deref().and_then(|f| {
-                    crate::import::scores::ScoreFormat::ALL
+                    falsematch::import::scores::ScoreFormat::ALL
                         .iter()
                         .find(|(n, _)| *n == f)
                         .map(|x| x.1)
                 }),
-                ..crate::import::scores::ScoreOptions::default()
+                ..falsematch::import::scores::ScoreOptions::default()
             },
             group: args.group.clone(),
             fit_down_to: args.fit_down_to,
@@ -36,12 +36,19 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
             (Some(scores), _, metadata) => {
                 let metadata = metadata
                     .as_deref()
-                    .map(crate::import::metadata::Metadata::read)
+                    .map(falsematch::import::metadata::Metadata::read)
                     .transpose()?;
-                crate::calibrate::fit_scores(&scenario, scores, metadata.as_ref(), &options)
+                falsematch::pipeline::calibrate::fit_scores(
+                    &scenario,
+                    scores,
+                    metadata.as_ref(),
+                    &options,
+                )
             }
             (None, Some(embeddings), Some(metadata)) => {
-                crate::calibrate::fit_embeddings(&scenario, embeddings, metadata, &options)
+                falsematch::pipeline::calibrate::fit_embeddings(
+                    &scenario, embeddings, metadata, &options,
+                )
             }
             _ => unreachable!("clap: --embeddings requires --metadata"),
         }
@@ -75,7 +82,7 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
                 }),
             genuine_mean: args.genuine_mean,
         };
-        crate::calibrate::calibrate(&scenario, &targets)
+        falsematch::pipeline::calibrate::calibrate(&scenario, &targets)
     } else {
         // Every point at once: --fmr and --second are points too.
         let mut points: Vec<OperatingPoint> = args
@@ -95,7 +102,7 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
                 fmr: *fmr,
             }));
         }
-        crate::calibrate::fit(
+        falsematch::pipeline::calibrate::fit(
             &scenario,
             &points,
             args.genuine_mean,
@@ -104,9 +111,9 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         )
     }
     .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let mut text = crate::calibrate::to_toml(&config, name, &calibration)?;
+    let mut text = falsematch::pipeline::calibrate::to_toml(&config, name, &calibration)?;
     if let Some(fit) = &score_fit {
-        text = crate::calibrate::score_fit_header(fit) + &text;
+        text = falsematch::pipeline::calibrate::score_fit_header(fit) + &text;
     }
     let out_name = args.out.display().to_string();
     // The written file must load: validate it before writing.
@@ -117,10 +124,10 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     let simulated = if args.check {
         let options = RunOptions {
             threads: args.threads.map(usize::from),
-            progress: !args.quiet,
+            progress: progress_bar(!args.quiet),
             ..RunOptions::default()
         };
-        Some(crate::calibrate::check(
+        Some(falsematch::pipeline::calibrate::check(
             &calibrated,
             &calibration,
             &simulate(&calibrated, &options)?,
@@ -162,14 +169,18 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         )?;
     }
     if let Some(fit) = &score_fit {
-        writeln!(stdout, "\n{}", crate::calibrate::score_fit_table(fit))?;
+        writeln!(
+            stdout,
+            "\n{}",
+            falsematch::pipeline::calibrate::score_fit_table(fit)
+        )?;
     }
     writeln!(stdout, "\nWrote {out_name}")?;
     Ok(())
 }
 
 pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
-    use crate::format::rate;
+    use falsematch::format::rate;
     let big = |x: f64| count(x.round() as u64);
     if let Some(path) = &args.out {
         // Refuse an output that would overwrite the scenario or a foreign file, before any work.
@@ -183,7 +194,7 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
             args.confidence_level
         );
     }
-    let interval = crate::infer::fmr_interval(
+    let interval = falsematch::pipeline::infer::fmr_interval(
         args.candidates,
         args.searches,
         args.archive,
@@ -201,7 +212,7 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "--probe-group: no group {} in {model_name}",
-                    crate::format::quoted(pg)
+                    falsematch::format::quoted(pg)
                 )
             })?,
         None => model
@@ -210,8 +221,8 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
             .position(|g| g.probe_share > 0.0)
             .unwrap_or(0),
     };
-    let dispersed = crate::infer::dispersed_interval(&interval, &model, g);
-    let lv = crate::format::level(args.confidence_level);
+    let dispersed = falsematch::pipeline::infer::dispersed_interval(&interval, &model, g);
+    let lv = falsematch::format::level(args.confidence_level);
     let mut out = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(
@@ -242,11 +253,11 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
             big(e.entries),
             e.threshold,
             e.dispersion,
-            crate::format::mean(e.mean_lower),
-            crate::format::mean(e.mean_upper)
+            falsematch::format::mean(e.mean_lower),
+            falsematch::format::mean(e.mean_upper)
         );
     }
-    let poisson = crate::estimate::interval::poisson_exact(
+    let poisson = falsematch::estimate::interval::poisson_exact(
         args.candidates,
         args.searches,
         args.confidence_level,
@@ -256,19 +267,19 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
         "  {lv} interval {} to {} if every comparison matched independently (Poisson; per-search mean {} to {}): too narrow when people are seen several times",
         rate(interval.lower),
         rate(interval.upper),
-        crate::format::mean(poisson.lower),
-        crate::format::mean(poisson.upper)
+        falsematch::format::mean(poisson.lower),
+        falsematch::format::mean(poisson.upper)
     );
     // Carried elsewhere with the honest interval.
-    let honest = crate::infer::FmrInterval {
+    let honest = falsematch::pipeline::infer::FmrInterval {
         lower: dispersed.lower,
         upper: dispersed.upper,
         ..interval.clone()
     };
-    let elsewhere: Vec<crate::infer::Elsewhere> = args
+    let elsewhere: Vec<falsematch::pipeline::infer::Elsewhere> = args
         .galleries
         .iter()
-        .map(|(name, n)| crate::infer::elsewhere(&honest, name, *n))
+        .map(|(name, n)| falsematch::pipeline::infer::elsewhere(&honest, name, *n))
         .collect();
     for e in &elsewhere {
         let _ = writeln!(
@@ -276,8 +287,8 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
             "  {} ({} detections): {} to {} false candidates per search, FPIR {} to {}",
             e.name,
             big(e.entries),
-            crate::format::mean(e.false_candidates.0),
-            crate::format::mean(e.false_candidates.1),
+            falsematch::format::mean(e.false_candidates.0),
+            falsematch::format::mean(e.false_candidates.1),
             rate(e.fpir.0),
             rate(e.fpir.1)
         );
@@ -285,15 +296,15 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
     let watch = args
         .watchlist
         .zip(args.passers_per_day)
-        .map(|(w, p)| crate::infer::watchlist(&honest, w, p));
+        .map(|(w, p)| falsematch::pipeline::infer::watchlist(&honest, w, p));
     if let Some(w) = &watch {
         let _ = writeln!(
             out,
             "  watchlist of {} people, {} faces a day: {} to {} false alerts a day",
             big(w.size),
             big(w.passers_per_day),
-            crate::format::mean(w.false_alerts_per_day.0),
-            crate::format::mean(w.false_alerts_per_day.1)
+            falsematch::format::mean(w.false_alerts_per_day.0),
+            falsematch::format::mean(w.false_alerts_per_day.1)
         );
     }
     let mut shares = Vec::new();
@@ -337,12 +348,18 @@ pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
         for &t in &args.thresholds {
             let _ = write!(out, "  {t:<12}");
             for &s in &noise {
-                let share = crate::infer::other_share(scenario, g, &args.attribute, t, Some(s));
+                let share = falsematch::pipeline::infer::other_share(
+                    scenario,
+                    g,
+                    &args.attribute,
+                    t,
+                    Some(s),
+                );
                 shares.push(serde_json::json!({"threshold": t, "noise": s, "share": share}));
                 let _ = write!(
                     out,
                     " {:>14}",
-                    share.map_or("-".into(), crate::format::percent)
+                    share.map_or("-".into(), falsematch::format::percent)
                 );
             }
             let _ = writeln!(out);
@@ -385,10 +402,10 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let simulated: u64 = sizes.iter().filter(|&&n| n <= limit).sum();
     let options = RunOptions {
         threads: args.threads.map(usize::from),
-        progress: false,
+        progress: None,
         ..RunOptions::default()
     };
-    let biggest = crate::sweep::resized(
+    let biggest = falsematch::pipeline::sweep::resized(
         &scenario,
         sizes
             .iter()
@@ -406,7 +423,11 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         let mut seconds = 0.0;
         for &n in &sizes {
             if n <= settings.simulate_up_to {
-                seconds += work_estimate(&crate::sweep::resized(&scenario, n)?, &options).seconds;
+                seconds += work_estimate(
+                    &falsematch::pipeline::sweep::resized(&scenario, n)?,
+                    &options,
+                )
+                .seconds;
             }
         }
         if seconds > limit {
@@ -434,7 +455,7 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let quiet = args.quiet;
-    let rows = crate::sweep::sweep(&scenario, &sizes, limit, &options, &mut |n| {
+    let rows = falsematch::pipeline::sweep::sweep(&scenario, &sizes, limit, &options, &mut |n| {
         if !quiet {
             eprintln!("falsematch: N = {}", count(n));
         }

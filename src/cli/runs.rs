@@ -11,11 +11,13 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         threads: args.threads.map(usize::from),
         tile_entries: args.tile_size,
-        progress: !args.quiet,
+        progress: progress_bar(!args.quiet),
         reverse_tiles: false,
         max_seconds: args.max_time,
     };
-    let shard = args.shard.unwrap_or(crate::shard::Shard::WHOLE);
+    let shard = args
+        .shard
+        .unwrap_or(falsematch::pipeline::shard::Shard::WHOLE);
     let out_dir = args.out.clone().unwrap_or_else(|| {
         let base = PathBuf::from("falsematch-out").join(&scenario.config.name);
         match args.shard {
@@ -79,11 +81,12 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
     }
-    let mut part = crate::shard::PartialRun::new(&scenario, &text, shard);
+    let mut part = falsematch::pipeline::shard::PartialRun::new(&scenario, &text, shard);
     if args.resume {
         match std::fs::read(&checkpoint) {
             Ok(bytes) => {
-                let saved = crate::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
+                let saved =
+                    falsematch::pipeline::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
                 saved.check(&scenario, shard, &checkpoint_name)?;
                 if !args.quiet {
                     eprintln!("falsematch: resuming from {checkpoint_name}");
@@ -106,7 +109,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let hooks = AbortHooks::from_env();
     let mut written = 0u64;
-    let mut save = |p: &crate::shard::PartialRun| -> Result<(), crate::run::RunError> {
+    let mut save = |p: &falsematch::pipeline::shard::PartialRun| -> Result<(), falsematch::pipeline::run::RunError> {
         written += 1;
         let bytes = p.to_json();
         if hooks.in_write == Some(written) {
@@ -115,16 +118,15 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = std::fs::write(&partial, &bytes[..bytes.len() / 2]);
             std::process::abort();
         }
-        report::write_file(&checkpoint, &bytes).map_err(|e| {
-            crate::run::RunError::Checkpoint(format!("cannot write the checkpoint: {e}"))
-        })?;
+        report::write_file(&checkpoint, &bytes)
+            .map_err(|e| falsematch::pipeline::run::RunError::Checkpoint(Box::new(e)))?;
         if hooks.after_write == Some(written) {
             // Test hook: a crash right after a checkpoint (tests/shard.rs).
             std::process::abort();
         }
         Ok(())
     };
-    let outcome = crate::run::simulate_part(
+    let outcome = falsematch::pipeline::run::simulate_part(
         &scenario,
         &options,
         part,
@@ -133,7 +135,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     let part = match outcome {
         Ok(part) => part,
-        Err(crate::run::RunError::Part { message, .. }) => {
+        Err(falsematch::pipeline::run::RunError::Part { message, .. }) => {
             anyhow::bail!(
                 "{checkpoint_name}: {message}; the checkpoint cannot be trusted: remove it and run without --resume"
             )
@@ -157,29 +159,29 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let output = crate::run::finish(&scenario, &[part])?;
+    let output = falsematch::pipeline::run::finish(&scenario, &[part])?;
     let _ = std::fs::remove_file(&checkpoint);
-    let results = crate::results::Results::new(&scenario, &output);
+    let results = falsematch::report::results::Results::new(&scenario, &output);
     let bundle = report::build(&scenario, &text, &results, &output.records)?;
     let provenance = report::provenance(
         work.threads,
         options.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    let summary = (!args.quiet).then(|| crate::summary::render(&results));
+    let summary = (!args.quiet).then(|| falsematch::report::summary::render(&results));
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }
 
 pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
     let options = RunOptions {
         threads: args.threads.map(usize::from),
-        progress: !args.quiet,
+        progress: progress_bar(!args.quiet),
         ..RunOptions::default()
     };
     let verdict = report::verify(&args.dir, |recorded| match recorded {
         report::Recorded::Scenario(scenario, text) => {
             let output = simulate(scenario, &options)?;
-            let results = crate::results::Results::new(scenario, &output);
+            let results = falsematch::report::results::Results::new(scenario, &output);
             Ok(report::build(scenario, text, &results, &output.records)?)
         }
         report::Recorded::Evaluation(record) => {
@@ -187,12 +189,12 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
             Ok(report::evaluation::build(record, &evaluation)?)
         }
         report::Recorded::Sweep(scenario, text, settings) => {
-            let rows = crate::sweep::sweep(
+            let rows = falsematch::pipeline::sweep::sweep(
                 scenario,
                 &settings.sizes(),
                 settings.simulate_up_to,
                 &RunOptions {
-                    progress: false,
+                    progress: None,
                     ..options.clone()
                 },
                 &mut |_| {},
@@ -202,7 +204,7 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
             )?)
         }
         report::Recorded::Export(scenario, text) => {
-            let (npy, csv) = crate::import::export::export(scenario)?;
+            let (npy, csv) = falsematch::pipeline::export::export(scenario)?;
             Ok(report::sweep::export_bundle(scenario, text, npy, csv))
         }
     })?;
@@ -230,12 +232,12 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     }
     let values =
         (scenario.config.gallery.detections + scenario.n_probes() as u64) * scenario.dim as u64;
-    if values > crate::import::export::MAX_EXPORT_VALUES {
+    if values > falsematch::pipeline::export::MAX_EXPORT_VALUES {
         anyhow::bail!(
             "{name}: the export would hold {} float32 values ({} MiB), more than the {} MiB allowed; lower gallery.detections",
             count(values),
             count((values * 4) >> 20),
-            count((crate::import::export::MAX_EXPORT_VALUES * 4) >> 20)
+            count((falsematch::pipeline::export::MAX_EXPORT_VALUES * 4) >> 20)
         );
     }
     let out = args.out.unwrap_or_else(|| {
@@ -244,7 +246,7 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     // Refuse an unusable output before the work, not after it.
     report::check_target(&out)?;
     let started = std::time::Instant::now();
-    let (npy, csv) = crate::import::export::export(&scenario)?;
+    let (npy, csv) = falsematch::pipeline::export::export(&scenario)?;
     let bundle = report::sweep::export_bundle(&scenario, &text, npy, csv);
     let provenance = report::provenance(
         rayon::current_num_threads(),
@@ -301,7 +303,7 @@ fn check_part_target(path: &std::path::Path) -> anyhow::Result<()> {
     }
     if path.exists() {
         let bytes = std::fs::read(path)?;
-        if crate::shard::PartialRun::from_json(&bytes, "").is_err() {
+        if falsematch::pipeline::shard::PartialRun::from_json(&bytes, "").is_err() {
             anyhow::bail!(
                 "{}: exists and is not a falsematch part file; choose another --out or remove it",
                 path.display()
@@ -318,7 +320,7 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{file}: cannot read: {e}"))?;
         parts.push((
             file.clone(),
-            crate::shard::PartialRun::from_json(&bytes, &file)?,
+            falsematch::pipeline::shard::PartialRun::from_json(&bytes, &file)?,
         ));
     }
     let (first_file, first) = &parts[0];
@@ -366,9 +368,10 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
     report::check_target(&out_dir)?;
     let started = std::time::Instant::now();
     let files: Vec<String> = parts.iter().map(|(f, _)| f.clone()).collect();
-    let parts: Vec<crate::shard::PartialRun> = parts.into_iter().map(|(_, p)| p).collect();
-    let output = crate::run::finish(&scenario, &parts).map_err(|e| match e {
-        crate::run::RunError::Part { shard, message, .. } => {
+    let parts: Vec<falsematch::pipeline::shard::PartialRun> =
+        parts.into_iter().map(|(_, p)| p).collect();
+    let output = falsematch::pipeline::run::finish(&scenario, &parts).map_err(|e| match e {
+        falsematch::pipeline::run::RunError::Part { shard, message, .. } => {
             let file = parts
                 .iter()
                 .zip(&files)
@@ -378,13 +381,13 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         }
         other => other.into(),
     })?;
-    let results = crate::results::Results::new(&scenario, &output);
+    let results = falsematch::report::results::Results::new(&scenario, &output);
     let bundle = report::build(&scenario, &text, &results, &output.records)?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         0,
         started.elapsed().as_secs_f64(),
     );
-    let summary = (!args.quiet).then(|| crate::summary::render(&results));
+    let summary = (!args.quiet).then(|| falsematch::report::summary::render(&results));
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }

@@ -33,8 +33,9 @@ pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 pub use slice::{Search, Simulated, slice};
 
+use crate::quantize::score_value;
 use crate::scenario::{Scenario, Threshold};
-use crate::search::{Thresholds, score_value};
+use crate::search::Thresholds;
 use serde::Serialize;
 
 /// False candidates of one candidate group.
@@ -338,7 +339,7 @@ impl Plan {
             q: self
                 .thresholds
                 .iter()
-                .map(|t| crate::search::threshold_q(t.score))
+                .map(|t| crate::quantize::threshold_q(t.score))
                 .collect(),
         }
     }

@@ -8,7 +8,8 @@
 //! rank of the mate (identity) = 1 + #(non-mates scoring >= the best mate score)
 //! ```
 
-use crate::search::{Mate, score_value};
+use crate::quantize::score_value;
+use crate::search::Mate;
 use crate::tally::{Candidate, Tally};
 use serde::Serialize;
 

@@ -4,8 +4,8 @@
 
 use super::interval::{Bounds, Estimate, percentile_interval};
 use super::{CandidateGroupCount, DetPoint, Plan, ProbeRecord, SliceEstimates, ThresholdRow};
+use crate::quantize::score_value;
 use crate::rng::{Domain, StreamKey};
-use crate::search::score_value;
 use rayon::prelude::*;
 
 /// One search as the identification estimates see it, whether simulated (integer scores) or
@@ -68,7 +68,7 @@ impl Search for Simulated<'_> {
         (self.record.max_nonmate > i32::MIN).then(|| score_value(self.record.max_nonmate))
     }
     fn misses_at_score(&self, r: u64, score: f64) -> bool {
-        self.record.misses(r, crate::search::threshold_q(score))
+        self.record.misses(r, crate::quantize::threshold_q(score))
     }
 }
 

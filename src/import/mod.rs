@@ -1,7 +1,6 @@
 //! Imported data: score files and embeddings with their metadata.
-pub mod evaluate;
-pub mod export;
 pub mod metadata;
+pub mod npy;
 pub mod scores;
 pub mod spill;
 

@@ -2,7 +2,7 @@
 //! that a target may be replaced, and `verify` (files against the manifest, then against a
 //! fresh run).
 
-use super::{Bundle, Job, MANIFEST, Manifest, PROVENANCE, ReportError, evaluation};
+use super::{Bundle, Job, MANIFEST, Manifest, PROVENANCE, ReportError};
 use crate::scenario::{Scenario, sha256_hex};
 use std::path::{Path, PathBuf};
 
@@ -228,10 +228,10 @@ pub enum VerifyError {
     Scenario(#[from] crate::scenario::ScenarioError),
     /// The re-run failed.
     #[error(transparent)]
-    Run(#[from] crate::run::RunError),
+    Run(#[from] crate::pipeline::run::RunError),
     /// The re-run of a sweep failed.
     #[error(transparent)]
-    Sweep(#[from] crate::sweep::SweepError),
+    Sweep(#[from] crate::pipeline::sweep::SweepError),
     /// An input file of a recorded evaluation cannot be read.
     #[error(
         "{path}: cannot read this input of the recorded evaluation ({message}); verify needs the data files at the paths recorded in {MANIFEST}"
@@ -244,7 +244,7 @@ pub enum VerifyError {
     },
     /// The re-run of an evaluation failed.
     #[error(transparent)]
-    Evaluate(#[from] crate::import::evaluate::EvaluateError),
+    Evaluate(#[from] crate::pipeline::evaluate::EvaluateError),
     /// Rendering failed.
     #[error(transparent)]
     Report(#[from] ReportError),
@@ -255,7 +255,7 @@ pub enum Recorded<'a> {
     /// A simulated run: the scenario (seed set) and its text.
     Scenario(&'a Scenario, &'a str),
     /// An evaluation of imported data.
-    Evaluation(&'a evaluation::EvaluationRecord),
+    Evaluation(&'a crate::pipeline::evaluate::EvaluationRecord),
     /// A sweep of the scenario (seed set) over gallery size.
     Sweep(&'a Scenario, &'a str, &'a super::sweep::SweepSettings),
     /// An export of the scenario's (seed set) gallery and probes.
@@ -326,7 +326,14 @@ pub fn verify(
             for input in &mut record.inputs {
                 input.locate(dir);
             }
-            if let Some(changed) = record.changed_input()? {
+            let changed = record.changed_input().map_err(|e| match e {
+                crate::import::ImportError::File { file, message }
+                | crate::import::ImportError::Row { file, message, .. } => VerifyError::Input {
+                    path: file,
+                    message,
+                },
+            })?;
+            if let Some(changed) = changed {
                 return Ok(Verdict::Differs(changed));
             }
             rerun(Recorded::Evaluation(&record))?

@@ -17,6 +17,8 @@ mod folder;
 pub mod html;
 pub mod markdown;
 pub mod plots;
+pub mod results;
+pub mod summary;
 pub mod sweep;
 pub mod tables;
 
@@ -26,7 +28,7 @@ pub use folder::{
 };
 
 use crate::estimate::ProbeRecord;
-use crate::results::Results;
+use crate::report::results::Results;
 use crate::scenario::{Scenario, sha256_hex};
 use document::{FigureRef, ReportInput};
 use plots::{Bar, IntervalPoint, Marker};
@@ -96,7 +98,7 @@ pub struct Manifest {
     pub model: Option<serde_json::Value>,
     /// The data and settings of an evaluation of imported data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation: Option<evaluation::EvaluationRecord>,
+    pub evaluation: Option<crate::pipeline::evaluate::EvaluationRecord>,
     /// What the folder holds when it is not a run's report: a sweep or an export of the
     /// recorded scenario (absent for runs and evaluations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +139,24 @@ impl Bundle {
 pub fn git_commit() -> Option<String> {
     let commit = env!("FALSEMATCH_GIT_COMMIT");
     (!commit.is_empty()).then(|| commit.to_string())
+}
+
+/// Renders every file of the bundle of a finished run: its results (see
+/// [`Results::new`]) and everything [`build`] makes from them.
+///
+/// # Errors
+/// [`ReportError`] when a plot cannot be drawn.
+pub fn run_bundle(
+    scenario: &Scenario,
+    scenario_text: &str,
+    output: &crate::pipeline::run::RunOutput,
+) -> Result<Bundle, ReportError> {
+    build(
+        scenario,
+        scenario_text,
+        &Results::new(scenario, output),
+        &output.records,
+    )
 }
 
 /// Renders every file of the bundle of a run from its results and per-search records.
@@ -274,7 +294,7 @@ fn figures(
     let steps = 200;
     for i in 0..=steps {
         let t = lo + (hi - lo) * f64::from(i) / f64::from(steps);
-        let q = crate::search::threshold_q(t.clamp(-1.0, 1.0));
+        let q = crate::quantize::threshold_q(t.clamp(-1.0, 1.0));
         let above = maxima.len() - maxima.partition_point(|&m| m < q);
         curve.push((t, above as f64 / n));
     }

@@ -10,8 +10,8 @@
 use super::{Bundle, FileRecord, Job, MANIFEST, Manifest, ReportError, ScenarioRecord, ToolInfo};
 use crate::estimate::Estimate;
 use crate::format::{count, mean, rate};
+use crate::pipeline::sweep::SweepRow;
 use crate::scenario::{Scenario, sha256_hex};
-use crate::sweep::SweepRow;
 use serde::{Deserialize, Serialize};
 
 /// The settings of a sweep, as recorded in its manifest.
@@ -30,7 +30,7 @@ pub struct SweepSettings {
 impl SweepSettings {
     /// The gallery sizes of the sweep.
     pub fn sizes(&self) -> Vec<u64> {
-        crate::sweep::sizes(self.from, self.to, self.per_decade)
+        crate::pipeline::sweep::sizes(self.from, self.to, self.per_decade)
     }
 }
 

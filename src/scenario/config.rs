@@ -311,8 +311,11 @@ pub struct SearchConfig {
     /// Number format of the search: `int16` (default, exact to 9.3e-10) or `int8` (about twice
     /// as fast; at d = 512 scores move by about 5e-4 typically, up to about 2e-3). Both are
     /// bit-for-bit reproducible.
-    #[serde(default, skip_serializing_if = "crate::search::Precision::is_default")]
-    pub precision: crate::search::Precision,
+    #[serde(
+        default,
+        skip_serializing_if = "crate::quantize::Precision::is_default"
+    )]
+    pub precision: crate::quantize::Precision,
 }
 
 fn default_k() -> usize {
@@ -323,7 +326,7 @@ impl Default for SearchConfig {
     fn default() -> Self {
         Self {
             candidate_list_length: default_k(),
-            precision: crate::search::Precision::default(),
+            precision: crate::quantize::Precision::default(),
         }
     }
 }

@@ -14,12 +14,12 @@
 //! Invariants: the kernel never allocates per comparison; mate detections are excluded from
 //! every non-mate count; ties count against the mate (pessimistic rank).
 
-use crate::population::{GalleryLayout, Population, QUANT_SCALE, Tile};
+use crate::population::{GalleryLayout, Population, Tile};
+use crate::quantize::{Precision, threshold_q};
 use crate::rng::{Domain, StreamKey};
 use crate::scenario::Scenario;
 use crate::tally::{Candidate, ClusterSums, ProbeTally, Tally};
 use ndarray::Array2;
-use serde::{Deserialize, Serialize};
 
 mod int16;
 pub mod int8;
@@ -27,78 +27,6 @@ mod probes;
 
 pub use int16::{Kernel, dot};
 pub use probes::{Mate, NoEnrolledIdentity, ProbeSet};
-
-/// The number format of a search: every path of a format gives the same integers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// int16 components, exact i32 dot products (the default; resolution 9.3e-10).
-    #[default]
-    Int16,
-    /// int8 components with a per-vector scale: about twice as fast; at d = 512 scores move by
-    /// about 5e-4 typically and by up to about 2e-3 (1.9e-3 seen over 10^7 candidates).
-    Int8,
-}
-
-impl Precision {
-    /// True for the default format (left out of serialized scenarios, so that their bytes do
-    /// not change).
-    pub fn is_default(&self) -> bool {
-        *self == Precision::Int16
-    }
-
-    /// The name used in scenarios and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Int16 => "int16",
-            Precision::Int8 => "int8",
-        }
-    }
-
-    /// How scores are computed, for reports.
-    pub fn convention(self) -> &'static str {
-        match self {
-            Precision::Int16 => {
-                "cosine of int16-quantized unit embeddings (round(32767 x)), exact integer dot product divided by 32767^2"
-            }
-            Precision::Int8 => {
-                "cosine of int8-requantized unit embeddings: q = round(32767 x), f = max|q|/127, Q = round(q/f); score = round_even(f32(Q_p . Q_x) f_p f_x) / 32767^2 (exact int8 dot product, two IEEE single-precision multiplications)"
-            }
-        }
-    }
-
-    /// The largest score change quantization can cause for unit vectors of dimension `d`.
-    pub fn max_quantization_error(self, d: usize) -> f64 {
-        let d = d as f64;
-        let int16 = 0.5 * d.sqrt() / QUANT_SCALE;
-        match self {
-            Precision::Int16 => int16,
-            // Each component moves by at most f/2 <= 1/254 (plus the int16 step): through
-            // Cauchy-Schwarz, 2 sqrt(d)/254 + d/254^2.
-            Precision::Int8 => int16 + 2.0 * d.sqrt() / 254.0 + d / (254.0 * 254.0),
-        }
-    }
-}
-
-/// The score value of an integer score.
-pub fn score_value(q: i32) -> f64 {
-    f64::from(q) / (QUANT_SCALE * QUANT_SCALE)
-}
-
-/// The least integer score whose value is >= `threshold`.
-pub fn threshold_q(threshold: f64) -> i32 {
-    let scale2 = QUANT_SCALE * QUANT_SCALE;
-    let mut q = (threshold * scale2)
-        .ceil()
-        .clamp(-(scale2 + 1.0), scale2 + 1.0) as i32;
-    while score_value(q - 1) >= threshold {
-        q -= 1;
-    }
-    while score_value(q) < threshold {
-        q += 1;
-    }
-    q
-}
 
 /// What the kernel needs to know about thresholds, precomputed once.
 #[derive(Clone, Debug)]
@@ -689,13 +617,6 @@ mod tests {
             if exact.abs() < i64::from(i32::MAX) / 2 && a.iter().zip(&b).map(|(&x, &y)| (i64::from(x) * i64::from(y)).abs()).sum::<i64>() < i64::from(i32::MAX) {
                 prop_assert_eq!(i64::from(dot(&a, &b)), exact);
             }
-        }
-
-        #[test]
-        fn threshold_q_is_the_least_integer_reaching_the_threshold(t in -1.0f64..=1.0) {
-            let q = threshold_q(t);
-            prop_assert!(score_value(q) >= t);
-            prop_assert!(score_value(q - 1) < t);
         }
     }
 

@@ -43,12 +43,12 @@ pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
             group
                 .direction
                 .iter()
-                .map(|u| f64::from(crate::population::quantize(signal * u)))
+                .map(|u| f64::from(crate::quantize::quantize(signal * u)))
                 .collect()
         };
         let pa = coords(a, law.probe.noise_min);
         let pb = coords(b, law.entry.noise_min);
-        let scale = crate::population::QUANT_SCALE * crate::population::QUANT_SCALE;
+        let scale = crate::quantize::QUANT_SCALE * crate::quantize::QUANT_SCALE;
         law.group_term = Some(pa.iter().zip(&pb).map(|(x, y)| x * y).sum::<f64>() / scale);
     }
     law

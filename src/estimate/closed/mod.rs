@@ -297,7 +297,7 @@ pub fn closed_form_check(
                 e_sel += k as f64 * s;
                 e_people += k as f64 * p;
                 n += k;
-                let q = crate::search::threshold_q(threshold.score);
+                let q = crate::quantize::threshold_q(threshold.score);
                 hits += searches.iter().filter(|r| r.max_nonmate >= q).count() as u64;
                 total += searches
                     .iter()

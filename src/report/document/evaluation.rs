@@ -5,8 +5,8 @@ use super::results::{fairness_blocks, threshold_table};
 use super::{Block, Document, FigureRef, cell, spoken, with_ci};
 use crate::estimate::verification::VerificationSlice;
 use crate::format::{count, level, mean, rate};
-use crate::import::evaluate::Evaluation;
-use crate::report::evaluation::{CONVENTIONS, EvaluationRecord};
+use crate::pipeline::evaluate::Evaluation;
+use crate::pipeline::evaluate::{CONVENTIONS, EvaluationRecord};
 
 /// Builds the report of an evaluation.
 pub fn build(

@@ -10,7 +10,7 @@ mod results;
 
 use crate::estimate::{Estimate, ProbeRecord, SliceEstimates};
 use crate::format::{count, mean, percent, rate, share};
-use crate::results::Results;
+use crate::report::results::Results;
 use crate::scenario::Scenario;
 use results::results;
 

@@ -8,8 +8,8 @@ fuzz_target!(|data: &[u8]| {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(data).unwrap();
     let path = file.path();
-    let shape = falsematch::embeddings::npy_shape(path);
-    match falsematch::embeddings::read_npy_hashed(path) {
+    let shape = falsematch::import::npy::npy_shape(path);
+    match falsematch::import::npy::read_npy_hashed(path) {
         Ok((rows, _)) => {
             let (r, c) = shape.expect("a file that reads has a shape");
             assert_eq!(rows.dim(), (r, c));

@@ -3,9 +3,9 @@
 //! that the count checks behind the digest are reached. Either way: refused with an error, or
 //! merged into an output whose counts are possible; never a panic.
 #![no_main]
-use falsematch::run::finish;
+use falsematch::pipeline::run::finish;
 use falsematch::scenario::Scenario;
-use falsematch::shard::PartialRun;
+use falsematch::pipeline::shard::PartialRun;
 use libfuzzer_sys::fuzz_target;
 
 const SCENARIO: &str = include_str!("../part.toml");

@@ -11,14 +11,14 @@
 //! nothing here writes files.
 
 use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, records};
+use crate::pipeline::shard::{PartialRun, ReplicatePart, Shard};
 use crate::population::{GalleryLayout, Population, Tile};
+use crate::progress::{Progress, ProgressSink, report};
+use crate::quantize::Precision;
 use crate::scenario::Scenario;
-use crate::search::{NoEnrolledIdentity, Precision, ProbeSet, Thresholds, search_tile};
-use crate::shard::{PartialRun, ReplicatePart, Shard};
+use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
 use crate::tally::Tally;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use std::io::IsTerminal;
 
 /// Default tile size, in gallery entries.
 pub const DEFAULT_TILE_ENTRIES: u64 = 4096;
@@ -30,8 +30,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Gallery entries per tile (rounded to whole identity blocks).
     pub tile_entries: u64,
-    /// Show a progress bar on stderr (only when stderr is a terminal).
-    pub progress: bool,
+    /// Where progress is reported (None: nowhere).
+    pub progress: ProgressSink,
     /// Process tiles in reverse order (tests use it to show order does not matter).
     pub reverse_tiles: bool,
     /// Refuse work estimated to take longer than this many seconds (evaluations check their
@@ -44,7 +44,7 @@ impl Default for RunOptions {
         Self {
             threads: None,
             tile_entries: DEFAULT_TILE_ENTRIES,
-            progress: false,
+            progress: None,
             reverse_tiles: false,
             max_seconds: None,
         }
@@ -57,12 +57,20 @@ pub enum RunError {
     /// A mated probe found no enrolled identity of its group.
     #[error(transparent)]
     NoEnrolledIdentity(#[from] NoEnrolledIdentity),
-    /// Parts to merge do not cover the gallery exactly once.
-    #[error("{0}")]
-    Coverage(String),
+    /// Parts to merge do not cover the gallery exactly once: `blocks` of `replicate` are in no
+    /// part (`twice` false) or in two (`twice` true).
+    #[error("replicate {replicate}: identity blocks {}..{} are in {}", blocks.start, blocks.end, if *twice { "two parts; give each shard once" } else { "no part; a shard is missing or unfinished" })]
+    Coverage {
+        /// The replicate.
+        replicate: u32,
+        /// The identity blocks concerned.
+        blocks: std::ops::Range<u64>,
+        /// True when the blocks are in two parts, false when in none.
+        twice: bool,
+    },
     /// A checkpoint could not be written.
-    #[error("{0}")]
-    Checkpoint(String),
+    #[error("cannot write the checkpoint: {0}")]
+    Checkpoint(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A part or checkpoint read back holds counts its blocks cannot hold.
     #[error("{}/{}{}: {message}", shard.index, shard.count, if *.checkpoint { " (checkpoint)" } else { "" })]
     Part {
@@ -234,10 +242,10 @@ pub fn simulate_part(
     let n_thresholds = thresholds.q.len();
     let n_groups = scenario.n_groups();
     let replicates = scenario.config.replicates;
-    let bar = progress_bar(options.progress);
+    let bar = report(&options.progress);
     for replicate in 0..replicates {
         let population = Population::new(scenario, replicate);
-        bar.set_message(format!(
+        bar.stage(&format!(
             "replicate {}/{replicates}: laying out gallery",
             replicate + 1
         ));
@@ -290,7 +298,7 @@ pub fn simulate_part(
         if part.replicates[at].blocks.is_empty() {
             part.replicates[at].tally = empty();
         }
-        bar.set_message(format!("replicate {}/{replicates}", replicate + 1));
+        bar.stage(&format!("replicate {}/{replicates}", replicate + 1));
         for batch in tiles.chunks(batch_tiles.max(1)) {
             let tally = pool.install(|| {
                 search_tiles(
@@ -299,7 +307,7 @@ pub fn simulate_part(
                     &probes,
                     &thresholds,
                     empty,
-                    &bar,
+                    bar,
                 )
             });
             let r = &mut part.replicates[at];
@@ -310,7 +318,7 @@ pub fn simulate_part(
             on_batch(&part)?;
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok(part)
 }
 
@@ -355,24 +363,20 @@ pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, Ru
         let mut at = 0;
         for &(a, b) in &pieces {
             if a != at {
-                return Err(RunError::Coverage(if a > at {
-                    format!(
-                        "replicate {replicate}: identity blocks {at}..{a} are in no part; a shard is missing or unfinished"
-                    )
-                } else {
-                    format!(
-                        "replicate {replicate}: identity blocks {a}..{} are in two parts; give each shard once",
-                        at.min(b)
-                    )
-                }));
+                return Err(RunError::Coverage {
+                    replicate,
+                    blocks: if a > at { at..a } else { a..at.min(b) },
+                    twice: a < at,
+                });
             }
             at = b;
         }
         if at != layout.n_blocks() {
-            return Err(RunError::Coverage(format!(
-                "replicate {replicate}: identity blocks {at}..{} are in no part; a shard is missing or unfinished",
-                layout.n_blocks()
-            )));
+            return Err(RunError::Coverage {
+                replicate,
+                blocks: at..layout.n_blocks(),
+                twice: false,
+            });
         }
         let tally =
             tally.unwrap_or_else(|| Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts));
@@ -407,7 +411,7 @@ fn check_part(
     thresholds: &Thresholds,
     mates: &[usize],
 ) -> Result<(), RunError> {
-    let bounds = crate::shard::PartBounds {
+    let bounds = crate::pipeline::shard::PartBounds {
         k: scenario.k(),
         thresholds_q: &thresholds.q,
         n_groups: scenario.n_groups(),
@@ -424,7 +428,7 @@ fn check_part(
 }
 
 /// The worker pool of a run (`--threads`, or one worker per core).
-pub(crate) fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> {
+pub fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
@@ -444,7 +448,7 @@ fn search_tiles<U: Sync>(
     probes: &ProbeSet,
     thresholds: &Thresholds,
     empty: impl Fn() -> Tally + Sync + Send,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
 ) -> Tally {
     units
         .par_iter()
@@ -452,28 +456,12 @@ fn search_tiles<U: Sync>(
             || (empty(), Vec::new()),
             |(mut acc, mut scores), unit| {
                 search_tile(&tile_of(unit), probes, thresholds, &mut acc, &mut scores);
-                bar.inc(1);
+                bar.advance(1);
                 (acc, scores)
             },
         )
         .map(|(acc, _)| acc)
         .reduce(&empty, Tally::merge)
-}
-
-/// A progress bar on stderr, hidden unless enabled and stderr is a terminal. Its length (in
-/// tiles) is set once the first gallery is laid out.
-fn progress_bar(enabled: bool) -> ProgressBar {
-    if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 /// Searches imported probes against an imported gallery (both quantized rows; each gallery row
@@ -534,9 +522,9 @@ pub fn search_gallery(
         ranges.push(start..end);
         start = end;
     }
-    let bar = progress_bar(options.progress);
+    let bar = report(&options.progress);
     bar.set_length(ranges.len() as u64);
-    bar.set_message("searching");
+    bar.stage("searching");
     let mate_counts = probes.mate_counts();
     let empty = || Tally::new(k, thresholds.q.len(), n_groups, &mate_counts);
     let tile_of = |range: &std::ops::Range<usize>| {
@@ -555,7 +543,7 @@ pub fn search_gallery(
             identities_per_group,
         }
     };
-    let tally = pool.install(|| search_tiles(&ranges, tile_of, probes, thresholds, empty, &bar));
-    bar.finish_and_clear();
+    let tally = pool.install(|| search_tiles(&ranges, tile_of, probes, thresholds, empty, bar));
+    bar.finish();
     Ok(tally)
 }

@@ -11,7 +11,7 @@
 //! Invariants: the whole float matrix is never held in memory (only the int16 copy); every error
 //! names the file and, for bad values, the row.
 
-use crate::population::quantize;
+use crate::quantize::quantize;
 use ndarray::Array2;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -415,7 +415,7 @@ pub fn read_groups(path: &Path, rows: usize) -> Result<(Vec<String>, Vec<u16>), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::population::QUANT_SCALE;
+    use crate::quantize::QUANT_SCALE;
 
     fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
         std::fs::write(path, npy_bytes(rows, cols, data)).unwrap();

@@ -12,13 +12,19 @@
 //! (tests/import.rs checks that exported synthetic data gives the synthetic run's estimates);
 //! nothing here writes files.
 
-use super::ImportError;
-use super::metadata::{Metadata, Role};
-use super::scores::{ScoreData, ScoreFormat, ScoreOptions, ScoredProbe, Skipped, read_scores};
+mod record;
+
+pub use record::{CONVENTIONS, EvaluationConventions, EvaluationRecord, InputFile};
+
 use crate::estimate::fairness::{FairnessRow, GroupRates};
 use crate::estimate::verification::{VerificationSlice, verification};
 use crate::estimate::{Estimates, Plan, ReplicateOutcome, Search, estimate, records, slice};
-use crate::run::{RunError, RunOptions, search_gallery};
+use crate::import::ImportError;
+use crate::import::metadata::{Metadata, Role};
+use crate::import::scores::{
+    ScoreData, ScoreFormat, ScoreOptions, ScoredProbe, Skipped, read_scores,
+};
+use crate::pipeline::run::{RunError, RunOptions, search_gallery};
 use crate::scenario::Threshold;
 use crate::search::{Mate, ProbeSet, dot};
 use serde::Serialize;
@@ -33,7 +39,7 @@ pub enum EvaluateError {
     Import(#[from] ImportError),
     /// A bad embedding file.
     #[error(transparent)]
-    Embeddings(#[from] crate::embeddings::EmbeddingError),
+    Embeddings(#[from] crate::import::npy::EmbeddingError),
     /// The search could not run.
     #[error(transparent)]
     Run(#[from] RunError),
@@ -54,7 +60,7 @@ pub enum EvaluateError {
 /// Refuses an evaluation whose bootstrap would exceed `o.run.max_seconds`.
 fn check_time(o: &EvaluateOptions, searches: u64, groups: usize) -> Result<(), EvaluateError> {
     let threads = o.run.threads.unwrap_or_else(rayon::current_num_threads);
-    let seconds = crate::run::bootstrap_seconds(
+    let seconds = crate::pipeline::run::bootstrap_seconds(
         o.bootstrap_draws,
         searches,
         o.thresholds.len(),
@@ -167,7 +173,7 @@ pub fn evaluate_embeddings(
     o: &EvaluateOptions,
 ) -> Result<Evaluation, EvaluateError> {
     let meta = Metadata::read(metadata)?;
-    let all = crate::embeddings::read_npy(embeddings)?;
+    let all = crate::import::npy::read_npy(embeddings)?;
     let file_err = |file: &Path, message: String| ImportError::File {
         file: file.display().to_string(),
         message,

@@ -12,9 +12,10 @@
 //! Invariants: `falsematch evaluate` on these files gives the estimates of `falsematch run` on
 //! the scenario's first replicate (tests/import.rs).
 
-use crate::embeddings::npy_bytes;
-use crate::population::{GalleryLayout, Population, QUANT_SCALE};
-use crate::run::RunError;
+use crate::import::npy::npy_bytes;
+use crate::pipeline::run::RunError;
+use crate::population::{GalleryLayout, Population};
+use crate::quantize::QUANT_SCALE;
 use crate::scenario::Scenario;
 use crate::search::ProbeSet;
 
@@ -45,7 +46,7 @@ pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
     };
     write(&mut meta, ["subject", "role", "id", "group"]);
     let scale = QUANT_SCALE as f32;
-    for blocks in layout.tiles(crate::run::DEFAULT_TILE_ENTRIES) {
+    for blocks in layout.tiles(crate::pipeline::run::DEFAULT_TILE_ENTRIES) {
         let tile = layout.generate(&population, blocks);
         data.extend(tile.embeddings.iter().map(|&q| f32::from(q) / scale));
         for j in 0..tile.len() {

@@ -111,11 +111,73 @@ impl Calibration {
 
 /// Why calibration failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CalibrateError(pub String);
+pub enum CalibrateError {
+    /// A target, point or option is out of range or names nothing in the scenario (what is
+    /// wrong and what is allowed).
+    #[error("{0}")]
+    Input(String),
+    /// The model cannot reach the targets anywhere in its parameter ranges (which target, how
+    /// close it came, what to change).
+    #[error("{0}")]
+    Unreachable(String),
+    /// A score or metadata file could not be read (file and line named).
+    #[error(transparent)]
+    Data(#[from] crate::import::ImportError),
+    /// An embeddings file could not be read.
+    #[error(transparent)]
+    Embeddings(#[from] crate::import::npy::EmbeddingError),
+    /// A temporary score file could not be written or read back.
+    #[error("{what}: {source}")]
+    TemporaryFile {
+        /// The file and what was being done.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The calibrated configuration could not be written as TOML.
+    #[error("cannot write TOML: {0}")]
+    Toml(#[from] toml::ser::Error),
+}
 
+impl CalibrateError {
+    /// The same error with the file name `from` shown as `to` wherever it is named (a temporary
+    /// file stands for the file the user gave).
+    pub fn renamed(self, from: &str, to: &str) -> Self {
+        use crate::import::ImportError;
+        let r = |s: String| s.replace(from, to);
+        match self {
+            Self::Input(m) => Self::Input(r(m)),
+            Self::Unreachable(m) => Self::Unreachable(r(m)),
+            Self::Data(ImportError::File { file, message }) => Self::Data(ImportError::File {
+                file: r(file),
+                message: r(message),
+            }),
+            Self::Data(ImportError::Row {
+                file,
+                line,
+                message,
+            }) => Self::Data(ImportError::Row {
+                file: r(file),
+                line,
+                message: r(message),
+            }),
+            Self::TemporaryFile { what, source } => Self::TemporaryFile {
+                what: r(what),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// A bad target, point or option.
 pub(crate) fn err(message: impl Into<String>) -> CalibrateError {
-    CalibrateError(message.into())
+    CalibrateError::Input(message.into())
+}
+
+/// Targets the model cannot reach.
+pub(crate) fn unreachable(message: impl Into<String>) -> CalibrateError {
+    CalibrateError::Unreachable(message.into())
 }
 
 /// How far (in ln FMR) the second point may stay from its target when the best d_eff is at an
@@ -152,12 +214,12 @@ pub(crate) fn solve_rho(
     let name = &scenario.groups[g].name;
     let (lo_fmr, hi_fmr) = (fmr(0.0), fmr(MAX_RHO));
     if target < lo_fmr {
-        return Err(err(format!(
+        return Err(unreachable(format!(
             "group `{name}`: FMR {target:e} at {threshold} is below what the model gives with rho = 0 ({lo_fmr:.3e}) at d_eff = {d_eff}; raise the effective dimension or lower the threshold"
         )));
     }
     if target > hi_fmr {
-        return Err(err(format!(
+        return Err(unreachable(format!(
             "group `{name}`: FMR {target:e} at {threshold} is above what the model gives with rho = {MAX_RHO} ({hi_fmr:.3e}); lower the effective dimension or the capture noise"
         )));
     }
@@ -288,7 +350,7 @@ pub fn calibrate(
             })
             .collect();
         if usable.is_empty() {
-            return Err(err(format!(
+            return Err(unreachable(format!(
                 "group `{}`: FMR {:e} at {} is out of reach at every d_eff from 2 to {max_deff}",
                 second.group, first.fmr, targets.threshold
             )));
@@ -312,7 +374,7 @@ pub fn calibrate(
                     .min_by(|a, b| a.1.total_cmp(&b.1))
                     .map(|(j, _)| coarse[j]);
                 let Some(best) = best else {
-                    return Err(err(format!(
+                    return Err(unreachable(format!(
                         "group `{}`: the first target is out of reach at every d_eff",
                         second.group
                     )));
@@ -322,10 +384,10 @@ pub fn calibrate(
                     .filter_map(|i| gap(usable[i]).map(|g| (i, g)))
                     .min_by(|a, b| a.1.abs().total_cmp(&b.1.abs()));
                 let Some((i, g)) = local else {
-                    return Err(err("no usable effective dimension"));
+                    return Err(unreachable("no usable effective dimension"));
                 };
                 if g.abs() > SECOND_POINT_TOLERANCE {
-                    return Err(err(format!(
+                    return Err(unreachable(format!(
                         "group `{}`: no effective dimension from 2 to {max_deff} gives FMR {:e} at {} together with {:e} at {} (closest: {:.3e} at d_eff = {}); the two points disagree with this model's tail",
                         second.group,
                         first.fmr,
@@ -439,7 +501,7 @@ pub struct Simulated {
 pub fn check(
     scenario: &Scenario,
     calibration: &Calibration,
-    output: &crate::run::RunOutput,
+    output: &crate::pipeline::run::RunOutput,
 ) -> Vec<Option<Simulated>> {
     let z95 = crate::special::normal_quantile(0.975);
     calibration
@@ -498,7 +560,7 @@ pub fn to_toml(
     from: &str,
     calibration: &Calibration,
 ) -> Result<String, CalibrateError> {
-    let body = toml::to_string(config).map_err(|e| err(format!("cannot write TOML: {e}")))?;
+    let body = toml::to_string(config)?;
     let mut head = format!(
         "# Calibrated by falsematch {} from {from}.\n# Targets (solved with the closed forms of MODEL.md sections 3-4):\n",
         env!("CARGO_PKG_VERSION")

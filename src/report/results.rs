@@ -6,10 +6,10 @@
 //! ascending). Writing is the report bundle's job (`report::write`).
 
 use crate::estimate::{Estimates, MateDetection, ProbeRecord};
-use crate::population::QUANT_SCALE;
-use crate::run::RunOutput;
+use crate::pipeline::run::RunOutput;
+use crate::quantize::QUANT_SCALE;
+use crate::quantize::score_value;
 use crate::scenario::{Scenario, ScenarioConfig, Threshold};
-use crate::search::score_value;
 use serde::Serialize;
 
 /// Version of the `results.json` layout.

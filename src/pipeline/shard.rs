@@ -43,10 +43,9 @@ impl Shard {
     /// Parses `i/n` (0 <= i < n <= 100000).
     ///
     /// # Errors
-    /// A message saying what is allowed.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad =
-            || format!("`{text}` is not a shard: give i/n with 0 <= i < n <= 100000, e.g. 0/4");
+    /// [`BadShard`] holding the text, whose message says what is allowed.
+    pub fn parse(text: &str) -> Result<Shard, BadShard> {
+        let bad = || BadShard(text.to_string());
         let (i, n) = text.split_once('/').ok_or_else(bad)?;
         let index: u32 = i.trim().parse().map_err(|_| bad())?;
         let count: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -62,6 +61,11 @@ impl Shard {
         at(self.index)..at(self.index + 1)
     }
 }
+
+/// A shard that is not `i/n` with 0 <= i < n <= 100000 (the text as given).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a shard: give i/n with 0 <= i < n <= 100000, e.g. 0/4")]
+pub struct BadShard(pub String);
 
 /// One replicate's finished blocks and their tally.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -516,7 +520,10 @@ mod tests {
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
         for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
             assert!(
-                Shard::parse(bad).unwrap_err().contains("is not a shard"),
+                Shard::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("is not a shard"),
                 "{bad}"
             );
         }

@@ -134,7 +134,7 @@ pub fn embeddings_to_scores(
     out: &mut impl std::io::Write,
 ) -> Result<u64, CalibrateError> {
     use crate::import::metadata::Role;
-    let all = crate::embeddings::read_npy(embeddings).map_err(|e| err(e.to_string()))?;
+    let all = crate::import::npy::read_npy(embeddings)?;
     if all.nrows() != metadata.rows.len() {
         return Err(err(format!(
             "{}: {} rows, but {} has {}; give one metadata row per embedding, in the same order",
@@ -171,8 +171,11 @@ pub fn embeddings_to_scores(
             .clone()
             .unwrap_or_else(|| format!("row{}", i + 1))
     };
-    let scale = crate::population::QUANT_SCALE * crate::population::QUANT_SCALE;
-    let io = |e: std::io::Error| err(format!("cannot write a temporary score file: {e}"));
+    let scale = crate::quantize::QUANT_SCALE * crate::quantize::QUANT_SCALE;
+    let io = |source: std::io::Error| CalibrateError::TemporaryFile {
+        what: "cannot write a temporary score file".into(),
+        source,
+    };
     writeln!(out, "probe_id,gallery_id,score,mated").map_err(io)?;
     for &p in &probes {
         let probe = all.row(p);
@@ -207,17 +210,22 @@ pub fn fit_embeddings(
     metadata: &Path,
     o: &ScoreFitOptions,
 ) -> Result<(ScenarioConfig, Calibration, ScoreFit), CalibrateError> {
-    let meta = Metadata::read(metadata).map_err(|e| err(e.to_string()))?;
+    let meta = Metadata::read(metadata)?;
     let mut file = tempfile::Builder::new()
         .prefix(".falsematch-scores-")
         .suffix(".csv")
         .tempfile()
-        .map_err(|e| err(format!("cannot create a temporary score file: {e}")))?;
+        .map_err(|source| CalibrateError::TemporaryFile {
+            what: "cannot create a temporary score file".into(),
+            source,
+        })?;
     {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file.as_file_mut());
         embeddings_to_scores(embeddings, &meta, &mut out)?;
-        std::io::Write::flush(&mut out)
-            .map_err(|e| err(format!("cannot write a temporary score file: {e}")))?;
+        std::io::Write::flush(&mut out).map_err(|source| CalibrateError::TemporaryFile {
+            what: "cannot write a temporary score file".into(),
+            source,
+        })?;
     }
     let options = ScoreFitOptions {
         read: ScoreOptions {
@@ -229,7 +237,7 @@ pub fn fit_embeddings(
     let shown = embeddings.display().to_string();
     let temporary = file.path().display().to_string();
     let (config, calibration, mut fit) = fit_scores(scenario, file.path(), None, &options)
-        .map_err(|e| err(e.0.replace(&temporary, &shown)))?;
+        .map_err(|e| e.renamed(&temporary, &shown))?;
     fit.file = shown;
     Ok((config, calibration, fit))
 }
@@ -271,15 +279,15 @@ pub fn fit_scores(
         }
         None => scenario.groups[0].name.clone(),
     };
-    let read_err = |e: crate::import::ImportError| err(e.to_string());
-    let io_err = |e: std::io::Error| {
-        err(format!(
-            "{}: cannot read back a temporary file: {e}",
+    let io_err = |source: std::io::Error| CalibrateError::TemporaryFile {
+        what: format!(
+            "{}: cannot read back a temporary file",
             crate::format::quoted(&file)
-        ))
+        ),
+        source,
     };
     // Read 1: the sorted streams.
-    let data = read_scores(path, metadata, &[], 1, &o.read).map_err(read_err)?;
+    let data = read_scores(path, metadata, &[], 1, &o.read)?;
     if !data.format.is_full() {
         return Err(err(format!(
             "{}: holds candidate lists, not every comparison; fitting a ROC needs every impostor score (csv, bob4 or bob5)",
@@ -364,7 +372,7 @@ pub fn fit_scores(
         per_gallery: true,
         ..o.read.clone()
     };
-    let per_search = read_scores(path, metadata, &cut, 1, &read).map_err(read_err)?;
+    let per_search = read_scores(path, metadata, &cut, 1, &read)?;
     let n_h = per_search.candidate_groups.len();
     let count = |p: &crate::import::scores::ScoredProbe, t: usize| -> u64 {
         p.counts[t * n_h..(t + 1) * n_h].iter().sum()

@@ -4,11 +4,11 @@
 //! A view over [`Results`]: it computes nothing, it only formats (through `format`).
 
 use crate::format::{count, mean, rate, share, with_interval};
-use crate::results::Results;
+use crate::report::results::Results;
 use std::fmt::Write;
 
 /// Renders the summary of an evaluation of imported data.
-pub fn render_evaluation(e: &crate::import::evaluate::Evaluation) -> String {
+pub fn render_evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
     let mut out = String::new();
     let d = &e.data;
     let all = &e.estimates.slices[0];

@@ -13,7 +13,7 @@
 //! ```
 
 use crate::estimate::{Estimate, Expected};
-use crate::run::{RunError, RunOptions, simulate};
+use crate::pipeline::run::{RunError, RunOptions, simulate};
 use crate::scenario::Scenario;
 use serde::Serialize;
 

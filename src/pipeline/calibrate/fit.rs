@@ -16,7 +16,7 @@
 //! with the fine one, which the reported fit uses. A fit that leaves any point off by more than
 //! a factor of 2 is an error saying the points ask for a tail this model cannot give.
 
-use super::{CalibrateError, Calibration, MAX_RHO, TargetRow, err, solve_rho};
+use super::{CalibrateError, Calibration, MAX_RHO, TargetRow, err, solve_rho, unreachable};
 use crate::closed_form::search::{PairLaw, Quadrature, RhoLaw, Side};
 use crate::scenario::{Scenario, ScenarioConfig};
 use serde::Serialize;
@@ -360,7 +360,7 @@ pub fn fit(
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .filter(|x| x.1 > MAX_FIT_FACTOR)
     {
-        return Err(err(format!(
+        return Err(unreachable(format!(
             "no effective dimension, rho{} fits every point within a factor of {MAX_FIT_FACTOR}: the best fit (d_eff {d_eff}) gives {:.3e} for {} (target {:e}, off by {factor:.2}); these points ask for a tail this model cannot give",
             if fit_spread { " and spread of rho" } else { "" },
             row.closed_form,
