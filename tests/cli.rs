@@ -141,16 +141,27 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn help_shows_an_example_for_each_command() {
-    for args in [
-        vec!["--help"],
-        vec!["run", "--help"],
-        vec!["scenarios", "--help"],
-    ] {
-        let text = stdout_of(&args);
+    // Every command the top-level help lists (so a new command cannot be forgotten here).
+    let top = stdout_of(&["--help"]);
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(commands.len(), 10, "{top}");
+    assert!(top.contains("Examples:"), "{top}");
+    for command in &commands {
+        let text = stdout_of(&[command, "--help"]);
         assert!(
-            text.contains("Examples:") && text.contains("falsematch "),
-            "{args:?}: {text}"
+            text.contains("Examples:") && text.contains(&format!("falsematch {command}")),
+            "{command} --help has no example of itself: {text}"
         );
+        // Help is for people: no rustdoc link syntax leaks into it.
+        assert!(!text.contains("[`"), "{command} --help: {text}");
     }
 }
 
@@ -431,4 +442,39 @@ fn calibrate_from_scores_refuses_lists_and_thin_files_naming_them() {
         .arg(&out)
         .assert()
         .code(2);
+}
+
+#[test]
+fn infer_and_calibrate_print_what_their_snapshots_hold() {
+    insta::assert_snapshot!(
+        "infer_stdout",
+        stdout_of(&[
+            "infer",
+            "--candidates",
+            "238",
+            "--archive",
+            "4.2e5..8.4e6",
+            "--scenario",
+            "kaganskikh-2019",
+        ])
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cal.toml");
+    let printed = stdout_of(&[
+        "calibrate",
+        "closed-form-check",
+        "--threshold",
+        "0.5",
+        "--fmr",
+        "female=6e-3",
+        "--fmr",
+        "male=3e-3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    insta::assert_snapshot!(
+        "calibrate_stdout",
+        printed.replace(out.to_str().unwrap(), "cal.toml")
+    );
+    insta::assert_snapshot!("calibrate_toml", std::fs::read_to_string(&out).unwrap());
 }

@@ -165,7 +165,8 @@ fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_
 fn sweep_analytic_and_simulated_agree_where_both_run() {
     use falsematch::pipeline::sweep::{sizes, sweep};
     let (scenario, _) = falsematch::scenario::Scenario::load("closed-form-check").unwrap();
-    let grid = sizes(1e3, 1e6, 1);
+    // From 10 entries, where FPIR is far from 1 and can be compared, to 10^6.
+    let grid = sizes(1e1, 1e6, 1);
     let rows = sweep(
         &scenario,
         &grid,
@@ -185,6 +186,27 @@ fn sweep_analytic_and_simulated_agree_where_both_run() {
             assert!(z.abs() <= Z_TOL, "{r:?}");
         }
     }
+    // The comparison happened (a missing z would pass the loop above): every simulated row
+    // has a z for SEL where SEL is expected to be 5 or more, and for FPIR where 5 or more
+    // searches are expected both with and without a candidate.
+    let simulated: Vec<_> = rows.iter().filter(|r| r.sel.is_some()).collect();
+    assert_eq!(simulated.len(), 4 * scenario.thresholds.len(), "{rows:?}");
+    let trials =
+        |r: &&falsematch::pipeline::sweep::SweepRow| r.fpir.as_ref().unwrap().trials as f64;
+    for r in &simulated {
+        let (p, m) = (r.analytic_fpir.unwrap(), r.analytic_sel.unwrap());
+        let n = trials(r);
+        assert_eq!(r.z_sel.is_some(), m * n >= 5.0, "{r:?}");
+        assert_eq!(
+            r.z_fpir.is_some(),
+            p * n >= 5.0 && (1.0 - p) * n >= 5.0,
+            "{r:?}"
+        );
+    }
+    assert!(
+        simulated.iter().filter(|r| r.z_fpir.is_some()).count() >= 4,
+        "{simulated:?}"
+    );
     // SEL grows in proportion to N in the analytic mode.
     let sel = |n: u64| {
         rows.iter()

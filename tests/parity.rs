@@ -272,7 +272,7 @@ fn spilling_to_disk_changes_nothing() {
 }
 
 #[test]
-fn pyeer_and_bob_measure_disagree_on_the_eer_so_falsematch_states_its_convention() {
+fn where_pyeer_and_bob_measure_disagree_on_the_eer_falsematch_gives_bobs() {
     let r = reference();
     let v = &r["sets"]["continuous"]["slices"]["all"]["verification"];
     let (bob, pyeer) = (
@@ -283,7 +283,31 @@ fn pyeer_and_bob_measure_disagree_on_the_eer_so_falsematch_states_its_convention
         (bob - pyeer).abs() > 1e-3,
         "the fixture no longer shows the documented disagreement"
     );
-    // Both agree where FMR and FNMR cross exactly at a score (the separable set: EER 0).
+    // falsematch's EER on the same scores is bob.measure's, as its stated convention says, and
+    // so not pyeer's.
+    let thresholds = floats(&r["sets"]["continuous"]["thresholds"]);
+    let e = evaluate("continuous.csv", &thresholds, None, None);
+    let ours = e
+        .verification
+        .iter()
+        .find(|s| s.probe_group == "all")
+        .and_then(|s| s.eer.as_ref())
+        .expect("an EER for all searches")
+        .eer;
+    close(ours, bob, "EER against bob.measure");
+    assert!((ours - pyeer).abs() > 1e-3, "EER {ours} is pyeer's {pyeer}");
+    assert!(
+        falsematch::pipeline::evaluate::CONVENTIONS
+            .eer
+            .contains("bob.measure eer"),
+        "the stated convention names bob.measure"
+    );
+    // Both libraries agree where FMR and FNMR cross exactly at a score (the separable set:
+    // EER 0), and so does falsematch.
     let s = &r["sets"]["separable"]["slices"]["all"]["verification"];
     assert_eq!(s["eer_bob"]["eer"].as_f64(), s["eer_pyeer"]["eer"].as_f64());
+    let thresholds = floats(&r["sets"]["separable"]["thresholds"]);
+    let e = evaluate("separable.csv", &thresholds, None, None);
+    let ours = e.verification[0].eer.as_ref().expect("an EER").eer;
+    close(ours, s["eer_bob"]["eer"].as_f64().unwrap(), "separable EER");
 }

@@ -326,7 +326,21 @@ fn an_interrupted_run_leaves_nothing_and_the_next_run_cleans_up() {
             .arg(&dir)
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        // Interrupt once the run is searching: its first checkpoint is on disk (no fixed
+        // sleep, which a loaded machine could outrun or a fast one overshoot).
+        let checkpoint = tmp.path().join("out.checkpoint.json");
+        let started = std::time::Instant::now();
+        while !checkpoint.exists() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{signal}: the run ended before its first checkpoint"
+            );
+            assert!(
+                started.elapsed().as_secs() < 120,
+                "{signal}: no checkpoint after 120 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let status = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()
@@ -341,8 +355,11 @@ fn an_interrupted_run_leaves_nothing_and_the_next_run_cleans_up() {
             !dir.exists(),
             "{signal}: an interrupted run left an output folder"
         );
-        // A stale temporary folder (as a kill during the final write would leave) is removed by
-        // the next run into the same place.
+        // What it leaves is its checkpoint (for --resume); without it, a stale temporary
+        // folder (as a kill during the final write would leave) is removed by the next run into
+        // the same place.
+        assert!(checkpoint.is_file(), "{signal}: the checkpoint is gone");
+        std::fs::remove_file(&checkpoint).unwrap();
         std::fs::create_dir_all(tmp.path().join(".out.partial-4242/tables")).unwrap();
         make_bundle(&dir);
         assert!(
@@ -448,4 +465,54 @@ fn renderers_match_their_snapshots() {
     .unwrap();
     insta::assert_snapshot!("report_md", md);
     insta::assert_snapshot!("report_html", page);
+    // Every tidy table, and the summary printed on the terminal.
+    let mut tables = String::new();
+    for (path, bytes) in falsematch::report::tables::tables(&output.estimates) {
+        tables.push_str(&format!(
+            "==> {path} <==\n{}\n",
+            String::from_utf8(bytes).unwrap()
+        ));
+    }
+    insta::assert_snapshot!("tables", tables);
+    insta::assert_snapshot!("summary", falsematch::report::summary::render(&results));
+}
+
+#[test]
+fn a_sweep_page_matches_its_snapshot() {
+    use falsematch::pipeline::sweep::{sizes, sweep};
+    let (scenario, _) = Scenario::load("closed-form-check").unwrap();
+    // Closed forms at every size, a simulation at the two smallest.
+    let rows = sweep(
+        &scenario,
+        &sizes(1e2, 1e9, 1),
+        1_000,
+        &falsematch::pipeline::run::RunOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    insta::assert_snapshot!(
+        "sweep_md",
+        falsematch::report::sweep::markdown(&scenario, &rows)
+    );
+}
+
+#[test]
+fn the_small_committed_reports_reproduce_byte_for_byte() {
+    // .ci/run verifies every committed report; these three (a simulated run, an evaluation of
+    // imported scores, a sweep) take seconds, so `cargo test` checks them too.
+    for name in [
+        "metro-watchlist",
+        "evaluate-continuous",
+        "metro-watchlist-sweep",
+    ] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports")
+            .join(name);
+        let (code, stdout) = verify(&dir);
+        assert_eq!(
+            (code, stdout.lines().next()),
+            (0, Some("reproduced")),
+            "{name}: {stdout}"
+        );
+    }
 }

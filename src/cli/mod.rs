@@ -57,7 +57,7 @@ const EVALUATE_EXAMPLES: &str = "Examples:
   falsematch evaluate --scores lists.csv --metadata ids.csv --k 5";
 
 const CALIBRATE_EXAMPLES: &str = "Examples:
-  falsematch calibrate closed-form-check --threshold 0.5 --fmr female=3e-4 --fmr male=1e-4 --out cal.toml --check
+  falsematch calibrate closed-form-check --threshold 0.5 --fmr female=6e-3 --fmr male=3e-3 --out cal.toml --check
   falsematch calibrate closed-form-check --threshold 0.5 --fmr male=1.05e-4 --second male@0.45=1.01e-3 \\
       --genuine-mean 0.584 --out calibrated.toml
   falsematch calibrate lfw-facenet --point everyone@0.45=1e-2 --point everyone@0.529=3e-3 \\
