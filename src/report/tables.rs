@@ -64,6 +64,73 @@ fn to_csv(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
 
 /// Every table of the bundle, as (file name, bytes).
 pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![
+        (
+            "tables/estimates.csv".to_string(),
+            estimates_table(estimates),
+        ),
+        ("tables/fairness.csv".to_string(), fairness_table(estimates)),
+        ("tables/det.csv".to_string(), det_table(estimates)),
+        (
+            "tables/false_candidates.csv".to_string(),
+            false_candidates_table(estimates),
+        ),
+    ];
+    if let Some(check) = &estimates.closed_form {
+        out.push((
+            "tables/closed_form.csv".to_string(),
+            closed_form_table(check),
+        ));
+    }
+    out
+}
+
+/// Every estimate with its interval, one per row (tables/estimates.csv).
+fn estimates_table(estimates: &Estimates) -> Vec<u8> {
+    let rows = estimate_rows(estimates);
+    to_csv(
+        &[
+            "metric",
+            "probe_group",
+            "candidate_group",
+            "threshold",
+            "score",
+            "rank",
+            "replicate",
+            "value",
+            "lower",
+            "upper",
+            "method",
+            "events",
+            "trials",
+            "few_events",
+        ],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    r.metric.into(),
+                    r.probe_group.into(),
+                    r.candidate_group.into(),
+                    r.threshold.into(),
+                    opt(r.score),
+                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
+                    r.replicate.map(|x| x.to_string()).unwrap_or_default(),
+                    r.estimate.value.to_string(),
+                    r.estimate.lower.to_string(),
+                    r.estimate.upper.to_string(),
+                    method(r.estimate.method).into(),
+                    r.estimate.events.to_string(),
+                    r.estimate.trials.to_string(),
+                    r.estimate.few_events.to_string(),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// The rows of tables/estimates.csv: each slice's rates per threshold and its CMC, the
+/// cross-group FMR cells, and each replicate gallery's FPIR and SEL.
+fn estimate_rows(estimates: &Estimates) -> Vec<Row<'_>> {
     let mut rows: Vec<Row<'_>> = Vec::new();
     for slice in &estimates.slices {
         for t in &slice.thresholds {
@@ -134,45 +201,12 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
             }
         }
     }
-    let estimates_csv = to_csv(
-        &[
-            "metric",
-            "probe_group",
-            "candidate_group",
-            "threshold",
-            "score",
-            "rank",
-            "replicate",
-            "value",
-            "lower",
-            "upper",
-            "method",
-            "events",
-            "trials",
-            "few_events",
-        ],
-        rows.iter()
-            .map(|r| {
-                vec![
-                    r.metric.into(),
-                    r.probe_group.into(),
-                    r.candidate_group.into(),
-                    r.threshold.into(),
-                    opt(r.score),
-                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
-                    r.replicate.map(|x| x.to_string()).unwrap_or_default(),
-                    r.estimate.value.to_string(),
-                    r.estimate.lower.to_string(),
-                    r.estimate.upper.to_string(),
-                    method(r.estimate.method).into(),
-                    r.estimate.events.to_string(),
-                    r.estimate.trials.to_string(),
-                    r.estimate.few_events.to_string(),
-                ]
-            })
-            .collect(),
-    );
-    let det = to_csv(
+    rows
+}
+
+/// The DET points of each slice (tables/det.csv).
+fn det_table(estimates: &Estimates) -> Vec<u8> {
+    to_csv(
         &["probe_group", "score", "fpir", "fnir"],
         estimates
             .slices
@@ -188,8 +222,12 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
                 })
             })
             .collect(),
-    );
-    let false_candidates = to_csv(
+    )
+}
+
+/// Who the false candidates are, per slice and threshold (tables/false_candidates.csv).
+fn false_candidates_table(estimates: &Estimates) -> Vec<u8> {
+    to_csv(
         &[
             "probe_group",
             "threshold",
@@ -218,7 +256,11 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
                 })
             })
             .collect(),
-    );
+    )
+}
+
+/// The differential summaries across probe groups (tables/fairness.csv).
+fn fairness_table(estimates: &Estimates) -> Vec<u8> {
     let mut fairness_rows = Vec::new();
     for row in &estimates.fairness {
         for (summary, value) in [
@@ -272,59 +314,49 @@ pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
             ]);
         }
     }
-    let mut out = vec![
-        ("tables/estimates.csv".to_string(), estimates_csv),
-        (
-            "tables/fairness.csv".to_string(),
-            to_csv(
-                &["threshold", "score", "rate", "summary", "value"],
-                fairness_rows,
-            ),
-        ),
-        ("tables/det.csv".to_string(), det),
-        ("tables/false_candidates.csv".to_string(), false_candidates),
-    ];
-    if let Some(check) = &estimates.closed_form {
-        let rows: Vec<Vec<String>> = check
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.metric.clone(),
-                    r.threshold.clone(),
-                    r.probe_group.clone(),
-                    r.gallery_group.clone().unwrap_or_default(),
-                    r.closed_form.to_string(),
-                    r.simulated.to_string(),
-                    r.observed.to_string(),
-                    r.expected.to_string(),
-                    r.design_effect.to_string(),
-                    r.p_value.to_string(),
-                    r.z.to_string(),
-                ]
-            })
-            .collect();
-        out.push((
-            "tables/closed_form.csv".to_string(),
-            to_csv(
-                &[
-                    "metric",
-                    "threshold",
-                    "probe_group",
-                    "gallery_group",
-                    "closed_form",
-                    "simulated",
-                    "observed",
-                    "expected",
-                    "design_effect",
-                    "p_value",
-                    "z",
-                ],
-                rows,
-            ),
-        ));
-    }
-    out
+    to_csv(
+        &["threshold", "score", "rate", "summary", "value"],
+        fairness_rows,
+    )
+}
+
+/// The closed-form check, row by row (tables/closed_form.csv).
+fn closed_form_table(check: &crate::estimate::ClosedFormCheck) -> Vec<u8> {
+    let rows: Vec<Vec<String>> = check
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.metric.clone(),
+                r.threshold.clone(),
+                r.probe_group.clone(),
+                r.gallery_group.clone().unwrap_or_default(),
+                r.closed_form.to_string(),
+                r.simulated.to_string(),
+                r.observed.to_string(),
+                r.expected.to_string(),
+                r.design_effect.to_string(),
+                r.p_value.to_string(),
+                r.z.to_string(),
+            ]
+        })
+        .collect();
+    to_csv(
+        &[
+            "metric",
+            "threshold",
+            "probe_group",
+            "gallery_group",
+            "closed_form",
+            "simulated",
+            "observed",
+            "expected",
+            "design_effect",
+            "p_value",
+            "z",
+        ],
+        rows,
+    )
 }
 
 /// The 1:1 tables of an imported score file.

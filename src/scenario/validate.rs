@@ -65,6 +65,43 @@ impl Checker<'_> {
 
 pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> {
     let c = Checker { file };
+    check_top_level(&c, &config)?;
+    let (offsets, demographic_dim) = check_attributes(&c, &config)?;
+    let (dim, effective_dim, noise_dim) = check_embedding(&c, &config, demographic_dim)?;
+    let (groups, gallery_group_cumulative, probe_group_cumulative) =
+        check_groups(&c, &config, &offsets, demographic_dim)?;
+    let (captures, gallery_capture, probe_capture) =
+        check_captures(&c, &config, [demographic_dim, effective_dim, noise_dim])?;
+    let (identity_classes, class_cumulative) = check_gallery(&c, &config)?;
+    check_probes_and_search(&c, &config, &groups)?;
+    let (thresholds, headline) = check_thresholds(&c, &config)?;
+    check_published(&c, &config, &thresholds)?;
+    check_analysis(&c, &config)?;
+    let tail = check_tail(&c, &config, effective_dim)?;
+    check_report_tails(&c, &config, dim, demographic_dim)?;
+    Ok(Scenario {
+        text_sha256: String::new(),
+        tail,
+        dim,
+        demographic_dim,
+        effective_dim,
+        noise_dim,
+        groups,
+        captures,
+        identity_classes,
+        class_cumulative,
+        gallery_group_cumulative,
+        probe_group_cumulative,
+        gallery_capture,
+        probe_capture,
+        thresholds,
+        headline,
+        config,
+    })
+}
+
+/// The scenario's name, seed and replicates.
+fn check_top_level(c: &Checker<'_>, config: &ScenarioConfig) -> Result<(), ScenarioError> {
     if config.name.trim().is_empty()
         || config.name.starts_with('.')
         || !config
@@ -92,8 +129,14 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             format!("must be in [1, 1000], got {}", config.replicates),
         ));
     }
+    Ok(())
+}
 
-    // Attributes and the demographic block.
+/// The attributes; returns each one's offset in the demographic block and the block's size.
+fn check_attributes(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+) -> Result<(Vec<usize>, usize), ScenarioError> {
     if config.attributes.is_empty() {
         return Err(c.err(
             "attributes",
@@ -153,8 +196,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         offsets.push(demographic_dim);
         demographic_dim += a.values.len();
     }
+    Ok((offsets, demographic_dim))
+}
 
-    // Embedding.
+/// The embedding's dimensions: d, d_eff and the capture-noise block's size.
+fn check_embedding(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    demographic_dim: usize,
+) -> Result<(usize, usize, usize), ScenarioError> {
     let dim = config.embedding.dimension;
     let effective_dim = config.embedding.effective_dimension;
     if !(2..=MAX_DIMENSION).contains(&dim) {
@@ -170,8 +220,18 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         ));
     }
     let noise_dim = dim - demographic_dim - effective_dim;
+    Ok((dim, effective_dim, noise_dim))
+}
 
-    // Groups.
+/// The groups with their unit demographic directions, and the cumulative gallery and probe
+/// shares.
+#[allow(clippy::type_complexity)]
+fn check_groups(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    offsets: &[usize],
+    demographic_dim: usize,
+) -> Result<(Vec<Group>, Vec<f64>, Vec<f64>), ScenarioError> {
     if config.groups.is_empty() || config.groups.len() > 1024 {
         return Err(c.err(
             "groups",
@@ -272,8 +332,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         "groups[*].probe_share",
         &groups.iter().map(|g| g.probe_share).collect::<Vec<_>>(),
     )?;
+    Ok((groups, gallery_group_cumulative, probe_group_cumulative))
+}
 
-    // Captures.
+/// The capture conditions, and which of them the gallery and the probes use.
+fn check_captures(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    [demographic_dim, effective_dim, noise_dim]: [usize; 3],
+) -> Result<(Vec<Capture>, usize, usize), ScenarioError> {
     if config.captures.is_empty() {
         return Err(c.err(
             "captures",
@@ -324,8 +391,14 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
     if noisy && noise_dim < 2 {
         return Err(c.err("embedding.dimension", format!("leaves {noise_dim} dims for capture noise; with noise > 0 it must be at least demographic dims ({demographic_dim}) + effective_dimension ({effective_dim}) + 2")));
     }
+    Ok((captures, gallery_capture, probe_capture))
+}
 
-    // Gallery.
+/// The gallery's size and identity classes, with the classes' cumulative shares.
+fn check_gallery(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+) -> Result<(Vec<IdentityClass>, Vec<f64>), ScenarioError> {
     let gallery = &config.gallery;
     if !(1..=1_000_000_000_000).contains(&gallery.detections) {
         return Err(c.err(
@@ -370,8 +443,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             .map(|k| k.share)
             .collect::<Vec<_>>(),
     )?;
+    Ok((identity_classes, class_cumulative))
+}
 
-    // Probes.
+/// The probes (mated ones need enrolled identities of their group) and the candidate list.
+fn check_probes_and_search(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    groups: &[Group],
+) -> Result<(), ScenarioError> {
     let probes = &config.probes;
     let n_probes = u64::from(probes.mated) + u64::from(probes.non_mated);
     if n_probes == 0 || n_probes > 1_000_000 {
@@ -396,8 +476,14 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             format!("must be in [1, 1000], got {k}"),
         ));
     }
+    Ok(())
+}
 
-    // Thresholds.
+/// The thresholds (raw, and percent through each mapping), ascending, and the headline's index.
+fn check_thresholds(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+) -> Result<(Vec<Threshold>, usize), ScenarioError> {
     let t = &config.thresholds;
     let mut thresholds = Vec::new();
     for (i, &score) in t.raw.iter().enumerate() {
@@ -521,8 +607,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             .position(|t| t.origin != "raw score")
             .unwrap_or(thresholds.len() / 2),
     };
+    Ok((thresholds, headline))
+}
 
-    // Published figures.
+/// The published figures a report compares with.
+fn check_published(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    thresholds: &[Threshold],
+) -> Result<(), ScenarioError> {
     for (i, p) in config.report.published.iter().enumerate() {
         let field = |f: &str| format!("report.published[{i}].{f}");
         if p.label.trim().is_empty() {
@@ -588,8 +681,11 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             }
         }
     }
+    Ok(())
+}
 
-    // Analysis.
+/// The analysis settings.
+fn check_analysis(c: &Checker<'_>, config: &ScenarioConfig) -> Result<(), ScenarioError> {
     let a = &config.analysis;
     if a.bootstrap_draws > 100_000 {
         return Err(c.err(
@@ -604,8 +700,15 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         1.0,
         true,
     )?;
+    Ok(())
+}
 
-    // Look-alikes.
+/// The look-alikes, if any.
+fn check_tail(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    effective_dim: usize,
+) -> Result<Option<super::Tail>, ScenarioError> {
     let tail = match &config.tail {
         None => None,
         Some(t) => {
@@ -654,7 +757,16 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             })
         }
     };
+    Ok(tail)
+}
 
+/// The alternative tails a report shows its conclusions under.
+fn check_report_tails(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    dim: usize,
+    demographic_dim: usize,
+) -> Result<(), ScenarioError> {
     for (i, a) in config.report.tails.iter().enumerate() {
         let field = |f: &str| format!("report.tails[{i}].{f}");
         if a.name.trim().is_empty() {
@@ -682,26 +794,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
             ));
         }
     }
-
-    Ok(Scenario {
-        text_sha256: String::new(),
-        tail,
-        dim,
-        demographic_dim,
-        effective_dim,
-        noise_dim,
-        groups,
-        captures,
-        identity_classes,
-        class_cumulative,
-        gallery_group_cumulative,
-        probe_group_cumulative,
-        gallery_capture,
-        probe_capture,
-        thresholds,
-        headline,
-        config,
-    })
+    Ok(())
 }
 
 /// The fewest look-alike groups a scenario may have (see the check of `tail.lookalike_groups`).

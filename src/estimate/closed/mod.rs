@@ -194,10 +194,15 @@ pub fn closed_form_check(
     };
     let mut rows = Vec::new();
     let mut comparisons = 0u64;
+    let ctx = Context {
+        scenario,
+        outcomes,
+        records,
+        clustering,
+        sizes: &sizes,
+    };
     for &g in &probe_groups {
-        let group = &scenario.groups[g].name;
-        let all: Vec<usize> = (0..n_g).collect();
-        for (t, threshold) in scenario.thresholds.iter().enumerate() {
+        for t in 0..n_t {
             let nodes = nodes_of(g, t);
             let fmr0: Vec<f64> = nodes
                 .iter()
@@ -205,188 +210,16 @@ pub fn closed_form_check(
                 .collect();
             let mut rate0 = vec![vec![0.0; n_g]; n_g];
             rate0[g] = fmr0.clone();
-            let row = |metric: &str,
-                       gallery: Option<String>,
-                       closed: f64,
-                       simulated: f64,
-                       observed: u64,
-                       expected: f64,
-                       deff: f64,
-                       p: f64| ClosedFormRow {
-                metric: metric.into(),
-                threshold: threshold.label.clone(),
-                probe_group: group.clone(),
-                gallery_group: gallery,
-                closed_form: closed,
-                simulated,
-                observed,
-                expected,
-                design_effect: deff,
-                p_value: p,
-                z: if p >= 1.0 {
-                    0.0
-                } else {
-                    z_of(p, observed as f64 > expected)
-                },
+            let at = At {
+                g,
+                t,
+                nodes: &nodes,
+                rate0: &rate0,
+                label: &scenario.thresholds[t].label,
+                group: &scenario.groups[g].name,
             };
-            // FMR per gallery group.
-            for h in 0..n_g {
-                let (events, trials) = outcomes.iter().fold((0u64, 0u64), |(e, n), o| {
-                    let searches = searches_of(records, o.replicate, g);
-                    let events: u64 = searches.iter().map(|r| r.det[t * n_g + h]).sum();
-                    (
-                        e + events,
-                        n + searches.len() as u64 * o.tally.entries_per_group[h],
-                    )
-                });
-                if trials == 0 {
-                    continue;
-                }
-                comparisons += trials;
-                let p0 = fmr0[h];
-                // The variance the model implies (exact, whatever the events), or the data's
-                // two-way cluster variance around the closed-form rates if larger.
-                let v_model: f64 = outcomes
-                    .iter()
-                    .map(|o| {
-                        let k = searches_of(records, o.replicate, g).len() as f64;
-                        let mut entries = vec![0.0; n_g];
-                        let mut size_sq = vec![0.0; n_g];
-                        entries[h] = o.tally.entries_per_group[h] as f64;
-                        size_sq[h] = o.tally.clusters.size_sq[h] as f64;
-                        k * search_count_moments(&nodes, &entries, &size_sq).1
-                    })
-                    .sum();
-                let v = clustering.variance(Unit::Detections, t, Some(g), &[h], None, &rate0);
-                let deff = design_effect(v.max(v_model), trials as f64 * p0 * (1.0 - p0));
-                let p = binomial_p(events as f64 / deff, trials as f64 / deff, p0);
-                rows.push(row(
-                    "fmr",
-                    Some(scenario.groups[h].name.clone()),
-                    p0,
-                    events as f64 / trials as f64,
-                    events,
-                    trials as f64 * p0,
-                    deff,
-                    p,
-                ));
-            }
-            // Searches: FPIR, SEL and people, from each replicate's realized gallery.
-            let (mut hits, mut total, mut people, mut n) = (0u64, 0u64, 0u64, 0u64);
-            let (mut e_fpir, mut e_sel, mut e_people) = (0.0, 0.0, 0.0);
-            let (mut v_sel, mut v_people) = (0.0, 0.0);
-            let (mut v_sel_model, mut v_people_model) = (0.0, 0.0);
-            for o in outcomes {
-                let searches = searches_of(records, o.replicate, g);
-                if searches.is_empty() {
-                    continue;
-                }
-                let k = searches.len() as u64;
-                let c = &o.tally.clusters;
-                let identities: Vec<Vec<f64>> = (0..n_g)
-                    .map(|h| {
-                        sizes[h]
-                            .iter()
-                            .map(|m| c.sizes[h].get(m).copied().unwrap_or(0) as f64)
-                            .collect()
-                    })
-                    .collect();
-                let (f, s, p) =
-                    search_expectations(&nodes, &sizes, &identities, &o.tally.entries_per_group);
-                e_fpir += k as f64 * f;
-                e_sel += k as f64 * s;
-                e_people += k as f64 * p;
-                n += k;
-                let q = crate::quantize::threshold_q(threshold.score);
-                hits += searches.iter().filter(|r| r.max_nonmate >= q).count() as u64;
-                total += searches
-                    .iter()
-                    .map(|r| r.false_candidates(t, n_g))
-                    .sum::<u64>();
-                people += searches.iter().map(|r| r.false_people(t, n_g)).sum::<u64>();
-                v_sel += clustering.variance(
-                    Unit::Detections,
-                    t,
-                    Some(g),
-                    &all,
-                    Some(o.replicate),
-                    &rate0,
-                );
-                let entries: Vec<f64> = o
-                    .tally
-                    .entries_per_group
-                    .iter()
-                    .map(|&x| x as f64)
-                    .collect();
-                let size_sq: Vec<f64> = c.size_sq.iter().map(|&x| x as f64).collect();
-                v_sel_model += k as f64 * search_count_moments(&nodes, &entries, &size_sq).1;
-                v_people_model += k as f64 * people_variance(&nodes, &identities);
-                // People rates of this replicate: expected people per identity of group h.
-                let mut people0 = vec![vec![0.0; n_g]; n_g];
-                for h in 0..n_g {
-                    let ids = o.tally.identities_per_group[h] as f64;
-                    if ids > 0.0 {
-                        people0[g][h] = nodes[h]
-                            .iter()
-                            .map(|node| {
-                                node.weight
-                                    * node
-                                        .hits
-                                        .iter()
-                                        .zip(&identities[h])
-                                        .map(|(hit, &n)| hit * n)
-                                        .sum::<f64>()
-                            })
-                            .sum::<f64>()
-                            / ids;
-                    }
-                }
-                v_people += clustering.variance(
-                    Unit::People,
-                    t,
-                    Some(g),
-                    &all,
-                    Some(o.replicate),
-                    &people0,
-                );
-            }
-            if n == 0 {
-                continue;
-            }
-            let nf = n as f64;
-            let fpir0 = e_fpir / nf;
-            rows.push(row(
-                "fpir",
-                None,
-                fpir0,
-                hits as f64 / nf,
-                hits,
-                e_fpir,
-                1.0,
-                binomial_p(hits as f64, nf, fpir0),
-            ));
-            let deff = design_effect(v_sel.max(v_sel_model), e_sel);
-            rows.push(row(
-                "sel",
-                None,
-                e_sel / nf,
-                total as f64 / nf,
-                total,
-                e_sel,
-                deff,
-                poisson_p(total as f64 / deff, e_sel / deff),
-            ));
-            let deff = design_effect(v_people.max(v_people_model), e_people);
-            rows.push(row(
-                "sel_people",
-                None,
-                e_people / nf,
-                people as f64 / nf,
-                people,
-                e_people,
-                deff,
-                poisson_p(people as f64 / deff, e_people / deff),
-            ));
+            fmr_rows(&ctx, &at, &mut rows, &mut comparisons);
+            search_rows(&ctx, &at, &mut rows);
         }
     }
     let verdict = verdict(&rows, comparisons);
@@ -395,6 +228,249 @@ pub fn closed_form_check(
         verdict,
         rows,
     }
+}
+
+/// What every row of the check reads: the scenario, the simulated searches and the cluster
+/// sums, and the identity sizes present per gallery group.
+struct Context<'a> {
+    scenario: &'a Scenario,
+    outcomes: &'a [ReplicateOutcome],
+    records: &'a [ProbeRecord],
+    clustering: &'a Clustering<'a>,
+    sizes: &'a [Vec<u64>],
+}
+
+/// One (probe group, threshold) of the check, with its closed-form nodes and FMR matrix.
+struct At<'a> {
+    g: usize,
+    t: usize,
+    nodes: &'a Nodes,
+    rate0: &'a [Vec<f64>],
+    /// The threshold's label and the probe group's name, for the rows.
+    label: &'a str,
+    group: &'a str,
+}
+
+/// One exact test: the closed-form and simulated values, the counts, the design effect and
+/// the two-sided p-value.
+struct Test {
+    closed: f64,
+    simulated: f64,
+    observed: u64,
+    expected: f64,
+    deff: f64,
+    p: f64,
+}
+
+impl At<'_> {
+    /// A row of the check; z is the p-value as a signed normal deviate (0 when p = 1).
+    fn row(&self, metric: &str, gallery: Option<String>, test: Test) -> ClosedFormRow {
+        ClosedFormRow {
+            metric: metric.into(),
+            threshold: self.label.to_string(),
+            probe_group: self.group.to_string(),
+            gallery_group: gallery,
+            closed_form: test.closed,
+            simulated: test.simulated,
+            observed: test.observed,
+            expected: test.expected,
+            design_effect: test.deff,
+            p_value: test.p,
+            z: if test.p >= 1.0 {
+                0.0
+            } else {
+                z_of(test.p, test.observed as f64 > test.expected)
+            },
+        }
+    }
+}
+
+/// The FMR rows of one (probe group, threshold): one per gallery group with comparisons.
+fn fmr_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>, comparisons: &mut u64) {
+    let Context {
+        scenario,
+        outcomes,
+        records,
+        clustering,
+        ..
+    } = *ctx;
+    let (g, t, nodes, rate0) = (at.g, at.t, at.nodes, at.rate0);
+    let n_g = scenario.n_groups();
+    let fmr0: Vec<f64> = rate0[g].clone();
+    for h in 0..n_g {
+        let (events, trials) = outcomes.iter().fold((0u64, 0u64), |(e, n), o| {
+            let searches = searches_of(records, o.replicate, g);
+            let events: u64 = searches.iter().map(|r| r.det[t * n_g + h]).sum();
+            (
+                e + events,
+                n + searches.len() as u64 * o.tally.entries_per_group[h],
+            )
+        });
+        if trials == 0 {
+            continue;
+        }
+        *comparisons += trials;
+        let p0 = fmr0[h];
+        // The variance the model implies (exact, whatever the events), or the data's
+        // two-way cluster variance around the closed-form rates if larger.
+        let v_model: f64 = outcomes
+            .iter()
+            .map(|o| {
+                let k = searches_of(records, o.replicate, g).len() as f64;
+                let mut entries = vec![0.0; n_g];
+                let mut size_sq = vec![0.0; n_g];
+                entries[h] = o.tally.entries_per_group[h] as f64;
+                size_sq[h] = o.tally.clusters.size_sq[h] as f64;
+                k * search_count_moments(nodes, &entries, &size_sq).1
+            })
+            .sum();
+        let v = clustering.variance(Unit::Detections, t, Some(g), &[h], None, rate0);
+        let deff = design_effect(v.max(v_model), trials as f64 * p0 * (1.0 - p0));
+        let p = binomial_p(events as f64 / deff, trials as f64 / deff, p0);
+        rows.push(at.row(
+            "fmr",
+            Some(scenario.groups[h].name.clone()),
+            Test {
+                closed: p0,
+                simulated: events as f64 / trials as f64,
+                observed: events,
+                expected: trials as f64 * p0,
+                deff,
+                p,
+            },
+        ));
+    }
+}
+
+/// The FPIR, SEL and distinct-people rows of one (probe group, threshold), from each
+/// replicate's realized gallery.
+fn search_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>) {
+    let Context {
+        scenario,
+        outcomes,
+        records,
+        clustering,
+        sizes,
+    } = *ctx;
+    let (g, t, nodes, rate0) = (at.g, at.t, at.nodes, at.rate0);
+    let n_g = scenario.n_groups();
+    let threshold = &scenario.thresholds[t];
+    let all: Vec<usize> = (0..n_g).collect();
+    let (mut hits, mut total, mut people, mut n) = (0u64, 0u64, 0u64, 0u64);
+    let (mut e_fpir, mut e_sel, mut e_people) = (0.0, 0.0, 0.0);
+    let (mut v_sel, mut v_people) = (0.0, 0.0);
+    let (mut v_sel_model, mut v_people_model) = (0.0, 0.0);
+    for o in outcomes {
+        let searches = searches_of(records, o.replicate, g);
+        if searches.is_empty() {
+            continue;
+        }
+        let k = searches.len() as u64;
+        let c = &o.tally.clusters;
+        let identities: Vec<Vec<f64>> = (0..n_g)
+            .map(|h| {
+                sizes[h]
+                    .iter()
+                    .map(|m| c.sizes[h].get(m).copied().unwrap_or(0) as f64)
+                    .collect()
+            })
+            .collect();
+        let (f, s, p) =
+            search_expectations(nodes, sizes, &identities, &o.tally.entries_per_group);
+        e_fpir += k as f64 * f;
+        e_sel += k as f64 * s;
+        e_people += k as f64 * p;
+        n += k;
+        let q = crate::quantize::threshold_q(threshold.score);
+        hits += searches.iter().filter(|r| r.max_nonmate >= q).count() as u64;
+        total += searches
+            .iter()
+            .map(|r| r.false_candidates(t, n_g))
+            .sum::<u64>();
+        people += searches.iter().map(|r| r.false_people(t, n_g)).sum::<u64>();
+        v_sel += clustering.variance(
+            Unit::Detections,
+            t,
+            Some(g),
+            &all,
+            Some(o.replicate),
+            rate0,
+        );
+        let entries: Vec<f64> = o
+            .tally
+            .entries_per_group
+            .iter()
+            .map(|&x| x as f64)
+            .collect();
+        let size_sq: Vec<f64> = c.size_sq.iter().map(|&x| x as f64).collect();
+        v_sel_model += k as f64 * search_count_moments(nodes, &entries, &size_sq).1;
+        v_people_model += k as f64 * people_variance(nodes, &identities);
+        // People rates of this replicate: expected people per identity of group h.
+        let mut people0 = vec![vec![0.0; n_g]; n_g];
+        for h in 0..n_g {
+            let ids = o.tally.identities_per_group[h] as f64;
+            if ids > 0.0 {
+                people0[g][h] = nodes[h]
+                    .iter()
+                    .map(|node| {
+                        node.weight
+                            * node
+                                .hits
+                                .iter()
+                                .zip(&identities[h])
+                                .map(|(hit, &n)| hit * n)
+                                .sum::<f64>()
+                    })
+                    .sum::<f64>()
+                    / ids;
+            }
+        }
+        v_people +=
+            clustering.variance(Unit::People, t, Some(g), &all, Some(o.replicate), &people0);
+    }
+    if n == 0 {
+        return;
+    }
+    let nf = n as f64;
+    let fpir0 = e_fpir / nf;
+    rows.push(at.row(
+        "fpir",
+        None,
+        Test {
+            closed: fpir0,
+            simulated: hits as f64 / nf,
+            observed: hits,
+            expected: e_fpir,
+            deff: 1.0,
+            p: binomial_p(hits as f64, nf, fpir0),
+        },
+    ));
+    let deff = design_effect(v_sel.max(v_sel_model), e_sel);
+    rows.push(at.row(
+        "sel",
+        None,
+        Test {
+            closed: e_sel / nf,
+            simulated: total as f64 / nf,
+            observed: total,
+            expected: e_sel,
+            deff,
+            p: poisson_p(total as f64 / deff, e_sel / deff),
+        },
+    ));
+    let deff = design_effect(v_people.max(v_people_model), e_people);
+    rows.push(at.row(
+        "sel_people",
+        None,
+        Test {
+            closed: e_people / nf,
+            simulated: people as f64 / nf,
+            observed: people,
+            expected: e_people,
+            deff,
+            p: poisson_p(people as f64 / deff, e_people / deff),
+        },
+    ));
 }
 
 /// The variance of one search's count of distinct false candidate people: given the probe,
