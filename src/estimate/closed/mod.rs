@@ -375,8 +375,7 @@ fn search_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>) {
                     .collect()
             })
             .collect();
-        let (f, s, p) =
-            search_expectations(nodes, sizes, &identities, &o.tally.entries_per_group);
+        let (f, s, p) = search_expectations(nodes, sizes, &identities, &o.tally.entries_per_group);
         e_fpir += k as f64 * f;
         e_sel += k as f64 * s;
         e_people += k as f64 * p;
@@ -388,14 +387,7 @@ fn search_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>) {
             .map(|r| r.false_candidates(t, n_g))
             .sum::<u64>();
         people += searches.iter().map(|r| r.false_people(t, n_g)).sum::<u64>();
-        v_sel += clustering.variance(
-            Unit::Detections,
-            t,
-            Some(g),
-            &all,
-            Some(o.replicate),
-            rate0,
-        );
+        v_sel += clustering.variance(Unit::Detections, t, Some(g), &all, Some(o.replicate), rate0);
         let entries: Vec<f64> = o
             .tally
             .entries_per_group

@@ -33,240 +33,257 @@ fn parse_score(text: &str) -> Result<f64, (String, String)> {
     }
 }
 
+/// The columns of a CSV score file or candidate list: the required ones (`idx`, in the order
+/// the format lists them), `mated` if present, the group columns, and the number of fields.
+struct CsvColumns {
+    idx: Vec<usize>,
+    mated: Option<usize>,
+    groups: Vec<usize>,
+    fields: usize,
+}
+
+/// One CSV record as a row, or why it is bad (kind, message).
+fn csv_row<'r>(
+    format: ScoreFormat,
+    record: &'r csv::StringRecord,
+    c: &CsvColumns,
+) -> Result<Row<'r>, (String, String)> {
+    let idx = &c.idx;
+    let csv = format == ScoreFormat::Csv;
+    let score = parse_score(&record[idx[if csv { 2 } else { 3 }]])?;
+    let mated = match (format, c.mated) {
+        (ScoreFormat::Csv, _) => Some(parse_flag(&record[idx[3]], "mated")?),
+        (_, Some(m)) => Some(parse_flag(&record[m], "mated")?),
+        (_, None) => None,
+    };
+    let (rank, enrolled) = if format == ScoreFormat::Candidates {
+        let text = record[idx[1]].trim();
+        let rank = text
+            .parse::<u64>()
+            .ok()
+            .filter(|r| (1..=1 << 24).contains(r))
+            .ok_or_else(|| {
+                (
+                    "bad rank".to_string(),
+                    format!("rank {} is not an integer from 1 to 16777216", q(text)),
+                )
+            })?;
+        (Some(rank), Some(parse_flag(&record[idx[4]], "enrolled")?))
+    } else {
+        (None, None)
+    };
+    let group = (!c.groups.is_empty()).then(|| {
+        c.groups
+            .iter()
+            .map(|&i| record[i].trim())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    });
+    let gallery = if csv {
+        &record[idx[1]]
+    } else {
+        &record[idx[2]]
+    };
+    Ok(Row {
+        probe: record[idx[0]].trim(),
+        gallery: gallery.trim(),
+        score,
+        mated,
+        subject: None,
+        claimed: None,
+        group,
+        rank,
+        enrolled,
+    })
+}
+
 impl Reader<'_> {
     /// Reads every data row.
     pub(super) fn read_rows(&mut self, path: &Path) -> Result<(), ImportError> {
+        match self.format {
+            ScoreFormat::Bob4 => self.read_bob_rows(path, 4),
+            ScoreFormat::Bob5 => self.read_bob_rows(path, 5),
+            ScoreFormat::Csv | ScoreFormat::Candidates => self.read_csv_rows(path),
+        }
+    }
+
+    /// Reads the rows of a bob.measure four- or five-column file (`n` fields).
+    fn read_bob_rows(&mut self, path: &Path, n: usize) -> Result<(), ImportError> {
         let io_err = |file: &str, e: &dyn std::fmt::Display| ImportError::File {
             file: file.to_string(),
             message: format!("cannot read: {e}"),
         };
-        match self.format {
-            ScoreFormat::Bob4 | ScoreFormat::Bob5 => {
-                let n = if self.format == ScoreFormat::Bob4 {
-                    4
-                } else {
-                    5
-                };
-                let file = std::fs::File::open(path).map_err(|e| io_err(&self.file, &e))?;
-                let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-                let mut line = String::new();
-                let mut number = 0u64;
-                loop {
-                    line.clear();
-                    let read = reader
-                        .read_line(&mut line)
-                        .map_err(|e| io_err(&self.file, &e))?;
-                    if read == 0 {
-                        break;
-                    }
-                    number += 1;
-                    if number == 1 {
-                        // A byte-order mark is not part of the first claimed id.
-                        line = crate::import::strip_bom(&line).to_string();
-                    }
-                    if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                        continue;
-                    }
-                    self.rows += 1;
-                    let f: Vec<&str> = line.split_whitespace().collect();
-                    if f.len() != n {
-                        self.bad(
-                            number,
-                            (
-                                "malformed row".into(),
-                                format!(
-                                    "{} fields; the {} format has {n}: {}",
-                                    f.len(),
-                                    self.format.name(),
-                                    if n == 4 {
-                                        "claimed_id real_id test_label score"
-                                    } else {
-                                        "claimed_id model_label real_id test_label score"
-                                    }
-                                ),
-                            ),
-                        )?;
-                        continue;
-                    }
-                    let score = match parse_score(f[n - 1]) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            self.bad(number, e)?;
-                            continue;
-                        }
-                    };
-                    let (gallery, real, probe) = if n == 4 {
-                        (f[0], f[1], f[2])
-                    } else {
-                        (f[1], f[2], f[3])
-                    };
-                    self.row(
-                        number,
-                        Row {
-                            probe,
-                            gallery,
-                            score,
-                            mated: None,
-                            subject: Some(real),
-                            claimed: Some(f[0]),
-                            group: None,
-                            rank: None,
-                            enrolled: None,
-                        },
-                    )?;
-                }
+        let file = std::fs::File::open(path).map_err(|e| io_err(&self.file, &e))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| io_err(&self.file, &e))?;
+            if read == 0 {
+                break;
             }
-            ScoreFormat::Csv | ScoreFormat::Candidates => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .flexible(true)
-                    .from_path(path)
-                    .map_err(|e| io_err(&self.file, &e))?;
-                let header = reader
-                    .headers()
-                    .map_err(|e| io_err(&self.file, &e))?
-                    .clone();
-                crate::import::check_columns(&self.file, &header)?;
-                let col = |name: &str| header.iter().position(|h| h.trim() == name);
-                let required: &[&str] = if self.format == ScoreFormat::Csv {
-                    &["probe_id", "gallery_id", "score", "mated"]
-                } else {
-                    &["probe_id", "rank", "gallery_id", "score", "enrolled"]
-                };
-                let mut idx = Vec::new();
-                for name in required {
-                    idx.push(col(name).ok_or_else(|| ImportError::File {
-                        file: self.file.clone(),
-                        message: format!(
-                            "no `{name}` column in the header; the {} format needs {}",
+            number += 1;
+            if number == 1 {
+                // A byte-order mark is not part of the first claimed id.
+                line = crate::import::strip_bom(&line).to_string();
+            }
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            self.rows += 1;
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() != n {
+                self.bad(
+                    number,
+                    (
+                        "malformed row".into(),
+                        format!(
+                            "{} fields; the {} format has {n}: {}",
+                            f.len(),
                             self.format.name(),
-                            required.join(", ")
-                        ),
-                    })?);
-                }
-                let mated_col = col("mated");
-                let known: Vec<usize> = idx.iter().copied().chain(mated_col).collect();
-                let group_cols: Vec<usize> =
-                    (0..header.len()).filter(|i| !known.contains(i)).collect();
-                if self.metadata.is_some() && !group_cols.is_empty() {
-                    return Err(ImportError::File {
-                        file: self.file.clone(),
-                        message: format!(
-                            "group columns ({}) and a metadata file: give groups in one place",
-                            group_cols
-                                .iter()
-                                .map(|&i| header[i].to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    });
-                }
-                if self.format == ScoreFormat::Candidates
-                    && mated_col.is_none()
-                    && self.metadata.is_none()
-                {
-                    return Err(ImportError::File {
-                        file: self.file.clone(),
-                        message: "a candidate list needs a `mated` column or a metadata file (--metadata) to tell which candidate is the probe's mate".into(),
-                    });
-                }
-                let mut record = csv::StringRecord::new();
-                loop {
-                    match reader.read_record(&mut record) {
-                        Ok(false) => break,
-                        Ok(true) => {}
-                        Err(e) => {
-                            let line = e.position().map_or(0, |p| p.line());
-                            self.rows += 1;
-                            self.bad(
-                                line,
-                                ("malformed row".into(), format!("malformed CSV: {e}")),
-                            )?;
-                            continue;
-                        }
-                    }
-                    let line = record.position().map_or(0, |p| p.line());
-                    self.rows += 1;
-                    if record.len() != header.len() {
-                        self.bad(
-                            line,
-                            (
-                                "malformed row".into(),
-                                format!(
-                                    "{} fields, but the header has {}",
-                                    record.len(),
-                                    header.len()
-                                ),
-                            ),
-                        )?;
-                        continue;
-                    }
-                    let parsed = (|| {
-                        let score = parse_score(
-                            &record[idx[if self.format == ScoreFormat::Csv {
-                                2
+                            if n == 4 {
+                                "claimed_id real_id test_label score"
                             } else {
-                                3
-                            }]],
-                        )?;
-                        let mated = match (self.format, mated_col) {
-                            (ScoreFormat::Csv, _) => Some(parse_flag(&record[idx[3]], "mated")?),
-                            (_, Some(c)) => Some(parse_flag(&record[c], "mated")?),
-                            (_, None) => None,
-                        };
-                        let (rank, enrolled) = if self.format == ScoreFormat::Candidates {
-                            let text = record[idx[1]].trim();
-                            let rank = text
-                                .parse::<u64>()
-                                .ok()
-                                .filter(|r| (1..=1 << 24).contains(r))
-                                .ok_or_else(|| {
-                                    (
-                                        "bad rank".to_string(),
-                                        format!(
-                                            "rank {} is not an integer from 1 to 16777216",
-                                            q(text)
-                                        ),
-                                    )
-                                })?;
-                            (Some(rank), Some(parse_flag(&record[idx[4]], "enrolled")?))
-                        } else {
-                            (None, None)
-                        };
-                        Ok::<_, (String, String)>((score, mated, rank, enrolled))
-                    })();
-                    let (score, mated, rank, enrolled) = match parsed {
-                        Ok(x) => x,
-                        Err(e) => {
-                            self.bad(line, e)?;
-                            continue;
-                        }
-                    };
-                    let group = (!group_cols.is_empty()).then(|| {
-                        group_cols
-                            .iter()
-                            .map(|&i| record[i].trim())
-                            .collect::<Vec<_>>()
-                            .join(" / ")
-                    });
-                    let (probe, gallery) = if self.format == ScoreFormat::Csv {
-                        (&record[idx[0]], &record[idx[1]])
-                    } else {
-                        (&record[idx[0]], &record[idx[2]])
-                    };
-                    let row = Row {
-                        probe: probe.trim(),
-                        gallery: gallery.trim(),
-                        score,
-                        mated,
-                        subject: None,
-                        claimed: None,
-                        group,
-                        rank,
-                        enrolled,
-                    };
-                    self.row(line, row)?;
+                                "claimed_id model_label real_id test_label score"
+                            }
+                        ),
+                    ),
+                )?;
+                continue;
+            }
+            let score = match parse_score(f[n - 1]) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.bad(number, e)?;
+                    continue;
+                }
+            };
+            let (gallery, real, probe) = if n == 4 {
+                (f[0], f[1], f[2])
+            } else {
+                (f[1], f[2], f[3])
+            };
+            self.row(
+                number,
+                Row {
+                    probe,
+                    gallery,
+                    score,
+                    mated: None,
+                    subject: Some(real),
+                    claimed: Some(f[0]),
+                    group: None,
+                    rank: None,
+                    enrolled: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Reads the rows of a CSV score file or candidate list.
+    fn read_csv_rows(&mut self, path: &Path) -> Result<(), ImportError> {
+        let io_err = |file: &str, e: &dyn std::fmt::Display| ImportError::File {
+            file: file.to_string(),
+            message: format!("cannot read: {e}"),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| io_err(&self.file, &e))?;
+        let header = reader
+            .headers()
+            .map_err(|e| io_err(&self.file, &e))?
+            .clone();
+        crate::import::check_columns(&self.file, &header)?;
+        let col = |name: &str| header.iter().position(|h| h.trim() == name);
+        let required: &[&str] = if self.format == ScoreFormat::Csv {
+            &["probe_id", "gallery_id", "score", "mated"]
+        } else {
+            &["probe_id", "rank", "gallery_id", "score", "enrolled"]
+        };
+        let mut idx = Vec::new();
+        for name in required {
+            idx.push(col(name).ok_or_else(|| ImportError::File {
+                file: self.file.clone(),
+                message: format!(
+                    "no `{name}` column in the header; the {} format needs {}",
+                    self.format.name(),
+                    required.join(", ")
+                ),
+            })?);
+        }
+        let mated_col = col("mated");
+        let known: Vec<usize> = idx.iter().copied().chain(mated_col).collect();
+        let group_cols: Vec<usize> = (0..header.len()).filter(|i| !known.contains(i)).collect();
+        if self.metadata.is_some() && !group_cols.is_empty() {
+            return Err(ImportError::File {
+                file: self.file.clone(),
+                message: format!(
+                    "group columns ({}) and a metadata file: give groups in one place",
+                    group_cols
+                        .iter()
+                        .map(|&i| header[i].to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        if self.format == ScoreFormat::Candidates && mated_col.is_none() && self.metadata.is_none()
+        {
+            return Err(ImportError::File {
+                file: self.file.clone(),
+                message: "a candidate list needs a `mated` column or a metadata file (--metadata) to tell which candidate is the probe's mate".into(),
+            });
+        }
+        let columns = CsvColumns {
+            idx,
+            mated: mated_col,
+            groups: group_cols,
+            fields: header.len(),
+        };
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    self.rows += 1;
+                    self.bad(
+                        line,
+                        ("malformed row".into(), format!("malformed CSV: {e}")),
+                    )?;
+                    continue;
                 }
             }
+            let line = record.position().map_or(0, |p| p.line());
+            self.rows += 1;
+            if record.len() != columns.fields {
+                self.bad(
+                    line,
+                    (
+                        "malformed row".into(),
+                        format!(
+                            "{} fields, but the header has {}",
+                            record.len(),
+                            header.len()
+                        ),
+                    ),
+                )?;
+                continue;
+            }
+            let row = match csv_row(self.format, &record, &columns) {
+                Ok(row) => row,
+                Err(e) => {
+                    self.bad(line, e)?;
+                    continue;
+                }
+            };
+            self.row(line, row)?;
         }
         Ok(())
     }

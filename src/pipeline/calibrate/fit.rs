@@ -166,43 +166,8 @@ pub fn fit(
             "give at least one operating point (--point GROUP@T=FMR)",
         ));
     }
-    let mut groups: Vec<usize> = Vec::new();
-    for p in points {
-        let g = scenario
-            .groups
-            .iter()
-            .position(|x| x.name == p.group)
-            .ok_or_else(|| {
-                err(format!(
-                    "no group {} in scenario {}",
-                    crate::format::quoted(&p.group),
-                    scenario.config.name
-                ))
-            })?;
-        if !(p.fmr > 0.0 && p.fmr < 1.0 && p.threshold > -1.0 && p.threshold < 1.0) {
-            return Err(err(format!(
-                "point {}@{}={}: needs a threshold in (-1, 1) and an FMR in (0, 1)",
-                p.group, p.threshold, p.fmr
-            )));
-        }
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    let noise = match genuine_mean {
-        Some(m) if m > 0.0 && m < 1.0 => (1.0 - m).sqrt(),
-        Some(m) => return Err(err(format!("genuine mean must be in (0, 1), got {m}"))),
-        None => {
-            let c = &scenario.captures[scenario.gallery_capture];
-            let p = &scenario.captures[scenario.probe_capture];
-            if !(c.is_fixed() && p.is_fixed() && c.noise_min == p.noise_min) {
-                return Err(err(
-                    "give --genuine-mean: fitting needs one fixed capture noise for gallery and probes",
-                ));
-            }
-            c.noise_min
-        }
-    };
+    let groups = point_groups(scenario, points)?;
+    let noise = fitted_noise(scenario, genuine_mean)?;
     let most_points = groups
         .iter()
         .map(|&g| {
@@ -249,25 +214,7 @@ pub fn fit(
         });
         points_part + mean_part
     };
-    let start = |d: usize| -> Vec<f64> {
-        let mut theta: Vec<f64> = groups
-            .iter()
-            .map(|&g| {
-                let first = points
-                    .iter()
-                    .find(|p| p.group == scenario.groups[g].name)
-                    .expect("every group has a point");
-                let r = solve_rho(scenario, g, d, (noise, noise), first.threshold, first.fmr)
-                    .unwrap_or(0.1)
-                    .clamp(1e-3, 0.99);
-                logit(r)
-            })
-            .collect();
-        if fit_spread {
-            theta.push(5f64.ln());
-        }
-        theta
-    };
+    let start = |d: usize| start_point(scenario, points, &groups, d, noise, fit_spread);
     let solve = |d: usize| -> (f64, Vec<f64>) {
         let theta = nelder_mead(
             &|t: &[f64]| objective(d, t, Quadrature::Coarse),
@@ -277,6 +224,181 @@ pub fn fit(
         );
         (objective(d, &theta, Quadrature::Coarse), theta)
     };
+    let best = scan_deff(max_deff, &solve);
+    // Polish at the chosen d_eff with the fine quadrature: a second simplex from the best
+    // point, smaller steps.
+    let (d_eff, _, theta) = best;
+    let theta = nelder_mead(
+        &|t: &[f64]| objective(d_eff, t, Quadrature::Fine),
+        &theta,
+        0.1,
+        40 + 20 * groups.len(),
+    );
+    let concentration = fit_spread.then(|| theta[groups.len()].exp().clamp(0.05, 1e4));
+    let rho: Vec<(String, f64)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            (
+                scenario.groups[g].name.clone(),
+                expit(theta[i]).min(MAX_RHO),
+            )
+        })
+        .collect();
+    let mut rows: Vec<TargetRow> = points
+        .iter()
+        .map(|p| {
+            let r = rho[group_of(p)].1;
+            TargetRow {
+                target: format!("FMR {} at {}", p.group, p.threshold),
+                group: p.group.clone(),
+                threshold: p.threshold,
+                value: p.fmr,
+                closed_form: law(scenario, d_eff, noise, r, concentration, Quadrature::Fine)
+                    .fmr(p.threshold),
+            }
+        })
+        .collect();
+    check_fit(&rows, d_eff, fit_spread)?;
+    if let Some(m) = impostor_mean {
+        rows.push(TargetRow {
+            target: "impostor mean".into(),
+            group: String::new(),
+            threshold: 0.0,
+            value: m,
+            closed_form: (1.0 - noise * noise) * mean_sqrt_rho(rho[0].1, concentration).powi(2),
+        });
+    }
+    if let Some(m) = genuine_mean {
+        rows.push(TargetRow {
+            target: "genuine mean".into(),
+            group: String::new(),
+            threshold: 0.0,
+            value: m,
+            closed_form: 1.0 - noise * noise,
+        });
+    }
+    let config = fitted_config(scenario, points, &groups, d_eff, noise, &rho, concentration);
+    Ok((
+        config,
+        Calibration {
+            effective_dim: d_eff,
+            noise: (noise, noise),
+            rho,
+            concentration,
+            rows,
+        },
+    ))
+}
+
+/// The fit's starting parameters at d_eff `d`: each group's rho solved from its first point,
+/// and a Beta concentration of 5 when the spread is fitted.
+fn start_point(
+    scenario: &Scenario,
+    points: &[OperatingPoint],
+    groups: &[usize],
+    d: usize,
+    noise: f64,
+    fit_spread: bool,
+) -> Vec<f64> {
+    let mut theta: Vec<f64> = groups
+        .iter()
+        .map(|&g| {
+            let first = points
+                .iter()
+                .find(|p| p.group == scenario.groups[g].name)
+                .expect("every group has a point");
+            let r = solve_rho(scenario, g, d, (noise, noise), first.threshold, first.fmr)
+                .unwrap_or(0.1)
+                .clamp(1e-3, 0.99);
+            logit(r)
+        })
+        .collect();
+    if fit_spread {
+        theta.push(5f64.ln());
+    }
+    theta
+}
+
+/// Refuses a fit that leaves a point off by more than [`MAX_FIT_FACTOR`].
+fn check_fit(rows: &[TargetRow], d_eff: usize, fit_spread: bool) -> Result<(), CalibrateError> {
+    if let Some((row, factor)) = rows
+        .iter()
+        .map(|r| {
+            (
+                r,
+                (r.closed_form / r.value).max(r.value / r.closed_form.max(1e-300)),
+            )
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|x| x.1 > MAX_FIT_FACTOR)
+    {
+        return Err(unreachable(format!(
+            "no effective dimension, rho{} fits every point within a factor of {MAX_FIT_FACTOR}: the best fit (d_eff {d_eff}) gives {:.3e} for {} (target {:e}, off by {factor:.2}); these points ask for a tail this model cannot give",
+            if fit_spread { " and spread of rho" } else { "" },
+            row.closed_form,
+            row.target,
+            row.value
+        )));
+    }
+    Ok(())
+}
+
+/// The scenario's groups the points name, in order of first mention.
+fn point_groups(
+    scenario: &Scenario,
+    points: &[OperatingPoint],
+) -> Result<Vec<usize>, CalibrateError> {
+    let mut groups: Vec<usize> = Vec::new();
+    for p in points {
+        let g = scenario
+            .groups
+            .iter()
+            .position(|x| x.name == p.group)
+            .ok_or_else(|| {
+                err(format!(
+                    "no group {} in scenario {}",
+                    crate::format::quoted(&p.group),
+                    scenario.config.name
+                ))
+            })?;
+        if !(p.fmr > 0.0 && p.fmr < 1.0 && p.threshold > -1.0 && p.threshold < 1.0) {
+            return Err(err(format!(
+                "point {}@{}={}: needs a threshold in (-1, 1) and an FMR in (0, 1)",
+                p.group, p.threshold, p.fmr
+            )));
+        }
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    Ok(groups)
+}
+
+/// The capture noise: from the genuine mean when given, else the scenario's one fixed noise.
+fn fitted_noise(scenario: &Scenario, genuine_mean: Option<f64>) -> Result<f64, CalibrateError> {
+    Ok(match genuine_mean {
+        Some(m) if m > 0.0 && m < 1.0 => (1.0 - m).sqrt(),
+        Some(m) => return Err(err(format!("genuine mean must be in (0, 1), got {m}"))),
+        None => {
+            let c = &scenario.captures[scenario.gallery_capture];
+            let p = &scenario.captures[scenario.probe_capture];
+            if !(c.is_fixed() && p.is_fixed() && c.noise_min == p.noise_min) {
+                return Err(err(
+                    "give --genuine-mean: fitting needs one fixed capture noise for gallery and probes",
+                ));
+            }
+            c.noise_min
+        }
+    })
+}
+
+/// The best effective dimension for `solve` (the objective and parameters at each d_eff):
+/// a log grid from 3 to `max_deff`, then integers between the best point's neighbours.
+fn scan_deff(
+    max_deff: usize,
+    solve: &(dyn Fn(usize) -> (f64, Vec<f64>) + Sync),
+) -> (usize, f64, Vec<f64>) {
     // Scan d_eff on a log grid, then every integer around the best.
     let mut grid: Vec<usize> = (0..12)
         .map(|i| (3.0 * (max_deff as f64 / 3.0).powf(f64::from(i) / 11.0)).round() as usize)
@@ -315,77 +437,19 @@ pub fn fit(
             best = r;
         }
     }
-    // Polish at the chosen d_eff with the fine quadrature: a second simplex from the best
-    // point, smaller steps.
-    let (d_eff, _, theta) = best;
-    let theta = nelder_mead(
-        &|t: &[f64]| objective(d_eff, t, Quadrature::Fine),
-        &theta,
-        0.1,
-        40 + 20 * groups.len(),
-    );
-    let concentration = fit_spread.then(|| theta[groups.len()].exp().clamp(0.05, 1e4));
-    let rho: Vec<(String, f64)> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, &g)| {
-            (
-                scenario.groups[g].name.clone(),
-                expit(theta[i]).min(MAX_RHO),
-            )
-        })
-        .collect();
-    let mut rows: Vec<TargetRow> = points
-        .iter()
-        .map(|p| {
-            let r = rho[group_of(p)].1;
-            TargetRow {
-                target: format!("FMR {} at {}", p.group, p.threshold),
-                group: p.group.clone(),
-                threshold: p.threshold,
-                value: p.fmr,
-                closed_form: law(scenario, d_eff, noise, r, concentration, Quadrature::Fine)
-                    .fmr(p.threshold),
-            }
-        })
-        .collect();
-    if let Some((row, factor)) = rows
-        .iter()
-        .map(|r| {
-            (
-                r,
-                (r.closed_form / r.value).max(r.value / r.closed_form.max(1e-300)),
-            )
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .filter(|x| x.1 > MAX_FIT_FACTOR)
-    {
-        return Err(unreachable(format!(
-            "no effective dimension, rho{} fits every point within a factor of {MAX_FIT_FACTOR}: the best fit (d_eff {d_eff}) gives {:.3e} for {} (target {:e}, off by {factor:.2}); these points ask for a tail this model cannot give",
-            if fit_spread { " and spread of rho" } else { "" },
-            row.closed_form,
-            row.target,
-            row.value
-        )));
-    }
-    if let Some(m) = impostor_mean {
-        rows.push(TargetRow {
-            target: "impostor mean".into(),
-            group: String::new(),
-            threshold: 0.0,
-            value: m,
-            closed_form: (1.0 - noise * noise) * mean_sqrt_rho(rho[0].1, concentration).powi(2),
-        });
-    }
-    if let Some(m) = genuine_mean {
-        rows.push(TargetRow {
-            target: "genuine mean".into(),
-            group: String::new(),
-            threshold: 0.0,
-            value: m,
-            closed_form: 1.0 - noise * noise,
-        });
-    }
+    best
+}
+
+/// The scenario with the fitted parameters, and the points' thresholds among its raw ones.
+fn fitted_config(
+    scenario: &Scenario,
+    points: &[OperatingPoint],
+    groups: &[usize],
+    d_eff: usize,
+    noise: f64,
+    rho: &[(String, f64)],
+    concentration: Option<f64>,
+) -> ScenarioConfig {
     let mut config = scenario.config.clone();
     config.embedding.effective_dimension = d_eff;
     for name in [&config.gallery.capture, &config.probes.capture] {
@@ -394,7 +458,7 @@ pub fn fit(
             c.noise_max = None;
         }
     }
-    for (&g, (_, r)) in groups.iter().zip(&rho) {
+    for (&g, (_, r)) in groups.iter().zip(rho) {
         config.groups[g].rho = *r;
         config.groups[g].rho_concentration = concentration;
     }
@@ -404,14 +468,5 @@ pub fn fit(
         }
     }
     config.thresholds.raw.sort_by(f64::total_cmp);
-    Ok((
-        config,
-        Calibration {
-            effective_dim: d_eff,
-            noise: (noise, noise),
-            rho,
-            concentration,
-            rows,
-        },
-    ))
+    config
 }
