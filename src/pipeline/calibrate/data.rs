@@ -279,76 +279,14 @@ pub fn fit_scores(
         }
         None => scenario.groups[0].name.clone(),
     };
-    let io_err = |source: std::io::Error| CalibrateError::TemporaryFile {
-        what: format!(
-            "{}: cannot read back a temporary file",
-            crate::format::quoted(&file)
-        ),
-        source,
-    };
-    // Read 1: the sorted streams.
-    let data = read_scores(path, metadata, &[], 1, &o.read)?;
-    if !data.format.is_full() {
-        return Err(err(format!(
-            "{}: holds candidate lists, not every comparison; fitting a ROC needs every impostor score (csv, bob4 or bob5)",
-            crate::format::quoted(&file)
-        )));
-    }
-    let genuine_streams: Vec<usize> = data.streams.iter().map(|s| s.0).collect();
-    let impostor_streams: Vec<usize> = data.streams.iter().map(|s| s.1).collect();
-    let n_gen: u64 = genuine_streams.iter().map(|&s| data.spill.len(s)).sum();
-    let n_imp: u64 = impostor_streams.iter().map(|&s| data.spill.len(s)).sum();
-    if n_gen == 0 {
-        return Err(err(format!(
-            "{}: no genuine (mated) comparisons: the genuine mean pins the capture noise",
-            crate::format::quoted(&file)
-        )));
-    }
-    if (n_imp as f64) * o.fit_down_to < MIN_FIT_EVENTS {
-        return Err(err(format!(
-            "{}: {n_imp} impostor comparisons are too few to fit FMR down to {:e}: that needs at least {:.0} (or a higher --fit-down-to)",
-            crate::format::quoted(&file),
-            o.fit_down_to,
-            (MIN_FIT_EVENTS / o.fit_down_to).ceil()
-        )));
-    }
-    let mut genuine_sum = 0.0;
-    for x in data.spill.sorted(&genuine_streams).map_err(io_err)? {
-        genuine_sum += x.map_err(io_err)?;
-    }
-    let genuine_mean = genuine_sum / n_gen as f64;
-    // The levels and the rank of each one's threshold in ascending order.
-    let mut levels: Vec<(f64, bool)> = Vec::new();
-    for i in 0.. {
-        let l = level_at(i);
-        let fitted = l >= o.fit_down_to * (1.0 - 1e-9);
-        if !fitted && l * (n_imp as f64) < MIN_HELD_OUT_EVENTS {
-            break;
-        }
-        levels.push((l, fitted));
-    }
-    let ranks: Vec<u64> = levels
-        .iter()
-        .map(|&(l, _)| n_imp - ((l * n_imp as f64).ceil() as u64).clamp(1, n_imp))
-        .collect();
-    let mut values = vec![0.0; ranks.len()];
-    let mut impostor_sum = 0.0;
-    for (i, x) in data
-        .spill
-        .sorted(&impostor_streams)
-        .map_err(io_err)?
-        .enumerate()
-    {
-        let x = x.map_err(io_err)?;
-        impostor_sum += x;
-        for (r, v) in ranks.iter().zip(values.iter_mut()) {
-            if *r == i as u64 {
-                *v = x;
-            }
-        }
-    }
-    let impostor_mean = impostor_sum / n_imp as f64;
-    drop(data);
+    let Streams {
+        n_gen,
+        n_imp,
+        genuine_mean,
+        impostor_mean,
+        levels,
+        values,
+    } = read_streams(path, metadata, o, &file)?;
     // Distinct thresholds, ascending, each with its role (a tie keeps the fitted role).
     let mut thresholds: Vec<(f64, bool)> = values
         .iter()
@@ -364,48 +302,7 @@ pub fn fit_scores(
             false
         }
     });
-    // Read 2: per search, comparisons at or above each threshold (and all of them, below
-    // every score).
-    let mut cut = vec![f64::MIN];
-    cut.extend(thresholds.iter().map(|t| t.0));
-    let read = ScoreOptions {
-        per_gallery: true,
-        ..o.read.clone()
-    };
-    let per_search = read_scores(path, metadata, &cut, 1, &read)?;
-    let n_h = per_search.candidate_groups.len();
-    let count = |p: &crate::import::scores::ScoredProbe, t: usize| -> u64 {
-        p.counts[t * n_h..(t + 1) * n_h].iter().sum()
-    };
-    let searches: Vec<(u64, Vec<u64>)> = per_search
-        .probes
-        .iter()
-        .map(|p| {
-            (
-                count(p, 0),
-                (1..cut.len()).map(|t| count(p, t)).collect::<Vec<u64>>(),
-            )
-        })
-        .filter(|(n, _)| *n > 0)
-        .collect();
-    let galleries: Vec<(u64, Vec<u64>)> = per_search
-        .gallery_counts
-        .chunks(cut.len())
-        .map(|row| (row[0], row[1..].to_vec()))
-        .filter(|(n, _)| *n > 0)
-        .collect();
-    let raw: Vec<(f64, u64)> = (0..thresholds.len())
-        .map(|t| two_way_design_effect(&searches, &galleries, t))
-        .collect();
-    let fallback = raw.iter().map(|r| r.0).fold(1.0, f64::max);
-    let settled = crate::estimate::cluster::settled_design_effects(
-        &raw,
-        crate::estimate::cluster::MIN_EVENTS_FOR_DISPERSION,
-        fallback,
-    );
-    let observed: Vec<ObservedPoint> = (0..thresholds.len())
-        .map(|t| observe(&searches, t, thresholds[t].0, settled[t], o.level))
-        .collect();
+    let (observed, n_searches) = observe_thresholds(path, metadata, o, &thresholds)?;
     let points: Vec<OperatingPoint> = observed
         .iter()
         .zip(&thresholds)
@@ -447,8 +344,7 @@ pub fn fit_scores(
         .iter()
         .map(|x| (x.name.clone(), rho))
         .collect();
-    let fitted = Scenario::from_config(config.clone(), "the fitted scenario")
-        .map_err(|e| err(e.to_string()))?;
+    let fitted = Scenario::from_config(config.clone(), "the fitted scenario")?;
     let g = fitted
         .groups
         .iter()
@@ -470,7 +366,7 @@ pub fn fit_scores(
         calibration,
         ScoreFit {
             file,
-            searches: searches.len() as u64,
+            searches: n_searches,
             genuine: n_gen,
             impostor: n_imp,
             genuine_mean,
@@ -481,6 +377,156 @@ pub fn fit_scores(
             level: o.level,
         },
     ))
+}
+
+/// What the first read of a score file gives: the genuine and impostor counts and means, and
+/// the impostor score at each FMR level (`levels`: the level and whether it is fitted, not
+/// held out).
+struct Streams {
+    n_gen: u64,
+    n_imp: u64,
+    genuine_mean: f64,
+    impostor_mean: f64,
+    levels: Vec<(f64, bool)>,
+    values: Vec<f64>,
+}
+
+/// Read 1 of a score fit: the sorted genuine and impostor streams.
+fn read_streams(
+    path: &Path,
+    metadata: Option<&Metadata>,
+    o: &ScoreFitOptions,
+    file: &str,
+) -> Result<Streams, CalibrateError> {
+    let io_err = |source: std::io::Error| CalibrateError::TemporaryFile {
+        what: format!(
+            "{}: cannot read back a temporary file",
+            crate::format::quoted(file)
+        ),
+        source,
+    };
+    let data = read_scores(path, metadata, &[], 1, &o.read)?;
+    if !data.format.is_full() {
+        return Err(err(format!(
+            "{}: holds candidate lists, not every comparison; fitting a ROC needs every impostor score (csv, bob4 or bob5)",
+            crate::format::quoted(file)
+        )));
+    }
+    let genuine_streams: Vec<usize> = data.streams.iter().map(|s| s.0).collect();
+    let impostor_streams: Vec<usize> = data.streams.iter().map(|s| s.1).collect();
+    let n_gen: u64 = genuine_streams.iter().map(|&s| data.spill.len(s)).sum();
+    let n_imp: u64 = impostor_streams.iter().map(|&s| data.spill.len(s)).sum();
+    if n_gen == 0 {
+        return Err(err(format!(
+            "{}: no genuine (mated) comparisons: the genuine mean pins the capture noise",
+            crate::format::quoted(file)
+        )));
+    }
+    if (n_imp as f64) * o.fit_down_to < MIN_FIT_EVENTS {
+        return Err(err(format!(
+            "{}: {n_imp} impostor comparisons are too few to fit FMR down to {:e}: that needs at least {:.0} (or a higher --fit-down-to)",
+            crate::format::quoted(file),
+            o.fit_down_to,
+            (MIN_FIT_EVENTS / o.fit_down_to).ceil()
+        )));
+    }
+    let mut genuine_sum = 0.0;
+    for x in data.spill.sorted(&genuine_streams).map_err(io_err)? {
+        genuine_sum += x.map_err(io_err)?;
+    }
+    let genuine_mean = genuine_sum / n_gen as f64;
+    // The levels and the rank of each one's threshold in ascending order.
+    let mut levels: Vec<(f64, bool)> = Vec::new();
+    for i in 0.. {
+        let l = level_at(i);
+        let fitted = l >= o.fit_down_to * (1.0 - 1e-9);
+        if !fitted && l * (n_imp as f64) < MIN_HELD_OUT_EVENTS {
+            break;
+        }
+        levels.push((l, fitted));
+    }
+    let ranks: Vec<u64> = levels
+        .iter()
+        .map(|&(l, _)| n_imp - ((l * n_imp as f64).ceil() as u64).clamp(1, n_imp))
+        .collect();
+    let mut values = vec![0.0; ranks.len()];
+    let mut impostor_sum = 0.0;
+    for (i, x) in data
+        .spill
+        .sorted(&impostor_streams)
+        .map_err(io_err)?
+        .enumerate()
+    {
+        let x = x.map_err(io_err)?;
+        impostor_sum += x;
+        for (r, v) in ranks.iter().zip(values.iter_mut()) {
+            if *r == i as u64 {
+                *v = x;
+            }
+        }
+    }
+    let impostor_mean = impostor_sum / n_imp as f64;
+    drop(data);
+    Ok(Streams {
+        n_gen,
+        n_imp,
+        genuine_mean,
+        impostor_mean,
+        levels,
+        values,
+    })
+}
+
+/// Read 2 of a score fit: per search, the comparisons at or above each threshold (and all of
+/// them, below every score), and the observed FMR at each threshold with its two-way cluster
+/// interval. Returns the points and the number of searches.
+fn observe_thresholds(
+    path: &Path,
+    metadata: Option<&Metadata>,
+    o: &ScoreFitOptions,
+    thresholds: &[(f64, bool)],
+) -> Result<(Vec<ObservedPoint>, u64), CalibrateError> {
+    let mut cut = vec![f64::MIN];
+    cut.extend(thresholds.iter().map(|t| t.0));
+    let read = ScoreOptions {
+        per_gallery: true,
+        ..o.read.clone()
+    };
+    let per_search = read_scores(path, metadata, &cut, 1, &read)?;
+    let n_h = per_search.candidate_groups.len();
+    let count = |p: &crate::import::scores::ScoredProbe, t: usize| -> u64 {
+        p.counts[t * n_h..(t + 1) * n_h].iter().sum()
+    };
+    let searches: Vec<(u64, Vec<u64>)> = per_search
+        .probes
+        .iter()
+        .map(|p| {
+            (
+                count(p, 0),
+                (1..cut.len()).map(|t| count(p, t)).collect::<Vec<u64>>(),
+            )
+        })
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    let galleries: Vec<(u64, Vec<u64>)> = per_search
+        .gallery_counts
+        .chunks(cut.len())
+        .map(|row| (row[0], row[1..].to_vec()))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    let raw: Vec<(f64, u64)> = (0..thresholds.len())
+        .map(|t| two_way_design_effect(&searches, &galleries, t))
+        .collect();
+    let fallback = raw.iter().map(|r| r.0).fold(1.0, f64::max);
+    let settled = crate::estimate::cluster::settled_design_effects(
+        &raw,
+        crate::estimate::cluster::MIN_EVENTS_FOR_DISPERSION,
+        fallback,
+    );
+    let observed: Vec<ObservedPoint> = (0..thresholds.len())
+        .map(|t| observe(&searches, t, thresholds[t].0, settled[t], o.level))
+        .collect();
+    Ok((observed, searches.len() as u64))
 }
 
 /// Sum over clusters of (c - R n)^2, scaled by S / (S - 1) for S clusters.

@@ -134,6 +134,9 @@ pub enum CalibrateError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The fitted scenario is invalid.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
     /// The calibrated configuration could not be written as TOML.
     #[error("cannot write TOML: {0}")]
     Toml(#[from] toml::ser::Error),

@@ -2,7 +2,7 @@
 //! 1:1, then differences between groups); what this does and does not show; how to reproduce.
 
 use super::results::{fairness_blocks, threshold_table};
-use super::{Block, Document, FigureRef, cell, spoken, with_ci};
+use super::{Block, Document, FigureRef, cell, push_figure, spoken, with_ci};
 use crate::estimate::verification::VerificationSlice;
 use crate::format::{count, level, mean, rate};
 use crate::pipeline::evaluate::Evaluation;
@@ -27,15 +27,6 @@ pub fn build(
         .map(|i| format!("`{}`", i.path))
         .collect::<Vec<_>>()
         .join(" and ");
-    let figure = |b: &mut Vec<Block>, name: &str| {
-        if let Some(f) = figures.iter().find(|f| f.path.ends_with(name)) {
-            b.push(Block::Figure {
-                path: f.path.clone(),
-                caption: f.caption.clone(),
-            });
-        }
-    };
-
     b.push(Block::Heading(1, "1. Summary".into()));
     let mut summary = vec![format!(
         "{} searches from {source} against a gallery of {} entries{}: {} mated (the person is in the gallery) and {} non-mated.",
@@ -78,6 +69,63 @@ pub fn build(
     }
     b.push(Block::Paragraph(summary.join(" ")));
 
+    data_section(record, e, &mut b);
+
+    b.push(Block::Heading(1, "3. Method".into()));
+    b.push(Block::List(vec![
+        "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T.".into(),
+        "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
+        format!(
+            "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
+            e.plan.k
+        ),
+        "FMR(T) and FNMR(T): shares of impostor comparisons scoring >= T and of genuine comparisons scoring < T.".into(),
+        format!("Candidates and matches: {}.", CONVENTIONS.candidate_rule),
+        format!("Ties: {}.", CONVENTIONS.ties),
+        format!("Threshold for a target FMR: {}.", CONVENTIONS.target_fmr),
+        format!("EER: {}.", CONVENTIONS.eer),
+        format!("Intervals ({lv}): {}.", CONVENTIONS.intervals),
+    ]));
+    b.push(Block::List(e.notes.clone()));
+
+    results_section(e, figures, &mut b);
+
+    b.push(Block::Heading(
+        1,
+        "5. What this does and does not show".into(),
+    ));
+    b.push(Block::List(vec![
+        "These are the error rates of these searches on this data. They generalize to another gallery or population only as far as the data represent it.".into(),
+        "Intervals describe sampling variation among the probes and comparisons observed; they do not cover a different camera, model version, threshold setting or population.".into(),
+        "Groups are as labelled in the input; a group with few searches has wide intervals, and a rate resting on fewer than 30 events is marked †.".into(),
+    ]));
+
+    b.push(Block::Heading(1, "6. How to reproduce".into()));
+    b.push(Block::Paragraph(
+        "From the folder the paths above are relative to, the same version of falsematch (`cargo install --path .` in its source folder puts it on the PATH) gives the same bytes; `falsematch verify` finds the inputs from any folder, through their paths from this one, and checks every input's SHA-256 first:".into(),
+    ));
+    b.push(Block::Code(format!(
+        "{} --out DIR\nfalsematch verify THIS-FOLDER",
+        record.command()
+    )));
+    b.push(Block::Paragraph(
+        "SHA-256 of the files this report rests on:".into(),
+    ));
+    b.push(Block::Table {
+        header: vec!["file".into(), "SHA-256".into()],
+        rows: hashes
+            .iter()
+            .map(|(p, h)| vec![p.clone(), h.clone()])
+            .collect(),
+    });
+    Document {
+        title: format!("falsematch evaluation: {source}"),
+        blocks: b,
+    }
+}
+
+/// Section 2: the input files by SHA-256, what was read, and what was skipped.
+fn data_section(record: &EvaluationRecord, e: &Evaluation, b: &mut Vec<Block>) {
     b.push(Block::Heading(1, "2. The data".into()));
     b.push(Block::Table {
         header: vec![
@@ -137,24 +185,12 @@ pub fn build(
             "Every row was read and used; no probe was left out.".into(),
         ));
     }
+}
 
-    b.push(Block::Heading(1, "3. Method".into()));
-    b.push(Block::List(vec![
-        "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T.".into(),
-        "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
-        format!(
-            "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
-            e.plan.k
-        ),
-        "FMR(T) and FNMR(T): shares of impostor comparisons scoring >= T and of genuine comparisons scoring < T.".into(),
-        format!("Candidates and matches: {}.", CONVENTIONS.candidate_rule),
-        format!("Ties: {}.", CONVENTIONS.ties),
-        format!("Threshold for a target FMR: {}.", CONVENTIONS.target_fmr),
-        format!("EER: {}.", CONVENTIONS.eer),
-        format!("Intervals ({lv}): {}.", CONVENTIONS.intervals),
-    ]));
-    b.push(Block::List(e.notes.clone()));
-
+/// Section 4: 1:N per probe group with the CMC and figures, 1:1, and group differences.
+fn results_section(e: &Evaluation, figures: &[FigureRef], b: &mut Vec<Block>) {
+    let h = e.plan.headline;
+    let overall = &e.estimates.slices[0];
     b.push(Block::Heading(1, "4. Results".into()));
     b.push(Block::Heading(
         2,
@@ -180,51 +216,18 @@ pub fn build(
                 .collect(),
         });
     }
-    figure(&mut b, "det.svg");
-    figure(&mut b, "groups.svg");
-    figure(&mut b, "cross_group.svg");
+    push_figure(b, figures, "det.svg");
+    push_figure(b, figures, "groups.svg");
+    push_figure(b, figures, "cross_group.svg");
     if !e.verification.is_empty() {
         b.push(Block::Heading(2, "One comparison at a time (1:1)".into()));
-        verification_tables(&e.verification, &mut b);
-        figure(&mut b, "verification_det.svg");
+        verification_tables(&e.verification, b);
+        push_figure(b, figures, "verification_det.svg");
     }
     if let Some(row) = e.estimates.fairness.get(h)
         && row.groups.len() > 1
     {
-        fairness_blocks(row, e.plan.k, &mut b);
-    }
-
-    b.push(Block::Heading(
-        1,
-        "5. What this does and does not show".into(),
-    ));
-    b.push(Block::List(vec![
-        "These are the error rates of these searches on this data. They generalize to another gallery or population only as far as the data represent it.".into(),
-        "Intervals describe sampling variation among the probes and comparisons observed; they do not cover a different camera, model version, threshold setting or population.".into(),
-        "Groups are as labelled in the input; a group with few searches has wide intervals, and a rate resting on fewer than 30 events is marked †.".into(),
-    ]));
-
-    b.push(Block::Heading(1, "6. How to reproduce".into()));
-    b.push(Block::Paragraph(
-        "From the folder the paths above are relative to, the same version of falsematch (`cargo install --path .` in its source folder puts it on the PATH) gives the same bytes; `falsematch verify` finds the inputs from any folder, through their paths from this one, and checks every input's SHA-256 first:".into(),
-    ));
-    b.push(Block::Code(format!(
-        "{} --out DIR\nfalsematch verify THIS-FOLDER",
-        record.command()
-    )));
-    b.push(Block::Paragraph(
-        "SHA-256 of the files this report rests on:".into(),
-    ));
-    b.push(Block::Table {
-        header: vec!["file".into(), "SHA-256".into()],
-        rows: hashes
-            .iter()
-            .map(|(p, h)| vec![p.clone(), h.clone()])
-            .collect(),
-    });
-    Document {
-        title: format!("falsematch evaluation: {source}"),
-        blocks: b,
+        fairness_blocks(row, e.plan.k, b);
     }
 }
 

@@ -59,6 +59,16 @@ pub struct FigureRef {
     pub caption: String,
 }
 
+/// Adds the figure whose path ends with `name`, if the bundle has one.
+pub(super) fn push_figure(b: &mut Vec<Block>, figures: &[FigureRef], name: &str) {
+    if let Some(f) = figures.iter().find(|f| f.path.ends_with(name)) {
+        b.push(Block::Figure {
+            path: f.path.clone(),
+            caption: f.caption.clone(),
+        });
+    }
+}
+
 /// What the document is built from.
 pub struct ReportInput<'a> {
     /// The scenario.

@@ -1,7 +1,7 @@
 //! Section 4 of the report: results overall, by mapping, by group (with the differential
 //! summaries), who the false candidates are, mated searches, and archive-to-archive spread.
 
-use super::{Block, ReportInput, all, cell, level_words, with_ci};
+use super::{Block, ReportInput, all, cell, level_words, push_figure, with_ci};
 use crate::estimate::ThresholdRow;
 use crate::format::{count, mean, rate, share};
 
@@ -38,14 +38,6 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let e = input.results.estimates;
     let overall = all(input);
     let headline = &s.thresholds[s.headline];
-    let figure = |b: &mut Vec<Block>, name: &str| {
-        if let Some(f) = input.figures.iter().find(|f| f.path.ends_with(name)) {
-            b.push(Block::Figure {
-                path: f.path.clone(),
-                caption: f.caption.clone(),
-            });
-        }
-    };
     b.push(Block::Heading(1, "4. Results".into()));
     b.push(Block::Heading(2, "All searches".into()));
     b.push(Block::Paragraph(format!(
@@ -55,8 +47,95 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         level_words(s)
     )));
     b.push(threshold_table(&overall.thresholds, s.k()));
-    figure(b, "fpir_sel.svg");
+    push_figure(b, input.figures, "fpir_sel.svg");
     published(input, b);
+    percent_settings(input, b);
+    if e.slices.len() > 1 {
+        b.push(Block::Heading(
+            2,
+            format!("By probe group, at {}", headline.label),
+        ));
+        b.push(Block::Table {
+            header: vec![
+                "probe group".into(),
+                "non-mated".into(),
+                "mated".into(),
+                "FPIR".into(),
+                "SEL (detections)".into(),
+                "SEL (people)".into(),
+                format!("FNIR rank {}", s.k()),
+            ],
+            rows: e
+                .slices
+                .iter()
+                .map(|sl| {
+                    let r = &sl.thresholds[s.headline];
+                    vec![
+                        sl.probe_group.clone(),
+                        count(sl.non_mated_searches),
+                        count(sl.mated_searches),
+                        cell(&r.fpir, rate),
+                        cell(&r.sel, mean),
+                        cell(&r.sel_people, mean),
+                        cell(&r.fnir_rank_k, rate),
+                    ]
+                })
+                .collect(),
+        });
+        push_figure(b, input.figures, "groups.svg");
+    }
+    fairness(input, b);
+    false_candidates(input, b);
+    push_figure(b, input.figures, "cross_group.svg");
+    push_figure(b, input.figures, "false_candidates_per_search.svg");
+    if overall.mated_searches > 0 {
+        b.push(Block::Heading(
+            2,
+            "Searches for someone in the archive".into(),
+        ));
+        let ranks = [1, 5, s.k()]
+            .into_iter()
+            .filter(|&r| r <= s.k())
+            .collect::<std::collections::BTreeSet<_>>();
+        b.push(Block::Table {
+            header: vec!["rank".into(), "identification rate (no threshold)".into()],
+            rows: ranks
+                .iter()
+                .map(|&r| vec![r.to_string(), with_ci(&overall.cmc[r - 1], rate)])
+                .collect(),
+        });
+        push_figure(b, input.figures, "det.svg");
+    }
+    b.push(Block::Heading(2, "From one archive to another".into()));
+    b.push(Block::Table {
+        header: vec![
+            "archive".into(),
+            "detections".into(),
+            "people".into(),
+            format!("FPIR at {}", headline.label),
+            format!("SEL at {}", headline.label),
+        ],
+        rows: e
+            .replicates
+            .iter()
+            .map(|r| {
+                let t = &r.thresholds[s.headline];
+                vec![
+                    (r.replicate + 1).to_string(),
+                    count(r.entries),
+                    count(r.identities),
+                    cell(&t.fpir, rate),
+                    cell(&t.sel, mean),
+                ]
+            })
+            .collect(),
+    });
+}
+
+/// What each "confidence %" threshold means under each mapping.
+fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let overall = all(input);
     let percent: Vec<(usize, &ThresholdRow)> = overall
         .thresholds
         .iter()
@@ -100,41 +179,14 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                 .collect(),
         });
     }
-    if e.slices.len() > 1 {
-        b.push(Block::Heading(
-            2,
-            format!("By probe group, at {}", headline.label),
-        ));
-        b.push(Block::Table {
-            header: vec![
-                "probe group".into(),
-                "non-mated".into(),
-                "mated".into(),
-                "FPIR".into(),
-                "SEL (detections)".into(),
-                "SEL (people)".into(),
-                format!("FNIR rank {}", s.k()),
-            ],
-            rows: e
-                .slices
-                .iter()
-                .map(|sl| {
-                    let r = &sl.thresholds[s.headline];
-                    vec![
-                        sl.probe_group.clone(),
-                        count(sl.non_mated_searches),
-                        count(sl.mated_searches),
-                        cell(&r.fpir, rate),
-                        cell(&r.sel, mean),
-                        cell(&r.sel_people, mean),
-                        cell(&r.fnir_rank_k, rate),
-                    ]
-                })
-                .collect(),
-        });
-        figure(b, "groups.svg");
-    }
-    fairness(input, b);
+}
+
+/// Who the false candidates are: shares by group per threshold, and the cross-group FMR at the
+/// headline threshold.
+fn false_candidates(input: &ReportInput<'_>, b: &mut Vec<Block>) {
+    let s = input.scenario;
+    let e = input.results.estimates;
+    let overall = all(input);
     b.push(Block::Heading(2, "Who the false candidates are".into()));
     b.push(Block::Paragraph("Share of false candidate detections by group, in searches for someone not in the archive, and the distinct people behind them (summed over searches).".into()));
     let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
@@ -192,50 +244,6 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                 .collect(),
         });
     }
-    figure(b, "cross_group.svg");
-    figure(b, "false_candidates_per_search.svg");
-    if overall.mated_searches > 0 {
-        b.push(Block::Heading(
-            2,
-            "Searches for someone in the archive".into(),
-        ));
-        let ranks = [1, 5, s.k()]
-            .into_iter()
-            .filter(|&r| r <= s.k())
-            .collect::<std::collections::BTreeSet<_>>();
-        b.push(Block::Table {
-            header: vec!["rank".into(), "identification rate (no threshold)".into()],
-            rows: ranks
-                .iter()
-                .map(|&r| vec![r.to_string(), with_ci(&overall.cmc[r - 1], rate)])
-                .collect(),
-        });
-        figure(b, "det.svg");
-    }
-    b.push(Block::Heading(2, "From one archive to another".into()));
-    b.push(Block::Table {
-        header: vec![
-            "archive".into(),
-            "detections".into(),
-            "people".into(),
-            format!("FPIR at {}", headline.label),
-            format!("SEL at {}", headline.label),
-        ],
-        rows: e
-            .replicates
-            .iter()
-            .map(|r| {
-                let t = &r.thresholds[s.headline];
-                vec![
-                    (r.replicate + 1).to_string(),
-                    count(r.entries),
-                    count(r.identities),
-                    cell(&t.fpir, rate),
-                    cell(&t.sel, mean),
-                ]
-            })
-            .collect(),
-    });
 }
 
 /// Published figures beside the simulation, when the scenario names any.
