@@ -99,6 +99,18 @@ impl ReplicatePart {
     /// # Errors
     /// A message saying what is impossible.
     pub fn check(&self, b: &PartBounds<'_>) -> Result<(), String> {
+        self.check_blocks(b)?;
+        let entries = self.check_counts(b)?;
+        self.check_clusters(b)?;
+        let t = &self.tally;
+        for (p, (probe, &mates)) in t.probes.iter().zip(b.mates).enumerate() {
+            self.check_probe(b, p, probe, mates, entries)?;
+        }
+        Ok(())
+    }
+
+    /// The blocks lie in the shard, ascending and without overlap.
+    fn check_blocks(&self, b: &PartBounds<'_>) -> Result<(), String> {
         let r = self.replicate;
         let mut last_end = None;
         for &(start, end) in &self.blocks {
@@ -115,8 +127,14 @@ impl ReplicatePart {
             }
             last_end = Some(end);
         }
+        Ok(())
+    }
+
+    /// The tally has the scenario's shape and counts the blocks can hold; returns the entries
+    /// the blocks hold.
+    fn check_counts(&self, b: &PartBounds<'_>) -> Result<u64, String> {
+        let r = self.replicate;
         let t = &self.tally;
-        let cells = b.thresholds_q.len() * b.n_groups;
         if t.k != b.k
             || t.probes.len() != b.mates.len()
             || t.entries_per_group.len() != b.n_groups
@@ -153,8 +171,15 @@ impl ReplicatePart {
                 "replicate {r}: more identities counted than its blocks can hold"
             ));
         }
-        // The cluster sums: their shape, identity sizes that add up to the counts above, and
-        // sums of squares that the counts allow.
+        Ok(entries)
+    }
+
+    /// The cluster sums: their shape, identity sizes that add up to the counts, and sums of
+    /// squares that the counts allow.
+    fn check_clusters(&self, b: &PartBounds<'_>) -> Result<(), String> {
+        let r = self.replicate;
+        let t = &self.tally;
+        let cells = b.thresholds_q.len() * b.n_groups;
         let c = &t.clusters;
         let cluster_cells = (b.n_groups + 1) * cells;
         if c.detections_sq.len() != cluster_cells
@@ -206,79 +231,91 @@ impl ReplicatePart {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Probe `p`'s counts, maximum non-mate score and candidate list are possible in blocks
+    /// holding `entries` entries.
+    fn check_probe(
+        &self,
+        b: &PartBounds<'_>,
+        p: usize,
+        probe: &crate::tally::ProbeTally,
+        mates: usize,
+        entries: u64,
+    ) -> Result<(), String> {
+        let r = self.replicate;
+        let t = &self.tally;
+        let cells = b.thresholds_q.len() * b.n_groups;
         let inside = |entry: u64| {
             self.blocks.iter().any(|&(s, e)| {
                 (b.block_start[s as usize]..b.block_start[e as usize]).contains(&entry)
             })
         };
-        for (p, (probe, &mates)) in t.probes.iter().zip(b.mates).enumerate() {
-            let bad = |what: &str| Err(format!("replicate {r}, probe {p}: {what}"));
-            if probe.det.len() != cells
-                || probe.ppl.len() != cells
-                || probe.sq.len() != cells
-                || probe.beaten.len() != mates
-            {
-                return bad("its tally has the wrong number of counts for this scenario");
-            }
-            let non_mates: u64 = probe.det.iter().sum();
-            if non_mates > entries || probe.beaten.iter().any(|&x| x > entries) {
-                return bad("more candidates counted than its blocks hold entries");
-            }
-            for h in 0..b.n_groups {
-                let cells = (0..b.thresholds_q.len()).map(|k| k * b.n_groups + h);
-                let det: u64 = cells.clone().map(|c| probe.det[c]).sum();
-                let ppl: u64 = cells.clone().map(|c| probe.ppl[c]).sum();
-                // Squares of cumulative counts: at least the count at that threshold (each
-                // count >= 1 squared is >= itself), at most (count)^2.
-                let cumulative = |k: usize| -> u64 {
-                    (k..b.thresholds_q.len())
-                        .map(|j| probe.det[j * b.n_groups + h])
-                        .sum()
-                };
-                let squares_possible = (0..b.thresholds_q.len()).all(|k| {
-                    let x = cumulative(k);
-                    let sq = probe.sq[k * b.n_groups + h];
-                    sq >= x && sq <= x.saturating_mul(x)
-                });
-                if det > t.entries_per_group[h]
-                    || ppl > t.identities_per_group[h]
-                    || cells.into_iter().any(|c| probe.ppl[c] > probe.det[c])
-                    || !squares_possible
-                {
-                    return bad("more candidates of a group counted than the group has");
-                }
-            }
-            // The maximum non-mate score lies in the highest threshold bucket holding one.
-            let highest = (0..b.thresholds_q.len())
-                .rev()
-                .find(|&k| (0..b.n_groups).any(|h| probe.det[k * b.n_groups + h] > 0));
-            let m = probe.max_nonmate;
-            let consistent = match highest {
-                Some(k) => {
-                    m >= b.thresholds_q[k] && b.thresholds_q.get(k + 1).is_none_or(|&q| m < q)
-                }
-                None => b.thresholds_q.first().is_none_or(|&q| m < q),
+        let bad = |what: &str| Err(format!("replicate {r}, probe {p}: {what}"));
+        if probe.det.len() != cells
+            || probe.ppl.len() != cells
+            || probe.sq.len() != cells
+            || probe.beaten.len() != mates
+        {
+            return bad("its tally has the wrong number of counts for this scenario");
+        }
+        let non_mates: u64 = probe.det.iter().sum();
+        if non_mates > entries || probe.beaten.iter().any(|&x| x > entries) {
+            return bad("more candidates counted than its blocks hold entries");
+        }
+        for h in 0..b.n_groups {
+            let cells = (0..b.thresholds_q.len()).map(|k| k * b.n_groups + h);
+            let det: u64 = cells.clone().map(|c| probe.det[c]).sum();
+            let ppl: u64 = cells.clone().map(|c| probe.ppl[c]).sum();
+            // Squares of cumulative counts: at least the count at that threshold (each
+            // count >= 1 squared is >= itself), at most (count)^2.
+            let cumulative = |k: usize| -> u64 {
+                (k..b.thresholds_q.len())
+                    .map(|j| probe.det[j * b.n_groups + h])
+                    .sum()
             };
-            if !consistent {
-                return bad("its highest non-mate score does not agree with its threshold counts");
-            }
-            if probe.top.len() > b.k
-                || probe
-                    .top
-                    .windows(2)
-                    .any(|w| w[0].rank_order(&w[1]) != std::cmp::Ordering::Less)
-                || probe
-                    .top
-                    .iter()
-                    .any(|c| !inside(c.entry) || usize::from(c.group) >= b.n_groups)
-                || probe
-                    .top
-                    .iter()
-                    .find(|c| !c.mate)
-                    .is_some_and(|c| c.score != m)
+            let squares_possible = (0..b.thresholds_q.len()).all(|k| {
+                let x = cumulative(k);
+                let sq = probe.sq[k * b.n_groups + h];
+                sq >= x && sq <= x.saturating_mul(x)
+            });
+            if det > t.entries_per_group[h]
+                || ppl > t.identities_per_group[h]
+                || cells.into_iter().any(|c| probe.ppl[c] > probe.det[c])
+                || !squares_possible
             {
-                return bad("its candidate list is not a top-K list of its blocks");
+                return bad("more candidates of a group counted than the group has");
             }
+        }
+        // The maximum non-mate score lies in the highest threshold bucket holding one.
+        let highest = (0..b.thresholds_q.len())
+            .rev()
+            .find(|&k| (0..b.n_groups).any(|h| probe.det[k * b.n_groups + h] > 0));
+        let m = probe.max_nonmate;
+        let consistent = match highest {
+            Some(k) => m >= b.thresholds_q[k] && b.thresholds_q.get(k + 1).is_none_or(|&q| m < q),
+            None => b.thresholds_q.first().is_none_or(|&q| m < q),
+        };
+        if !consistent {
+            return bad("its highest non-mate score does not agree with its threshold counts");
+        }
+        if probe.top.len() > b.k
+            || probe
+                .top
+                .windows(2)
+                .any(|w| w[0].rank_order(&w[1]) != std::cmp::Ordering::Less)
+            || probe
+                .top
+                .iter()
+                .any(|c| !inside(c.entry) || usize::from(c.group) >= b.n_groups)
+            || probe
+                .top
+                .iter()
+                .find(|c| !c.mate)
+                .is_some_and(|c| c.score != m)
+        {
+            return bad("its candidate list is not a top-K list of its blocks");
         }
         Ok(())
     }

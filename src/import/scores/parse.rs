@@ -288,12 +288,10 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Per-probe checks after the last row; the searches that stay in 1:N.
-    pub(super) fn finish(mut self) -> Result<ScoreData, ImportError> {
-        let n_gallery = match self.metadata {
-            Some(meta) => meta.rows.iter().filter(|r| r.role == Role::Gallery).count() as u64,
-            None => self.gallery_ix.len() as u64,
-        };
+    /// The probes left out of 1:N (by index, with the reason): metadata probes without rows
+    /// (recorded only), searches missing comparisons or ranks. Without --skip-bad-rows the
+    /// first one is an error.
+    fn incomplete_probes(&mut self, n_gallery: u64) -> Result<Vec<(usize, String)>, ImportError> {
         let mut excluded: Vec<(usize, String)> = Vec::new();
         if let Some(meta) = self.metadata {
             for r in meta.rows.iter().filter(|r| r.role == Role::Probe) {
@@ -312,20 +310,6 @@ impl Reader<'_> {
                     });
                 }
             }
-        }
-        let list_length = (self.format == ScoreFormat::Candidates)
-            .then(|| self.probes.iter().map(|p| p.rows).max().unwrap_or(0));
-        if let Some(length) = list_length
-            && (self.k as u64) > length
-            && length > 0
-        {
-            return Err(ImportError::File {
-                file: self.file.clone(),
-                message: format!(
-                    "--k {} is longer than the candidate lists ({length}); lower --k",
-                    self.k
-                ),
-            });
         }
         for (i, p) in self.probes.iter().enumerate() {
             let problem = if self.format.is_full() && p.rows != n_gallery {
@@ -364,6 +348,73 @@ impl Reader<'_> {
                 reason: message.clone(),
             });
         }
+        Ok(excluded)
+    }
+
+    /// A probe's summary as a search: cumulative counts per threshold, its mate's rank, and
+    /// whether each count is complete (a candidate list cut above the threshold is not).
+    fn scored(&self, p: &super::state::ProbeState, full_length: u64) -> ScoredProbe {
+        let n_t = self.thresholds.len();
+        let n_h = self.candidate_groups.len();
+        let k = self.k as u64;
+        let candidates = self.format == ScoreFormat::Candidates;
+
+        let mated = match (p.enrolled, self.metadata) {
+            (Some(e), _) => e,
+            (None, _) => p.mate_best.is_some(),
+        };
+        let mut counts = p.buckets.clone();
+        for t in (0..n_t.saturating_sub(1)).rev() {
+            for h in 0..n_h {
+                counts[t * n_h + h] += counts[(t + 1) * n_h + h];
+            }
+        }
+        let capacity = if candidates { p.top.len() as u64 } else { k };
+        let mate_rank = p.mate_best.map(|best| {
+            let ahead = p.top.iter().filter(|&&x| x >= best).count() as u64;
+            if !candidates && ahead >= capacity {
+                capacity + 1
+            } else {
+                1 + ahead
+            }
+        });
+        ScoredProbe {
+            id: p.id.clone(),
+            group: p.group,
+            mated,
+            max_nonmate: p.max_nonmate,
+            mate_best: p.mate_best,
+            mate_rank,
+            counts,
+            complete: self
+                .thresholds
+                .iter()
+                .map(|&t| !(candidates && p.rows == full_length && p.min_score >= t))
+                .collect(),
+        }
+    }
+
+    /// Per-probe checks after the last row; the searches that stay in 1:N.
+    pub(super) fn finish(mut self) -> Result<ScoreData, ImportError> {
+        let n_gallery = match self.metadata {
+            Some(meta) => meta.rows.iter().filter(|r| r.role == Role::Gallery).count() as u64,
+            None => self.gallery_ix.len() as u64,
+        };
+        let list_length = (self.format == ScoreFormat::Candidates)
+            .then(|| self.probes.iter().map(|p| p.rows).max().unwrap_or(0));
+        if let Some(length) = list_length
+            && (self.k as u64) > length
+            && length > 0
+        {
+            return Err(ImportError::File {
+                file: self.file.clone(),
+                message: format!(
+                    "--k {} is longer than the candidate lists ({length}); lower --k",
+                    self.k
+                ),
+            });
+        }
+        let excluded = self.incomplete_probes(n_gallery)?;
         let mut reasons: Vec<ReasonCount> = self
             .reasons
             .iter()
@@ -375,50 +426,13 @@ impl Reader<'_> {
         reasons.sort_by(|a, b| a.reason.cmp(&b.reason));
         self.skipped.by_reason = reasons;
         let n_t = self.thresholds.len();
-        let n_h = self.candidate_groups.len();
-        let k = self.k as u64;
-        let candidates = self.format == ScoreFormat::Candidates;
         let full_length = list_length.unwrap_or(0);
         let probes: Vec<ScoredProbe> = self
             .probes
             .iter()
             .enumerate()
             .filter(|(i, _)| !excluded.iter().any(|(j, _)| j == i))
-            .map(|(_, p)| {
-                let mated = match (p.enrolled, self.metadata) {
-                    (Some(e), _) => e,
-                    (None, _) => p.mate_best.is_some(),
-                };
-                let mut counts = p.buckets.clone();
-                for t in (0..n_t.saturating_sub(1)).rev() {
-                    for h in 0..n_h {
-                        counts[t * n_h + h] += counts[(t + 1) * n_h + h];
-                    }
-                }
-                let capacity = if candidates { p.top.len() as u64 } else { k };
-                let mate_rank = p.mate_best.map(|best| {
-                    let ahead = p.top.iter().filter(|&&x| x >= best).count() as u64;
-                    if !candidates && ahead >= capacity {
-                        capacity + 1
-                    } else {
-                        1 + ahead
-                    }
-                });
-                ScoredProbe {
-                    id: p.id.clone(),
-                    group: p.group,
-                    mated,
-                    max_nonmate: p.max_nonmate,
-                    mate_best: p.mate_best,
-                    mate_rank,
-                    counts,
-                    complete: self
-                        .thresholds
-                        .iter()
-                        .map(|&t| !(candidates && p.rows == full_length && p.min_score >= t))
-                        .collect(),
-                }
-            })
+            .map(|(_, p)| self.scored(p, full_length))
             .collect();
         self.spill.finish();
         // Groups in sorted order, as metadata groups are.
