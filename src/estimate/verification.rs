@@ -105,6 +105,100 @@ struct EerCandidate {
     false_non_matches: u64,
 }
 
+/// The EER and DET curve as a merge of the two score streams passes each distinct score.
+struct Curves {
+    n_gen: u64,
+    n_imp: u64,
+    /// Best EER candidate so far.
+    best: Option<EerCandidate>,
+    /// DET points kept so far, and the probits of the last one.
+    det: Vec<RatePoint>,
+    last_kept: (f64, f64),
+}
+
+impl Curves {
+    fn new(n_gen: u64, n_imp: u64) -> Self {
+        Self {
+            n_gen,
+            n_imp,
+            best: None,
+            det: Vec::new(),
+            last_kept: (f64::NAN, f64::NAN),
+        }
+    }
+
+    /// Both streams are non-empty (otherwise there is no EER and no DET).
+    fn both(&self) -> bool {
+        self.n_gen > 0 && self.n_imp > 0
+    }
+
+    /// Offers `threshold` with `fm` false matches and `fnm` false non-matches as the EER
+    /// threshold: kept if |FMR - FNMR| is smaller (or equal, unless `strict`).
+    fn offer(&mut self, threshold: f64, fm: u64, fnm: u64, strict: bool) {
+        if !self.both() {
+            return;
+        }
+        let gap = (u128::from(fm) * u128::from(self.n_gen))
+            .abs_diff(u128::from(fnm) * u128::from(self.n_imp));
+        let better = match &self.best {
+            None => true,
+            Some(b) => gap < b.gap || (!strict && gap == b.gap),
+        };
+        if better {
+            self.best = Some(EerCandidate {
+                gap,
+                threshold,
+                false_matches: fm,
+                false_non_matches: fnm,
+            });
+        }
+    }
+
+    /// Keeps the DET point at `score` if it moves at least `DET_SPACING` in probit on either
+    /// axis from the last one kept.
+    fn det_point(&mut self, score: f64, fm: u64, fnm: u64) {
+        if !self.both() {
+            return;
+        }
+        let probit = |events: u64, n: u64| {
+            let n = n.max(1) as f64;
+            normal_quantile((events as f64).clamp(0.5, n - 0.5) / n)
+        };
+        let p = (probit(fm, self.n_imp), probit(fnm, self.n_gen));
+        if self.det.is_empty()
+            || (p.0 - self.last_kept.0).abs() >= DET_SPACING
+            || (p.1 - self.last_kept.1).abs() >= DET_SPACING
+        {
+            self.det.push(RatePoint {
+                score,
+                fmr: fm as f64 / self.n_imp as f64,
+                fnmr: fnm as f64 / self.n_gen as f64,
+            });
+            self.last_kept = p;
+        }
+    }
+
+    /// Past the highest score: FMR 0 and FNMR 1, as a DET point and an EER candidate.
+    fn beyond(&mut self, max_score: f64) {
+        if !self.both() {
+            return;
+        }
+        let beyond = max_score.next_up();
+        if self
+            .det
+            .last()
+            .is_some_and(|p| p.fmr != 0.0 || p.fnmr != 1.0)
+        {
+            self.det.push(RatePoint {
+                score: beyond,
+                fmr: 0.0,
+                fnmr: 1.0,
+            });
+        }
+        self.offer(beyond, 0, self.n_gen, true);
+    }
+}
+
 /// Computes the metrics of one slice from ascending score streams with `n_genuine` and
 /// `n_impostor` scores.
 ///
@@ -127,33 +221,10 @@ pub fn verification(
     let (mut gen_below, mut imp_below) = (0u64, 0u64);
     let mut at_threshold: Vec<(u64, u64)> = Vec::with_capacity(thresholds.len());
     let mut resolved: Vec<Option<(f64, u64, u64)>> = vec![None; targets.len()];
-    let mut best: Option<EerCandidate> = None;
     let mut gen_at_max_impostor = 0u64;
     let mut max_impostor = f64::NEG_INFINITY;
     let mut max_score = f64::NEG_INFINITY;
-    let mut det: Vec<RatePoint> = Vec::new();
-    let mut last_kept = (f64::NAN, f64::NAN);
-    let probit = |events: u64, n: u64| {
-        let n = n.max(1) as f64;
-        normal_quantile((events as f64).clamp(0.5, n - 0.5) / n)
-    };
-    let offer =
-        |best: &mut Option<EerCandidate>, threshold: f64, fm: u64, fnm: u64, strict: bool| {
-            let gap =
-                (u128::from(fm) * u128::from(n_gen)).abs_diff(u128::from(fnm) * u128::from(n_imp));
-            let better = match best {
-                None => true,
-                Some(b) => gap < b.gap || (!strict && gap == b.gap),
-            };
-            if better {
-                *best = Some(EerCandidate {
-                    gap,
-                    threshold,
-                    false_matches: fm,
-                    false_non_matches: fnm,
-                });
-            }
-        };
+    let mut curves = Curves::new(n_gen, n_imp);
     loop {
         let g = gen_it
             .peek()
@@ -176,15 +247,7 @@ pub fn verification(
         }
         let fm = n_imp - imp_below;
         let fnm = gen_below;
-        if n_gen > 0 && n_imp > 0 {
-            offer(
-                &mut best,
-                v,
-                fm,
-                fnm,
-                imp_below == n_imp || gen_below == n_gen,
-            );
-        }
+        curves.offer(v, fm, fnm, imp_below == n_imp || gen_below == n_gen);
         let is_impostor = i == Some(v);
         if is_impostor {
             for (r, &target) in resolved.iter_mut().zip(targets) {
@@ -193,20 +256,7 @@ pub fn verification(
                 }
             }
         }
-        if n_gen > 0 && n_imp > 0 {
-            let p = (probit(fm, n_imp), probit(fnm, n_gen));
-            if det.is_empty()
-                || (p.0 - last_kept.0).abs() >= DET_SPACING
-                || (p.1 - last_kept.1).abs() >= DET_SPACING
-            {
-                det.push(RatePoint {
-                    score: v,
-                    fmr: fm as f64 / n_imp as f64,
-                    fnmr: fnm as f64 / n_gen as f64,
-                });
-                last_kept = p;
-            }
-        }
+        curves.det_point(v, fm, fnm);
         while gen_it.next_if(|r| matches!(r, Ok(x) if *x == v)).is_some() {
             gen_below += 1;
         }
@@ -222,17 +272,8 @@ pub fn verification(
     while at_threshold.len() < thresholds.len() {
         at_threshold.push((imp_below, gen_below));
     }
-    if n_gen > 0 && n_imp > 0 {
-        let beyond = max_score.next_up();
-        if det.last().is_some_and(|p| p.fmr != 0.0 || p.fnmr != 1.0) {
-            det.push(RatePoint {
-                score: beyond,
-                fmr: 0.0,
-                fnmr: 1.0,
-            });
-        }
-        offer(&mut best, beyond, 0, n_gen, true);
-    }
+    curves.beyond(max_score);
+    let Curves { best, det, .. } = curves;
     let fmr_of = |fm: u64| (n_imp > 0).then(|| Estimate::proportion(fm, n_imp, level));
     let fnmr_of = |fnm: u64| (n_gen > 0).then(|| Estimate::proportion(fnm, n_gen, level));
     Ok(VerificationSlice {
