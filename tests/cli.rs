@@ -446,6 +446,8 @@ fn calibrate_from_scores_refuses_lists_and_thin_files_naming_them() {
 
 #[test]
 fn infer_and_calibrate_print_what_their_snapshots_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("infer.json");
     insta::assert_snapshot!(
         "infer_stdout",
         stdout_of(&[
@@ -456,9 +458,17 @@ fn infer_and_calibrate_print_what_their_snapshots_hold() {
             "4.2e5..8.4e6",
             "--scenario",
             "kaganskikh-2019",
+            "--gallery",
+            "city=1e8",
+            "--watchlist",
+            "3000",
+            "--passers-per-day",
+            "1e6",
+            "--out",
+            json.to_str().unwrap(),
         ])
     );
-    let tmp = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!("infer_json", std::fs::read_to_string(&json).unwrap());
     let out = tmp.path().join("cal.toml");
     let printed = stdout_of(&[
         "calibrate",

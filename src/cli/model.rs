@@ -180,205 +180,33 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {
-    use falsematch::format::rate;
-    let big = |x: f64| count(x.round() as u64);
     if let Some(path) = &args.out {
         // Refuse an output that would overwrite the scenario or a foreign file, before any work.
         let inputs: Vec<&std::path::Path> =
             args.scenario.iter().map(std::path::Path::new).collect();
         check_file_target(path, &inputs, OwnFile::Json)?;
     }
-    if !(args.confidence_level > 0.5 && args.confidence_level < 1.0) {
-        anyhow::bail!(
-            "--confidence-level: {} must be in (0.5, 1)",
-            args.confidence_level
-        );
-    }
-    let interval = falsematch::pipeline::infer::fmr_interval(
-        args.candidates,
-        args.searches,
-        args.archive,
-        args.confidence_level,
-    );
+    let request = falsematch::pipeline::infer::InferRequest {
+        candidates: args.candidates,
+        searches: args.searches,
+        archive: args.archive,
+        confidence_level: args.confidence_level,
+        galleries: args.galleries.clone(),
+        watchlist: args.watchlist.zip(args.passers_per_day),
+        probe_group: args.probe_group.clone(),
+        shares: args.scenario.is_some(),
+        attribute: args.attribute.clone(),
+        thresholds: args.thresholds.clone(),
+        noise: args.noise.clone(),
+    };
     // The dispersion of one search's false candidates comes from a scenario's model: the one
     // given, or the bundled default.
     let model_name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (model, _) = Scenario::load(model_name)?;
-    let g = match &args.probe_group {
-        Some(pg) => model
-            .groups
-            .iter()
-            .position(|g| &g.name == pg)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--probe-group: no group {} in {model_name}",
-                    falsematch::format::quoted(pg)
-                )
-            })?,
-        None => model
-            .groups
-            .iter()
-            .position(|g| g.probe_share > 0.0)
-            .unwrap_or(0),
-    };
-    let dispersed = falsematch::pipeline::infer::dispersed_interval(&interval, &model, g);
-    let lv = falsematch::format::level(args.confidence_level);
-    let mut out = String::new();
-    use std::fmt::Write as _;
-    let _ = writeln!(
-        out,
-        "{} false candidates in {} search(es) of an archive of {} to {} detections:",
-        count(args.candidates),
-        count(args.searches),
-        big(args.archive.0),
-        big(args.archive.1)
-    );
-    let _ = writeln!(
-        out,
-        "  per-comparison false match rate {} to {} (point estimates)",
-        rate(interval.point_low),
-        rate(interval.point_high),
-    );
-    let _ = writeln!(
-        out,
-        "  {lv} interval {} to {}: one search's false candidates as dispersed as under {}'s model (the default)",
-        rate(dispersed.lower),
-        rate(dispersed.upper),
-        dispersed.scenario
-    );
-    for e in &dispersed.ends {
-        let _ = writeln!(
-            out,
-            "    at {} detections: the model expects this many at a threshold of {:.3}, where one search's count has {:.1} times the variance of a Poisson count; per-search mean {} to {}",
-            big(e.entries),
-            e.threshold,
-            e.dispersion,
-            falsematch::format::mean(e.mean_lower),
-            falsematch::format::mean(e.mean_upper)
-        );
-    }
-    let poisson = falsematch::estimate::interval::poisson_exact(
-        args.candidates,
-        args.searches,
-        args.confidence_level,
-    );
-    let _ = writeln!(
-        out,
-        "  {lv} interval {} to {} if every comparison matched independently (Poisson; per-search mean {} to {}): too narrow when people are seen several times",
-        rate(interval.lower),
-        rate(interval.upper),
-        falsematch::format::mean(poisson.lower),
-        falsematch::format::mean(poisson.upper)
-    );
-    // Carried elsewhere with the honest interval.
-    let honest = falsematch::pipeline::infer::FmrInterval {
-        lower: dispersed.lower,
-        upper: dispersed.upper,
-        ..interval.clone()
-    };
-    let elsewhere: Vec<falsematch::pipeline::infer::Elsewhere> = args
-        .galleries
-        .iter()
-        .map(|(name, n)| falsematch::pipeline::infer::elsewhere(&honest, name, *n))
-        .collect();
-    for e in &elsewhere {
-        let _ = writeln!(
-            out,
-            "  {} ({} detections): {} to {} false candidates per search, FPIR {} to {}",
-            e.name,
-            big(e.entries),
-            falsematch::format::mean(e.false_candidates.0),
-            falsematch::format::mean(e.false_candidates.1),
-            rate(e.fpir.0),
-            rate(e.fpir.1)
-        );
-    }
-    let watch = args
-        .watchlist
-        .zip(args.passers_per_day)
-        .map(|(w, p)| falsematch::pipeline::infer::watchlist(&honest, w, p));
-    if let Some(w) = &watch {
-        let _ = writeln!(
-            out,
-            "  watchlist of {} people, {} faces a day: {} to {} false alerts a day",
-            big(w.size),
-            big(w.passers_per_day),
-            falsematch::format::mean(w.false_alerts_per_day.0),
-            falsematch::format::mean(w.false_alerts_per_day.1)
-        );
-    }
-    let mut shares = Vec::new();
-    if let Some(name) = &args.scenario {
-        let scenario = &model;
-        let own = scenario.config.groups[g]
-            .attributes
-            .get(&args.attribute)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--attribute: group `{}` of {name} has no attribute `{}`",
-                    scenario.groups[g].name,
-                    args.attribute
-                )
-            })?
-            .clone();
-        let base = scenario.captures[scenario.gallery_capture].noise_min;
-        let noise: Vec<f64> = if args.noise.is_empty() {
-            let mut n = vec![0.3, base, 0.75];
-            n.sort_by(f64::total_cmp);
-            n.dedup();
-            n
-        } else {
-            args.noise.clone()
-        };
-        for s in &noise {
-            if !(0.0..1.0).contains(s) {
-                anyhow::bail!("--noise: {s} must be in [0, 1)");
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\nUnder {name}'s model, the share of a {} probe's false candidates whose {} is not {own}:",
-            scenario.groups[g].name, args.attribute
-        );
-        let _ = write!(out, "  {:<12}", "threshold");
-        for s in &noise {
-            let _ = write!(out, " {:>14}", format!("noise {s}"));
-        }
-        let _ = writeln!(out);
-        for &t in &args.thresholds {
-            let _ = write!(out, "  {t:<12}");
-            for &s in &noise {
-                let share = falsematch::pipeline::infer::other_share(
-                    scenario,
-                    g,
-                    &args.attribute,
-                    t,
-                    Some(s),
-                );
-                shares.push(serde_json::json!({"threshold": t, "noise": s, "share": share}));
-                let _ = write!(
-                    out,
-                    " {:>14}",
-                    share.map_or("-".into(), falsematch::format::percent)
-                );
-            }
-            let _ = writeln!(out);
-        }
-    }
-    print!("{out}");
+    let inference = falsematch::pipeline::infer::infer(&request, &model, model_name)?;
+    print!("{}", report::infer::text(&inference));
     if let Some(path) = &args.out {
-        let doc = serde_json::json!({
-            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
-            "fmr": interval,
-            "fmr_dispersed": dispersed,
-            "elsewhere": elsewhere,
-            "watchlist": watch,
-            "other_share": shares,
-            "model": "fmr: k ~ Poisson(searches x archive x FMR), comparisons independent; fmr_dispersed (the default, used below): k ~ negative binomial with the variance over mean of one search's count under the scenario's model at the threshold where it expects k per search; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day",
-        });
-        let mut bytes = serde_json::to_vec_pretty(&doc)?;
-        bytes.push(b'\n');
-        report::write_file(path, &bytes)?;
+        report::write_file(path, &report::infer::json(&inference))?;
     }
     Ok(())
 }

@@ -268,6 +268,223 @@ pub fn other_share(
     (all > 0.0).then(|| other / all)
 }
 
+/// What `infer` is asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferRequest {
+    /// Observed false candidates.
+    pub candidates: u64,
+    /// Searches they came from.
+    pub searches: u64,
+    /// The archive size, smallest and largest (detections).
+    pub archive: (f64, f64),
+    /// Confidence level, in (0.5, 1).
+    pub confidence_level: f64,
+    /// Other galleries (name, detections) to carry the rate to.
+    pub galleries: Vec<(String, f64)>,
+    /// A watchlist (people, faces passing a day) to carry the rate to.
+    pub watchlist: Option<(f64, f64)>,
+    /// The probe group of the model (None: the first group with probes).
+    pub probe_group: Option<String>,
+    /// Compute other-attribute shares under the model (the scenario was given explicitly).
+    pub shares: bool,
+    /// The attribute whose other values the shares count.
+    pub attribute: String,
+    /// Thresholds of the share table.
+    pub thresholds: Vec<f64>,
+    /// Capture noises of the share table (empty: 0.3, the scenario's and 0.75).
+    pub noise: Vec<f64>,
+}
+
+/// One cell of the other-attribute share table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShareCell {
+    /// Score threshold.
+    pub threshold: f64,
+    /// Capture noise of gallery and probes.
+    pub noise: f64,
+    /// Share of the expected false candidates of another attribute value (None: none
+    /// expected).
+    pub share: Option<f64>,
+}
+
+/// The other-attribute share table under the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shares {
+    /// The probe group.
+    pub probe_group: String,
+    /// The attribute and the probe group's value of it.
+    pub attribute: String,
+    /// The probe group's value of `attribute`.
+    pub own: String,
+    /// Capture noises (columns).
+    pub noise: Vec<f64>,
+    /// Thresholds (rows).
+    pub thresholds: Vec<f64>,
+    /// Cells, row by row.
+    pub cells: Vec<ShareCell>,
+}
+
+/// Everything `infer` concludes from one observation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inference {
+    /// The question.
+    pub request: InferRequest,
+    /// The model's scenario name.
+    pub model: String,
+    /// Exact Poisson interval (comparisons independent).
+    pub fmr: FmrInterval,
+    /// Negative binomial interval under the model's dispersion (the default).
+    pub dispersed: DispersedInterval,
+    /// Exact Poisson interval of the per-search mean.
+    pub poisson_mean: (f64, f64),
+    /// Carried to other galleries (with the dispersed interval).
+    pub elsewhere: Vec<Elsewhere>,
+    /// Carried to a watchlist.
+    pub watchlist: Option<Watchlist>,
+    /// Other-attribute shares, when asked.
+    pub shares: Option<Shares>,
+}
+
+/// How `infer` describes its model in its JSON output.
+pub const INFER_MODEL: &str = "fmr: k ~ Poisson(searches x archive x FMR), comparisons independent; fmr_dispersed (the default, used below): k ~ negative binomial with the variance over mean of one search's count under the scenario's model at the threshold where it expects k per search; elsewhere: FMR x M false candidates per search, FPIR 1 - exp(-FMR M); watchlist: passers x (1 - (1 - FMR)^W) alerts a day";
+
+/// Why an inference cannot be made (the option named, and what is allowed).
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    /// An option is out of range or names nothing in the model.
+    #[error("{option}: {message}")]
+    Option {
+        /// The option, as on the command line.
+        option: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// Infers the FMR behind `request`'s observation under `model` (a scenario named
+/// `model_name`), and carries it to other galleries, a watchlist and, when asked, the
+/// other-attribute shares.
+///
+/// # Errors
+/// [`InferError`] when the confidence level or a noise is out of range, or the probe group
+/// or attribute is not in the model.
+pub fn infer(
+    request: &InferRequest,
+    model: &Scenario,
+    model_name: &str,
+) -> Result<Inference, InferError> {
+    let bad = |option, message: String| InferError::Option { option, message };
+    let level = request.confidence_level;
+    if !(level > 0.5 && level < 1.0) {
+        return Err(bad(
+            "--confidence-level",
+            format!("{level} must be in (0.5, 1)"),
+        ));
+    }
+    let fmr = fmr_interval(request.candidates, request.searches, request.archive, level);
+    let g = match &request.probe_group {
+        Some(pg) => model
+            .groups
+            .iter()
+            .position(|g| &g.name == pg)
+            .ok_or_else(|| {
+                bad(
+                    "--probe-group",
+                    format!("no group {} in {model_name}", crate::format::quoted(pg)),
+                )
+            })?,
+        None => model
+            .groups
+            .iter()
+            .position(|g| g.probe_share > 0.0)
+            .unwrap_or(0),
+    };
+    let dispersed = dispersed_interval(&fmr, model, g);
+    let poisson = poisson_exact(request.candidates, request.searches, level);
+    // Carried elsewhere with the honest interval.
+    let honest = FmrInterval {
+        lower: dispersed.lower,
+        upper: dispersed.upper,
+        ..fmr.clone()
+    };
+    let elsewhere = request
+        .galleries
+        .iter()
+        .map(|(name, n)| self::elsewhere(&honest, name, *n))
+        .collect();
+    let watchlist = request
+        .watchlist
+        .map(|(w, p)| self::watchlist(&honest, w, p));
+    let shares = if request.shares {
+        Some(shares(request, model, model_name, g)?)
+    } else {
+        None
+    };
+    Ok(Inference {
+        request: request.clone(),
+        model: model_name.to_string(),
+        fmr,
+        dispersed,
+        poisson_mean: (poisson.lower, poisson.upper),
+        elsewhere,
+        watchlist,
+        shares,
+    })
+}
+
+/// The other-attribute share table for probe group `g`.
+fn shares(
+    request: &InferRequest,
+    model: &Scenario,
+    model_name: &str,
+    g: usize,
+) -> Result<Shares, InferError> {
+    let own = model.config.groups[g]
+        .attributes
+        .get(&request.attribute)
+        .ok_or_else(|| InferError::Option {
+            option: "--attribute",
+            message: format!(
+                "group `{}` of {model_name} has no attribute `{}`",
+                model.groups[g].name, request.attribute
+            ),
+        })?
+        .clone();
+    let base = model.captures[model.gallery_capture].noise_min;
+    let noise: Vec<f64> = if request.noise.is_empty() {
+        let mut n = vec![0.3, base, 0.75];
+        n.sort_by(f64::total_cmp);
+        n.dedup();
+        n
+    } else {
+        request.noise.clone()
+    };
+    if let Some(s) = noise.iter().find(|s| !(0.0..1.0).contains(*s)) {
+        return Err(InferError::Option {
+            option: "--noise",
+            message: format!("{s} must be in [0, 1)"),
+        });
+    }
+    let cells = request
+        .thresholds
+        .iter()
+        .flat_map(|&t| noise.iter().map(move |&s| (t, s)))
+        .map(|(threshold, s)| ShareCell {
+            threshold,
+            noise: s,
+            share: other_share(model, g, &request.attribute, threshold, Some(s)),
+        })
+        .collect();
+    Ok(Shares {
+        probe_group: model.groups[g].name.clone(),
+        attribute: request.attribute.clone(),
+        own,
+        noise,
+        thresholds: request.thresholds.clone(),
+        cells,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod document;
 pub mod evaluation;
 mod folder;
 pub mod html;
+pub mod infer;
 pub mod markdown;
 pub mod plots;
 pub mod results;
