@@ -3,7 +3,6 @@
 use super::*;
 
 pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
-    use falsematch::pipeline::calibrate::{GroupTarget, OperatingPoint, SecondPoint, Targets};
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (scenario, _) = Scenario::load(name)?;
     // Refuse an output that would overwrite the input scenario or a foreign file, before any work.
@@ -16,101 +15,8 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         anyhow::bail!("--metadata and --group go with --scores or --embeddings");
     }
     check_file_target(&args.out, &inputs, OwnFile::CalibratedToml)?;
-    let mut score_fit = None;
-    let (config, calibration) = if from_data {
-        let options = falsematch::pipeline::calibrate::ScoreFitOptions {
-            read: falsematch::import::scores::ScoreOptions {
-                format: args.format.as_deref().and_then(|f| {
-                    falsematch::import::scores::ScoreFormat::ALL
-                        .iter()
-                        .find(|(n, _)| *n == f)
-                        .map(|x| x.1)
-                }),
-                ..falsematch::import::scores::ScoreOptions::default()
-            },
-            group: args.group.clone(),
-            fit_down_to: args.fit_down_to,
-            level: 0.95,
-        };
-        match (&args.scores, &args.embeddings, &args.metadata) {
-            (Some(scores), _, metadata) => {
-                let metadata = metadata
-                    .as_deref()
-                    .map(falsematch::import::metadata::Metadata::read)
-                    .transpose()?;
-                falsematch::pipeline::calibrate::fit_scores(
-                    &scenario,
-                    scores,
-                    metadata.as_ref(),
-                    &options,
-                )
-            }
-            (None, Some(embeddings), Some(metadata)) => {
-                falsematch::pipeline::calibrate::fit_embeddings(
-                    &scenario, embeddings, metadata, &options,
-                )
-            }
-            _ => unreachable!("clap: --embeddings requires --metadata"),
-        }
-        .map(|(config, calibration, fit)| {
-            score_fit = Some(fit);
-            (config, calibration)
-        })
-    } else if args.points.is_empty() && !args.spread && args.impostor_mean.is_none() {
-        let Some(threshold) = args.threshold else {
-            anyhow::bail!(
-                "give --threshold T with --fmr GROUP=RATE, or operating points --point GROUP@T=FMR"
-            );
-        };
-        let targets = Targets {
-            threshold,
-            groups: args
-                .fmr
-                .iter()
-                .map(|(group, fmr)| GroupTarget {
-                    group: group.clone(),
-                    fmr: *fmr,
-                })
-                .collect(),
-            second: args
-                .second
-                .as_ref()
-                .map(|(group, threshold, fmr)| SecondPoint {
-                    group: group.clone(),
-                    threshold: *threshold,
-                    fmr: *fmr,
-                }),
-            genuine_mean: args.genuine_mean,
-        };
-        falsematch::pipeline::calibrate::calibrate(&scenario, &targets)
-    } else {
-        // Every point at once: --fmr and --second are points too.
-        let mut points: Vec<OperatingPoint> = args
-            .points
-            .iter()
-            .chain(&args.second)
-            .map(|(group, threshold, fmr)| OperatingPoint {
-                group: group.clone(),
-                threshold: *threshold,
-                fmr: *fmr,
-            })
-            .collect();
-        if let Some(t) = args.threshold {
-            points.extend(args.fmr.iter().map(|(group, fmr)| OperatingPoint {
-                group: group.clone(),
-                threshold: t,
-                fmr: *fmr,
-            }));
-        }
-        falsematch::pipeline::calibrate::fit(
-            &scenario,
-            &points,
-            args.genuine_mean,
-            args.impostor_mean,
-            args.spread,
-        )
-    }
-    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let (config, calibration, score_fit) =
+        fit_from_args(&args, &scenario, from_data).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     let mut text = falsematch::pipeline::calibrate::to_toml(&config, name, &calibration)?;
     if let Some(fit) = &score_fit {
         text = falsematch::pipeline::calibrate::score_fit_header(fit) + &text;
@@ -135,39 +41,7 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    writeln!(
-        stdout,
-        "\n{:<34} {:>12} {:>16} {:>7}{}",
-        "target",
-        "value",
-        "closed form",
-        "ratio",
-        if simulated.is_some() {
-            "  simulated [95 % interval]            z"
-        } else {
-            ""
-        }
-    )?;
-    for (i, r) in calibration.rows.iter().enumerate() {
-        let sim = simulated
-            .as_ref()
-            .and_then(|s| s.get(i).cloned().flatten())
-            .map_or(String::new(), |c| {
-                format!(
-                    "  {:<36} {:>5.2}",
-                    format!("{:.4e} [{:.3e}, {:.3e}]", c.value, c.lower, c.upper),
-                    c.z
-                )
-            });
-        writeln!(
-            stdout,
-            "{:<34} {:>12.4e} {:>16.4e} {:>7.3}{sim}",
-            r.target,
-            r.value,
-            r.closed_form,
-            r.closed_form / r.value
-        )?;
-    }
+    write!(stdout, "{}", calibration.table(simulated.as_deref()))?;
     if let Some(fit) = &score_fit {
         writeln!(
             stdout,
@@ -177,6 +51,119 @@ pub(super) fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     }
     writeln!(stdout, "\nWrote {out_name}")?;
     Ok(())
+}
+
+/// The calibration the arguments ask for: a fit to a score file or embeddings (with its
+/// score fit), targets at one threshold (and a second point), or operating points.
+fn fit_from_args(
+    args: &CalibrateArgs,
+    scenario: &Scenario,
+    from_data: bool,
+) -> Result<
+    (
+        falsematch::scenario::ScenarioConfig,
+        falsematch::pipeline::calibrate::Calibration,
+        Option<falsematch::pipeline::calibrate::ScoreFit>,
+    ),
+    falsematch::pipeline::calibrate::CalibrateError,
+> {
+    use falsematch::pipeline::calibrate::{GroupTarget, OperatingPoint, SecondPoint, Targets};
+    let mut score_fit = None;
+    let (config, calibration) = if from_data {
+        let options = falsematch::pipeline::calibrate::ScoreFitOptions {
+            read: falsematch::import::scores::ScoreOptions {
+                format: args.format.as_deref().and_then(|f| {
+                    falsematch::import::scores::ScoreFormat::ALL
+                        .iter()
+                        .find(|(n, _)| *n == f)
+                        .map(|x| x.1)
+                }),
+                ..falsematch::import::scores::ScoreOptions::default()
+            },
+            group: args.group.clone(),
+            fit_down_to: args.fit_down_to,
+            level: 0.95,
+        };
+        match (&args.scores, &args.embeddings, &args.metadata) {
+            (Some(scores), _, metadata) => {
+                let metadata = metadata
+                    .as_deref()
+                    .map(falsematch::import::metadata::Metadata::read)
+                    .transpose()?;
+                falsematch::pipeline::calibrate::fit_scores(
+                    scenario,
+                    scores,
+                    metadata.as_ref(),
+                    &options,
+                )
+            }
+            (None, Some(embeddings), Some(metadata)) => {
+                falsematch::pipeline::calibrate::fit_embeddings(
+                    scenario, embeddings, metadata, &options,
+                )
+            }
+            _ => unreachable!("clap: --embeddings requires --metadata"),
+        }
+        .map(|(config, calibration, fit)| {
+            score_fit = Some(fit);
+            (config, calibration)
+        })
+    } else if args.points.is_empty() && !args.spread && args.impostor_mean.is_none() {
+        let Some(threshold) = args.threshold else {
+            return Err(falsematch::pipeline::calibrate::CalibrateError::Input(
+                "give --threshold T with --fmr GROUP=RATE, or operating points --point GROUP@T=FMR"
+                    .into(),
+            ));
+        };
+        let targets = Targets {
+            threshold,
+            groups: args
+                .fmr
+                .iter()
+                .map(|(group, fmr)| GroupTarget {
+                    group: group.clone(),
+                    fmr: *fmr,
+                })
+                .collect(),
+            second: args
+                .second
+                .as_ref()
+                .map(|(group, threshold, fmr)| SecondPoint {
+                    group: group.clone(),
+                    threshold: *threshold,
+                    fmr: *fmr,
+                }),
+            genuine_mean: args.genuine_mean,
+        };
+        falsematch::pipeline::calibrate::calibrate(scenario, &targets)
+    } else {
+        // Every point at once: --fmr and --second are points too.
+        let mut points: Vec<OperatingPoint> = args
+            .points
+            .iter()
+            .chain(&args.second)
+            .map(|(group, threshold, fmr)| OperatingPoint {
+                group: group.clone(),
+                threshold: *threshold,
+                fmr: *fmr,
+            })
+            .collect();
+        if let Some(t) = args.threshold {
+            points.extend(args.fmr.iter().map(|(group, fmr)| OperatingPoint {
+                group: group.clone(),
+                threshold: t,
+                fmr: *fmr,
+            }));
+        }
+        falsematch::pipeline::calibrate::fit(
+            scenario,
+            &points,
+            args.genuine_mean,
+            args.impostor_mean,
+            args.spread,
+        )
+    }?;
+    Ok((config, calibration, score_fit))
 }
 
 pub(super) fn infer(args: InferArgs) -> anyhow::Result<()> {

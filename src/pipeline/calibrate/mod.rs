@@ -109,6 +109,50 @@ impl Calibration {
     }
 }
 
+impl Calibration {
+    /// The printed table: each target, its closed-form value and their ratio, and beside them
+    /// what a simulation measured when `simulated` is given (one entry per row).
+    pub fn table(&self, simulated: Option<&[Option<Simulated>]>) -> String {
+        use std::fmt::Write as _;
+        let calibration = self;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n{:<34} {:>12} {:>16} {:>7}{}",
+            "target",
+            "value",
+            "closed form",
+            "ratio",
+            if simulated.is_some() {
+                "  simulated [95 % interval]            z"
+            } else {
+                ""
+            }
+        );
+        for (i, r) in calibration.rows.iter().enumerate() {
+            let sim =
+                simulated
+                    .and_then(|s| s.get(i).cloned().flatten())
+                    .map_or(String::new(), |c| {
+                        format!(
+                            "  {:<36} {:>5.2}",
+                            format!("{:.4e} [{:.3e}, {:.3e}]", c.value, c.lower, c.upper),
+                            c.z
+                        )
+                    });
+            let _ = writeln!(
+                out,
+                "{:<34} {:>12.4e} {:>16.4e} {:>7.3}{sim}",
+                r.target,
+                r.value,
+                r.closed_form,
+                r.closed_form / r.value
+            );
+        }
+        out
+    }
+}
+
 /// Why calibration failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrateError {
