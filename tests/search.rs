@@ -334,3 +334,49 @@ fn search_and_calibrate_never_overwrite_inputs_or_foreign_files() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(calibrate(&p("cal.toml")).status.success());
 }
+
+#[test]
+fn search_outputs_match_their_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, m, d) = (60, 2, 8);
+    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 5));
+    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 6));
+    let groups: String = std::iter::once("group".to_string())
+        .chain((0..n).map(|i| if i % 4 == 0 { "a".into() } else { "b".into() }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(tmp.path().join("g.csv"), groups + "\n").unwrap();
+    for out in ["hits.json", "hits.csv"] {
+        Command::cargo_bin("falsematch")
+            .unwrap()
+            .current_dir(tmp.path())
+            .args([
+                "search",
+                "--k",
+                "3",
+                "--thresholds",
+                "0.5,0.3",
+                "--gallery",
+                "g.npy",
+                "--gallery-groups",
+                "g.csv",
+                "--probes",
+                "p.npy",
+                "--quiet",
+                "--out",
+                out,
+            ])
+            .assert()
+            .success();
+    }
+    let read = |name: &str| std::fs::read_to_string(tmp.path().join(name)).unwrap();
+    insta::assert_snapshot!("search_json", read("hits.json"));
+    insta::assert_snapshot!(
+        "search_csv",
+        format!(
+            "{}\n==> hits-counts.csv <==\n{}",
+            read("hits.csv"),
+            read("hits-counts.csv")
+        )
+    );
+}

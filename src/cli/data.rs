@@ -3,35 +3,21 @@
 use super::*;
 use falsematch::quantize::Precision;
 
-/// The header of `search`'s candidate CSV.
-const CANDIDATES_HEADER: &str = "probe,rank,gallery_index,score,group";
-/// The header of `search`'s per-threshold counts CSV.
-const COUNTS_HEADER: &str = "probe,threshold,group,count";
-
 pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
-    use falsematch::quantize::{score_value, threshold_q};
-    use falsematch::search::Thresholds;
-    for (i, t) in args.thresholds.iter().enumerate() {
-        if !(t.is_finite() && (-1.0..=1.0).contains(t)) {
-            anyhow::bail!(
-                "--thresholds: value {} ({t}) must be a score in [-1, 1]",
-                i + 1
-            );
-        }
-    }
-    let mut scores = args.thresholds.clone();
-    scores.sort_by(f64::total_cmp);
-    scores.dedup();
+    use falsematch::pipeline::search_files::{SearchRequest, checked_thresholds, search_files};
+    use falsematch::report::search::{CANDIDATES_HEADER, COUNTS_HEADER};
+    checked_thresholds(&args.thresholds)?;
     // Refuse an output that would overwrite an input or a foreign file, before any work.
     let mut inputs = vec![args.gallery.as_path(), args.probes.as_path()];
     inputs.extend(args.gallery_groups.as_deref());
-    if args.out.extension().is_some_and(|e| e == "csv") {
-        let stem = args
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
+    let csv = args.out.extension().is_some_and(|e| e == "csv");
+    let stem = args
+        .out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
+    if csv {
         check_file_target(&args.out, &inputs, OwnFile::Csv(CANDIDATES_HEADER))?;
         check_file_target(&counts_path, &inputs, OwnFile::Csv(COUNTS_HEADER))?;
     } else {
@@ -49,128 +35,36 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
         progress: progress_bar(!args.quiet),
         ..RunOptions::default()
     };
-    let started = std::time::Instant::now();
-    let (gallery, gallery_sha) = falsematch::pipeline::run::thread_pool(&options)?
-        .install(|| falsematch::import::npy::read_npy_hashed(&args.gallery))?;
-    let (probes, probes_sha) = falsematch::import::npy::read_npy_hashed(&args.probes)?;
-    let read_secs = started.elapsed().as_secs_f64();
-    if probes.ncols() != gallery.ncols() {
-        anyhow::bail!(
-            "{}: {} columns, but {} has {}; gallery and probes must come from the same model",
-            args.probes.display(),
-            probes.ncols(),
-            args.gallery.display(),
-            gallery.ncols()
-        );
-    }
-    let (names, groups) = match &args.gallery_groups {
-        Some(path) => falsematch::import::npy::read_groups(path, gallery.nrows())?,
-        None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
-    };
-    let thresholds = Thresholds {
-        q: scores.iter().map(|&t| threshold_q(t)).collect(),
-    };
-    let k = usize::from(args.k);
-    let started = std::time::Instant::now();
-    let tally = falsematch::pipeline::run::search_embeddings(
-        &gallery,
-        &groups,
-        names.len(),
-        &probes,
-        k,
-        &thresholds,
-        Precision::from(args.precision),
+    let found = search_files(
+        &SearchRequest {
+            gallery: &args.gallery,
+            probes: &args.probes,
+            gallery_groups: args.gallery_groups.as_deref(),
+            k: usize::from(args.k),
+            thresholds: &args.thresholds,
+            precision: Precision::from(args.precision),
+        },
         &options,
     )?;
-    let search_secs = started.elapsed().as_secs_f64();
-    let g = names.len();
-    // Counts at each threshold: sums of the buckets at or above it.
-    let counts =
-        |det: &[u64], t: usize, h: usize| (t..scores.len()).map(|b| det[b * g + h]).sum::<u64>();
-    let csv = args.out.extension().is_some_and(|e| e == "csv");
     if csv {
-        let mut cand = csv::Writer::from_writer(Vec::new());
-        cand.write_record(CANDIDATES_HEADER.split(','))?;
-        let mut cnt = csv::Writer::from_writer(Vec::new());
-        cnt.write_record(COUNTS_HEADER.split(','))?;
-        for (p, t) in tally.probes.iter().enumerate() {
-            for (r, c) in t.top.iter().enumerate() {
-                cand.write_record([
-                    p.to_string(),
-                    (r + 1).to_string(),
-                    c.entry.to_string(),
-                    score_value(c.score).clamp(-1.0, 1.0).to_string(),
-                    names[c.group as usize].clone(),
-                ])?;
-            }
-            for (i, score) in scores.iter().enumerate() {
-                let total: u64 = (0..g).map(|h| counts(&t.det, i, h)).sum();
-                cnt.write_record([
-                    p.to_string(),
-                    score.to_string(),
-                    "all".into(),
-                    total.to_string(),
-                ])?;
-                if g > 1 {
-                    for (h, name) in names.iter().enumerate() {
-                        cnt.write_record([
-                            p.to_string(),
-                            score.to_string(),
-                            name.clone(),
-                            counts(&t.det, i, h).to_string(),
-                        ])?;
-                    }
-                }
-            }
-        }
-        let stem = args
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let counts_path = args.out.with_file_name(format!("{stem}-counts.csv"));
-        report::write_file(&args.out, &cand.into_inner()?)?;
-        report::write_file(&counts_path, &cnt.into_inner()?)?;
+        let (candidates, counts) = report::search::csv(&found);
+        report::write_file(&args.out, &candidates)?;
+        report::write_file(&counts_path, &counts)?;
     } else {
-        let results: Vec<serde_json::Value> = tally
-            .probes
-            .iter()
-            .enumerate()
-            .map(|(p, t)| {
-                serde_json::json!({
-                    "probe": p,
-                    "candidates": t.top.iter().enumerate().map(|(r, c)| serde_json::json!({"rank": r + 1, "gallery_index": c.entry, "score": score_value(c.score).clamp(-1.0, 1.0), "group": names[c.group as usize]})).collect::<Vec<_>>(),
-                    "counts": scores.iter().enumerate().map(|(i, s)| serde_json::json!({"threshold": s, "total": (0..g).map(|h| counts(&t.det, i, h)).sum::<u64>(), "by_group": (0..g).map(|h| counts(&t.det, i, h)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "tool": {"name": "falsematch", "version": env!("CARGO_PKG_VERSION")},
-            "gallery": {"rows": gallery.nrows(), "dimension": gallery.ncols(), "sha256": gallery_sha},
-            "probes": {"rows": probes.nrows(), "sha256": probes_sha},
-            "normalized": "every row divided by its L2 norm on load",
-            "score": format!("{}; reported scores are clamped to [-1, 1] (quantization can put a self-match a little above 1), thresholds compare the unclamped integers; candidates break ties by lower gallery index", Precision::from(args.precision).convention()),
-            "precision": Precision::from(args.precision),
-            "k": k,
-            "thresholds": scores,
-            "groups": names,
-            "results": results,
-        });
-        let mut bytes = serde_json::to_vec_pretty(&doc)?;
-        bytes.push(b'\n');
-        report::write_file(&args.out, &bytes)?;
+        report::write_file(&args.out, &report::search::json(&found))?;
     }
     if !args.quiet {
         eprintln!(
             "falsematch: searched {} probes against {} gallery rows of {} dims in {} (rows normalized to unit length on load); wrote {}",
-            probes.nrows(),
-            gallery.nrows(),
-            gallery.ncols(),
-            Precision::from(args.precision).name(),
+            found.probes.rows,
+            found.gallery.rows,
+            found.gallery.dimension,
+            found.precision.name(),
             args.out.display()
         );
         eprintln!(
-            "falsematch: timings: reading, hashing and quantizing {read_secs:.3} s; searching {search_secs:.3} s"
+            "falsematch: timings: reading, hashing and quantizing {:.3} s; searching {:.3} s",
+            found.seconds.0, found.seconds.1
         );
     }
     Ok(())

@@ -19,5 +19,6 @@ pub mod evaluate;
 pub mod export;
 pub mod infer;
 pub mod run;
+pub mod search_files;
 pub mod shard;
 pub mod sweep;

@@ -19,6 +19,7 @@ pub mod infer;
 pub mod markdown;
 pub mod plots;
 pub mod results;
+pub mod search;
 pub mod summary;
 pub mod sweep;
 pub mod tables;

@@ -1,0 +1,222 @@
+//! `search` on imported embeddings: every probe row of one `.npy` file against every gallery
+//! row of another, normalized and quantized on load, scored by the same kernel as a
+//! simulation; the top-K candidates of each probe and, per threshold, how many gallery rows
+//! reach it, in total and per gallery group.
+
+use crate::import::npy::{EmbeddingError, read_groups, read_npy_hashed};
+use crate::pipeline::run::{RunError, RunOptions, search_embeddings, thread_pool};
+use crate::quantize::{Precision, score_value, threshold_q};
+use crate::search::Thresholds;
+use std::path::Path;
+
+/// What to search.
+#[derive(Clone, Debug)]
+pub struct SearchRequest<'a> {
+    /// Gallery embeddings (`.npy`, one row per entry).
+    pub gallery: &'a Path,
+    /// Probe embeddings (`.npy`, same dimension).
+    pub probes: &'a Path,
+    /// One group label per gallery row (CSV with a `group` column), if any.
+    pub gallery_groups: Option<&'a Path>,
+    /// Candidates kept per probe.
+    pub k: usize,
+    /// Score thresholds, any order (duplicates allowed).
+    pub thresholds: &'a [f64],
+    /// The number format.
+    pub precision: Precision,
+}
+
+/// A file read: its shape and SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Rows.
+    pub rows: usize,
+    /// Columns (dimension).
+    pub dimension: usize,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+/// One candidate of a probe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// 1-based rank.
+    pub rank: usize,
+    /// 0-based gallery row.
+    pub gallery_index: u64,
+    /// Score, clamped to [-1, 1] (quantization can put a self-match a little above 1).
+    pub score: f64,
+    /// Index into [`SearchResults::groups`].
+    pub group: usize,
+}
+
+/// One probe's candidates and counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeHits {
+    /// Candidates, best first.
+    pub candidates: Vec<Hit>,
+    /// Per threshold (ascending) and gallery group: gallery rows scoring at or above it.
+    pub counts: Vec<Vec<u64>>,
+}
+
+/// What a search of imported embeddings found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResults {
+    /// The gallery file.
+    pub gallery: FileFacts,
+    /// The probe file.
+    pub probes: FileFacts,
+    /// Gallery groups ("all" when none were given).
+    pub groups: Vec<String>,
+    /// Candidates kept per probe.
+    pub k: usize,
+    /// Thresholds, ascending and distinct.
+    pub thresholds: Vec<f64>,
+    /// The number format.
+    pub precision: Precision,
+    /// One per probe row, in file order.
+    pub results: Vec<ProbeHits>,
+    /// Seconds reading, hashing and quantizing; seconds searching (not part of any output
+    /// file).
+    pub seconds: (f64, f64),
+}
+
+/// Why a search of imported embeddings failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A threshold is not a score in [-1, 1] (its 1-based position and value).
+    #[error("--thresholds: value {position} ({value}) must be a score in [-1, 1]")]
+    Threshold {
+        /// 1-based position in the list.
+        position: usize,
+        /// The value.
+        value: f64,
+    },
+    /// An embeddings or groups file is unusable.
+    #[error(transparent)]
+    Embeddings(#[from] EmbeddingError),
+    /// Gallery and probes differ in dimension.
+    #[error(
+        "{probes}: {probe_dim} columns, but {gallery} has {gallery_dim}; gallery and probes must come from the same model"
+    )]
+    Dimensions {
+        /// The probe file.
+        probes: String,
+        /// Its columns.
+        probe_dim: usize,
+        /// The gallery file.
+        gallery: String,
+        /// Its columns.
+        gallery_dim: usize,
+    },
+    /// The worker pool could not start.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// The thresholds of a request, checked, ascending and distinct.
+///
+/// # Errors
+/// [`SearchError::Threshold`] for a value outside [-1, 1].
+pub fn checked_thresholds(thresholds: &[f64]) -> Result<Vec<f64>, SearchError> {
+    if let Some((i, &value)) = thresholds
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !(t.is_finite() && (-1.0..=1.0).contains(*t)))
+    {
+        return Err(SearchError::Threshold {
+            position: i + 1,
+            value,
+        });
+    }
+    let mut scores = thresholds.to_vec();
+    scores.sort_by(f64::total_cmp);
+    scores.dedup();
+    Ok(scores)
+}
+
+/// Searches every probe row against every gallery row.
+///
+/// # Errors
+/// [`SearchError`] when a threshold is out of range, a file cannot be read, the dimensions
+/// differ, or the worker pool cannot start.
+pub fn search_files(
+    request: &SearchRequest<'_>,
+    options: &RunOptions,
+) -> Result<SearchResults, SearchError> {
+    let scores = checked_thresholds(request.thresholds)?;
+    let started = std::time::Instant::now();
+    let (gallery, gallery_sha) =
+        thread_pool(options)?.install(|| read_npy_hashed(request.gallery))?;
+    let (probes, probes_sha) = read_npy_hashed(request.probes)?;
+    let read_secs = started.elapsed().as_secs_f64();
+    if probes.ncols() != gallery.ncols() {
+        return Err(SearchError::Dimensions {
+            probes: request.probes.display().to_string(),
+            probe_dim: probes.ncols(),
+            gallery: request.gallery.display().to_string(),
+            gallery_dim: gallery.ncols(),
+        });
+    }
+    let (names, groups) = match request.gallery_groups {
+        Some(path) => read_groups(path, gallery.nrows())?,
+        None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
+    };
+    let thresholds = Thresholds {
+        q: scores.iter().map(|&t| threshold_q(t)).collect(),
+    };
+    let started = std::time::Instant::now();
+    let tally = search_embeddings(
+        &gallery,
+        &groups,
+        names.len(),
+        &probes,
+        request.k,
+        &thresholds,
+        request.precision,
+        options,
+    )?;
+    let search_secs = started.elapsed().as_secs_f64();
+    let g = names.len();
+    // Counts at each threshold: sums of the buckets at or above it.
+    let counts =
+        |det: &[u64], t: usize, h: usize| (t..scores.len()).map(|b| det[b * g + h]).sum::<u64>();
+    let results = tally
+        .probes
+        .iter()
+        .map(|t| ProbeHits {
+            candidates: t
+                .top
+                .iter()
+                .enumerate()
+                .map(|(r, c)| Hit {
+                    rank: r + 1,
+                    gallery_index: c.entry,
+                    score: score_value(c.score).clamp(-1.0, 1.0),
+                    group: usize::from(c.group),
+                })
+                .collect(),
+            counts: (0..scores.len())
+                .map(|i| (0..g).map(|h| counts(&t.det, i, h)).collect())
+                .collect(),
+        })
+        .collect();
+    Ok(SearchResults {
+        gallery: FileFacts {
+            rows: gallery.nrows(),
+            dimension: gallery.ncols(),
+            sha256: gallery_sha,
+        },
+        probes: FileFacts {
+            rows: probes.nrows(),
+            dimension: probes.ncols(),
+            sha256: probes_sha,
+        },
+        groups: names,
+        k: request.k,
+        thresholds: scores,
+        precision: request.precision,
+        results,
+        seconds: (read_secs, search_secs),
+    })
+}
