@@ -220,3 +220,93 @@ fn the_checks_above_can_fail() {
     );
     assert!(sub.contains(&vec!["report".to_string(), "document".to_string()]));
 }
+
+/// The longest a function may be, in lines (split it at its seams beyond that).
+const MAX_FUNCTION_LINES: usize = 150;
+
+/// (file, function, first line, lines) of every function in `code`, found by its `fn` line
+/// and the brace that closes it (strings and comments holding braces are rare enough in this
+/// code base that the count is exact; the test below shows it measures a known function).
+fn functions(file: &str, code: &str) -> Vec<(String, String, usize, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("pub ")
+            .or_else(|| t.strip_prefix("pub(crate) "))
+            .or_else(|| t.strip_prefix("pub(super) "))
+            .unwrap_or(t);
+        let t = t.strip_prefix("const ").unwrap_or(t);
+        let Some(rest) = t.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let (mut depth, mut opened) = (0i64, false);
+        for (j, l) in lines.iter().enumerate().skip(i) {
+            for c in l.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if !opened && l.trim_end().ends_with(';') {
+                break;
+            }
+            if opened && depth == 0 {
+                out.push((file.to_string(), name.clone(), i + 1, j - i + 1));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_longer_than_the_limit() {
+    let mut long = Vec::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![root.clone()];
+    let mut measured = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let rel = path.strip_prefix(&root).unwrap().display().to_string();
+                for f in functions(&rel, &text) {
+                    measured += 1;
+                    if f.3 > MAX_FUNCTION_LINES {
+                        long.push(format!(
+                            "src/{}: fn {} (line {}) has {} lines",
+                            f.0, f.1, f.2, f.3
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(measured > 500, "only {measured} functions found");
+    assert!(
+        long.is_empty(),
+        "longer than {MAX_FUNCTION_LINES} lines:\n{}",
+        long.join("\n")
+    );
+    // The measure itself: a known three-line function.
+    let f = functions(
+        "x.rs",
+        "/// doc\npub fn three() -> u8 {\n    3\n}\nfn next() {}\n",
+    );
+    assert_eq!(f[0].1, "three");
+    assert_eq!(f[0].3, 3);
+    assert_eq!(f[1].3, 1);
+}

@@ -34,46 +34,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         report::check_target(&out_dir)?;
     }
-    let work = work_estimate(&scenario, &options);
-    let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
-    let advice = "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size";
-    match args.max_memory {
-        Some(limit) if work.memory_bytes > limit => anyhow::bail!(
-            "{name}: this run needs about {} MiB of memory but --max-memory is {} MiB; {advice}, or raise --max-memory",
-            mib(work.memory_bytes),
-            mib(limit)
-        ),
-        Some(_) => {}
-        None => refuse_beyond_memory(name, work.memory_bytes, advice)?,
-    }
-    let shard_seconds = work.seconds / f64::from(shard.count);
-    if let Some(limit) = args.max_time
-        && shard_seconds > limit
-    {
-        anyhow::bail!(
-            "{name}: this run would take roughly {} s on {} thread(s) at the reference machine's speed (search, bootstrap and closed forms), more than --max-time {} s; lower gallery.detections, probes or analysis.bootstrap_draws, split it with --shard, or raise --max-time",
-            count(shard_seconds.ceil() as u64),
-            work.threads,
-            count(limit.ceil() as u64)
-        );
-    }
-    if !args.quiet {
-        eprintln!(
-            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
-            count(work.comparisons as u64),
-            scenario.config.replicates,
-            scenario.n_probes(),
-            count(scenario.config.gallery.detections),
-            if shard.count > 1 {
-                format!("; this shard: about 1/{} of it", shard.count)
-            } else {
-                String::new()
-            },
-            mib(work.memory_bytes),
-            count((work.seconds / f64::from(shard.count)).ceil() as u64),
-            work.threads
-        );
-    }
+    let work = check_size(&args, name, &scenario, &options, shard)?;
     let started = std::time::Instant::now();
     let checkpoint = checkpoint_path(&out_dir);
     let checkpoint_name = checkpoint.display().to_string();
@@ -81,32 +42,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
     }
-    let mut part = falsematch::pipeline::shard::PartialRun::new(&scenario, &text, shard);
-    if args.resume {
-        match std::fs::read(&checkpoint) {
-            Ok(bytes) => {
-                let saved =
-                    falsematch::pipeline::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
-                saved.check(&scenario, shard, &checkpoint_name)?;
-                if !args.quiet {
-                    eprintln!("falsematch: resuming from {checkpoint_name}");
-                }
-                part = saved;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !args.quiet {
-                    eprintln!(
-                        "falsematch: no checkpoint at {checkpoint_name}; starting from the beginning"
-                    );
-                }
-            }
-            Err(e) => anyhow::bail!("{checkpoint_name}: cannot read the checkpoint: {e}"),
-        }
-    } else if checkpoint.exists() {
-        anyhow::bail!(
-            "{checkpoint_name}: a checkpoint of an interrupted run is there; continue it with --resume, or remove it to start again"
-        );
-    }
+    let part = start_or_resume(&args, &scenario, &text, shard, &checkpoint)?;
     let hooks = AbortHooks::from_env();
     let mut written = 0u64;
     let mut save = |p: &falsematch::pipeline::shard::PartialRun| -> Result<(), falsematch::pipeline::run::RunError> {
@@ -282,6 +218,97 @@ impl AbortHooks {
             in_write: var("FALSEMATCH_ABORT_IN_CHECKPOINT"),
         }
     }
+}
+
+/// The work of the run, refused when it exceeds --max-memory, the memory available or
+/// --max-time, and announced on stderr unless --quiet.
+fn check_size(
+    args: &RunArgs,
+    name: &str,
+    scenario: &Scenario,
+    options: &RunOptions,
+    shard: falsematch::pipeline::shard::Shard,
+) -> anyhow::Result<falsematch::pipeline::run::WorkEstimate> {
+    let work = work_estimate(scenario, options);
+    let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
+    let advice = "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size";
+    match args.max_memory {
+        Some(limit) if work.memory_bytes > limit => anyhow::bail!(
+            "{name}: this run needs about {} MiB of memory but --max-memory is {} MiB; {advice}, or raise --max-memory",
+            mib(work.memory_bytes),
+            mib(limit)
+        ),
+        Some(_) => {}
+        None => refuse_beyond_memory(name, work.memory_bytes, advice)?,
+    }
+    let shard_seconds = work.seconds / f64::from(shard.count);
+    if let Some(limit) = args.max_time
+        && shard_seconds > limit
+    {
+        anyhow::bail!(
+            "{name}: this run would take roughly {} s on {} thread(s) at the reference machine's speed (search, bootstrap and closed forms), more than --max-time {} s; lower gallery.detections, probes or analysis.bootstrap_draws, split it with --shard, or raise --max-time",
+            count(shard_seconds.ceil() as u64),
+            work.threads,
+            count(limit.ceil() as u64)
+        );
+    }
+    if !args.quiet {
+        eprintln!(
+            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
+            count(work.comparisons as u64),
+            scenario.config.replicates,
+            scenario.n_probes(),
+            count(scenario.config.gallery.detections),
+            if shard.count > 1 {
+                format!("; this shard: about 1/{} of it", shard.count)
+            } else {
+                String::new()
+            },
+            mib(work.memory_bytes),
+            count((work.seconds / f64::from(shard.count)).ceil() as u64),
+            work.threads
+        );
+    }
+    Ok(work)
+}
+
+/// The part to work on: the checkpoint at `checkpoint` (integrity-checked) with --resume,
+/// else a new one; refuses to start over a checkpoint without --resume.
+fn start_or_resume(
+    args: &RunArgs,
+    scenario: &Scenario,
+    text: &str,
+    shard: falsematch::pipeline::shard::Shard,
+    checkpoint: &std::path::Path,
+) -> anyhow::Result<falsematch::pipeline::shard::PartialRun> {
+    let checkpoint_name = checkpoint.display().to_string();
+    let mut part = falsematch::pipeline::shard::PartialRun::new(scenario, text, shard);
+    if args.resume {
+        match std::fs::read(checkpoint) {
+            Ok(bytes) => {
+                let saved =
+                    falsematch::pipeline::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
+                saved.check(scenario, shard, &checkpoint_name)?;
+                if !args.quiet {
+                    eprintln!("falsematch: resuming from {checkpoint_name}");
+                }
+                part = saved;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !args.quiet {
+                    eprintln!(
+                        "falsematch: no checkpoint at {checkpoint_name}; starting from the beginning"
+                    );
+                }
+            }
+            Err(e) => anyhow::bail!("{checkpoint_name}: cannot read the checkpoint: {e}"),
+        }
+    } else if checkpoint.exists() {
+        anyhow::bail!(
+            "{checkpoint_name}: a checkpoint of an interrupted run is there; continue it with --resume, or remove it to start again"
+        );
+    }
+    Ok(part)
 }
 
 /// Where a run into `out` keeps its checkpoint: `OUT.checkpoint.json` beside it.

@@ -249,14 +249,12 @@ pub fn fit(
         .iter()
         .map(|p| {
             let r = rho[group_of(p)].1;
-            TargetRow {
-                target: format!("FMR {} at {}", p.group, p.threshold),
-                group: p.group.clone(),
-                threshold: p.threshold,
-                value: p.fmr,
-                closed_form: law(scenario, d_eff, noise, r, concentration, Quadrature::Fine)
-                    .fmr(p.threshold),
-            }
+            TargetRow::fmr(
+                &p.group,
+                p.threshold,
+                p.fmr,
+                law(scenario, d_eff, noise, r, concentration, Quadrature::Fine).fmr(p.threshold),
+            )
         })
         .collect();
     check_fit(&rows, d_eff, fit_spread)?;

@@ -74,6 +74,19 @@ pub struct TargetRow {
     pub closed_form: f64,
 }
 
+impl TargetRow {
+    /// The row of a target FMR of `group` at `threshold`, beside the model's `closed_form`.
+    pub fn fmr(group: &str, threshold: f64, value: f64, closed_form: f64) -> Self {
+        Self {
+            target: format!("FMR {group} at {threshold}"),
+            group: group.to_string(),
+            threshold,
+            value,
+            closed_form,
+        }
+    }
+}
+
 /// What calibration found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Calibration {
@@ -366,24 +379,22 @@ pub fn calibrate(
         let r = solve_rho(scenario, g, d_eff, noise, targets.threshold, t.fmr)?;
         config.groups[g].rho = r;
         rho.push((t.group.clone(), r));
-        rows.push(TargetRow {
-            target: format!("FMR {} at {}", t.group, targets.threshold),
-            group: t.group.clone(),
-            threshold: targets.threshold,
-            value: t.fmr,
-            closed_form: model(scenario, d_eff, noise, r).fmr(targets.threshold),
-        });
+        rows.push(TargetRow::fmr(
+            &t.group,
+            targets.threshold,
+            t.fmr,
+            model(scenario, d_eff, noise, r).fmr(targets.threshold),
+        ));
     }
     if let Some(second) = &targets.second {
         let g = group(&second.group)?;
         let r = config.groups[g].rho;
-        rows.push(TargetRow {
-            target: format!("FMR {} at {}", second.group, second.threshold),
-            group: second.group.clone(),
-            threshold: second.threshold,
-            value: second.fmr,
-            closed_form: model(scenario, d_eff, noise, r).fmr(second.threshold),
-        });
+        rows.push(TargetRow::fmr(
+            &second.group,
+            second.threshold,
+            second.fmr,
+            model(scenario, d_eff, noise, r).fmr(second.threshold),
+        ));
     }
     if let Some(m) = targets.genuine_mean {
         rows.push(TargetRow {
