@@ -516,3 +516,36 @@ fn the_small_committed_reports_reproduce_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn results_json_round_trips_through_the_library() {
+    // A run's results, and every committed report of a simulated run: load, write again,
+    // same bytes.
+    let (scenario, output) = hand_built();
+    let written = Results::new(&scenario, &output).to_json();
+    let loaded = Results::from_json(&written).unwrap();
+    assert_eq!(loaded.to_json(), written);
+    assert_eq!(loaded.estimates.slices.len(), output.estimates.slices.len());
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&reports).unwrap() {
+        let dir = entry.unwrap().path();
+        let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap_or_default();
+        if !manifest.contains("\"scenario\": {") || !dir.join("report.html").is_file() {
+            continue; // sweeps, evaluations and other folders have other results
+        }
+        let bytes = std::fs::read(dir.join("results.json")).unwrap();
+        let loaded =
+            Results::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert!(
+            loaded.to_json() == bytes,
+            "{}: not the same bytes",
+            dir.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} committed reports checked");
+    // Not everything loads: a results.json of another layout is refused with its line.
+    let err = Results::from_json(b"{\"schema_version\": 1}").unwrap_err();
+    assert!(err.to_string().contains("missing field"), "{err}");
+}

@@ -16,10 +16,10 @@
 //! al. (2022). A summary that divides by zero (a zero rate in a ratio, a zero mean in the Gini)
 //! is `None`, never infinite: the report then shows the raw rates alone.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Summaries of one per-group rate.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Disparity {
     /// Largest rate over the geometric mean of all groups' rates.
     pub max_over_geomean: Option<f64>,
@@ -142,7 +142,7 @@ mod tests {
 }
 
 /// One group's rates at one threshold (the raw numbers every summary rests on).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GroupRates {
     /// Probe group.
     pub group: String,
@@ -159,7 +159,7 @@ pub struct GroupRates {
 }
 
 /// The threshold that gives one group the same within-group FMR as the best-treated group.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdShift {
     /// Probe group.
     pub group: String,
@@ -172,7 +172,7 @@ pub struct ThresholdShift {
 }
 
 /// Differential summaries at one common threshold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FairnessRow {
     /// Threshold label.
     pub threshold: String,

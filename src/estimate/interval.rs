@@ -16,13 +16,13 @@
 //! A rate resting on fewer than 30 events is flagged (Doddington's rule of 30).
 
 use crate::special::{beta_quantile, gamma_quantile};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Fewer events than this and a rate is flagged as resting on too few events.
 pub const RULE_OF_30: u64 = 30;
 
 /// How an interval was computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IntervalMethod {
     /// Exact binomial (Clopper-Pearson).
@@ -40,7 +40,7 @@ pub enum IntervalMethod {
 }
 
 /// Lower and upper bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bounds {
     /// Lower bound.
     pub lower: f64,
@@ -49,7 +49,7 @@ pub struct Bounds {
 }
 
 /// An estimate with its interval and the counts behind it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// Point estimate.
     pub value: f64,

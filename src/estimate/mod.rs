@@ -36,10 +36,10 @@ pub use slice::{Search, Simulated, slice};
 use crate::quantize::score_value;
 use crate::scenario::{Scenario, Threshold};
 use crate::search::Thresholds;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// False candidates of one candidate group.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CandidateGroupCount {
     /// Candidate (gallery) group.
     pub group: String,
@@ -52,7 +52,7 @@ pub struct CandidateGroupCount {
 }
 
 /// Estimates at one threshold for one slice of searches.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdRow {
     /// Threshold label.
     pub threshold: String,
@@ -73,7 +73,7 @@ pub struct ThresholdRow {
 }
 
 /// One point of the DET curve.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DetPoint {
     /// Threshold (score).
     pub score: f64,
@@ -84,7 +84,7 @@ pub struct DetPoint {
 }
 
 /// Estimates for one slice of searches: all probes, or one probe group.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SliceEstimates {
     /// "all" or the probe group's name.
     pub probe_group: String,
@@ -101,7 +101,7 @@ pub struct SliceEstimates {
 }
 
 /// One cell of the cross-group matrix.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CrossGroupCell {
     /// Probe group.
     pub probe_group: String,
@@ -112,7 +112,7 @@ pub struct CrossGroupCell {
 }
 
 /// The cross-group matrix at one threshold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CrossGroupTable {
     /// Threshold label.
     pub threshold: String,
@@ -123,7 +123,7 @@ pub struct CrossGroupTable {
 }
 
 /// Per-replicate FPIR and SEL (all non-mated searches), at one threshold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplicateRow {
     /// Threshold label.
     pub threshold: String,
@@ -134,7 +134,7 @@ pub struct ReplicateRow {
 }
 
 /// One replicate gallery.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplicateEstimates {
     /// Replicate index.
     pub replicate: u32,
@@ -151,7 +151,7 @@ pub struct ReplicateEstimates {
 }
 
 /// Everything estimated from a run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimates {
     /// All probes first, then each probe group with searches.
     pub slices: Vec<SliceEstimates>,
@@ -164,12 +164,12 @@ pub struct Estimates {
     /// Differential summaries across probe groups, one row per threshold.
     pub fairness: Vec<fairness::FairnessRow>,
     /// Published figures beside the simulation (scenario `report.published`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<PublishedComparison>,
 }
 
 /// A published figure beside the simulated (and closed-form) value.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PublishedComparison {
     /// What was published.
     pub label: String,
@@ -293,7 +293,7 @@ fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedCom
 }
 
 /// What estimation needs besides the records; the same for simulated and imported searches.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Probe group names, in index order.
     pub groups: Vec<String>,

@@ -11,7 +11,7 @@
 use crate::quantize::score_value;
 use crate::search::Mate;
 use crate::tally::{Candidate, Tally};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a replicate's run hands to estimation.
 #[derive(Clone, Debug)]
@@ -31,7 +31,7 @@ pub struct ReplicateOutcome {
 }
 
 /// One mate detection of a mated search.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MateDetection {
     /// Gallery entry.
     pub entry: u64,

@@ -16,10 +16,10 @@
 
 use super::closed::Expected;
 use crate::scenario::{Scenario, ScenarioConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The headline conclusions under one setting of the assumptions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conclusions {
     /// False candidate detections per search.
     pub sel: f64,
@@ -33,7 +33,7 @@ pub struct Conclusions {
 }
 
 /// One assumption varied.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SensitivityRow {
     /// The assumption, in plain words.
     pub assumption: String,
@@ -49,7 +49,7 @@ pub struct SensitivityRow {
 }
 
 /// Which assumption moves one conclusion most.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dependence {
     /// The conclusion.
     pub conclusion: String,
@@ -60,7 +60,7 @@ pub struct Dependence {
 }
 
 /// The sensitivity of the headline conclusions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sensitivity {
     /// Headline threshold label.
     pub threshold: String,
@@ -308,7 +308,7 @@ pub fn sensitivity(scenario: &Scenario) -> Sensitivity {
 }
 
 /// One tail's results at every threshold (closed forms over the expected layout).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TailResult {
     /// Its name.
     pub name: String,
@@ -323,7 +323,7 @@ pub struct TailResult {
 }
 
 /// The results under the scenario's own tail beside other tails.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tails {
     /// The scenario's own model.
     pub base: TailResult,

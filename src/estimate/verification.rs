@@ -22,11 +22,11 @@
 use super::interval::Estimate;
 use crate::scenario::Threshold;
 use crate::special::normal_quantile;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io;
 
 /// FMR and FNMR at one named threshold.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerificationRow {
     /// Threshold label.
     pub threshold: String,
@@ -39,7 +39,7 @@ pub struct VerificationRow {
 }
 
 /// The operating point for a target FMR.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetRow {
     /// Target FMR.
     pub target: f64,
@@ -52,7 +52,7 @@ pub struct TargetRow {
 }
 
 /// The equal error rate, bob.measure's convention.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Eer {
     /// (FMR + FNMR) / 2 at the threshold.
     pub eer: f64,
@@ -65,7 +65,7 @@ pub struct Eer {
 }
 
 /// One DET point.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RatePoint {
     /// Threshold.
     pub score: f64,
@@ -76,7 +76,7 @@ pub struct RatePoint {
 }
 
 /// Verification metrics for one slice (all comparisons, or one probe group).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerificationSlice {
     /// "all" or the probe group.
     pub probe_group: String,

@@ -27,10 +27,7 @@ struct EvaluationResults<'a> {
 pub fn build(record: &EvaluationRecord, evaluation: &Evaluation) -> Result<Bundle, ReportError> {
     let results = EvaluationResults {
         schema_version: crate::report::results::SCHEMA_VERSION,
-        tool: crate::report::results::Tool {
-            name: "falsematch",
-            version: env!("CARGO_PKG_VERSION"),
-        },
+        tool: crate::report::results::Tool::this(),
         kind: "evaluation",
         evaluation: record,
         conventions: CONVENTIONS,

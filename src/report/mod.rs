@@ -172,7 +172,7 @@ pub fn build(
     records: &[ProbeRecord],
 ) -> Result<Bundle, ReportError> {
     let mut files: Vec<(String, Vec<u8>)> = vec![("results.json".into(), results.to_json())];
-    files.extend(tables::tables(results.estimates));
+    files.extend(tables::tables(&results.estimates));
     let figures = figures(scenario, results, records)?;
     let manifest = Manifest {
         manifest_version: 1,
@@ -263,7 +263,7 @@ fn figures(
     results: &Results<'_>,
     records: &[ProbeRecord],
 ) -> Result<Vec<(String, String, String)>, ReportError> {
-    let e = results.estimates;
+    let e = &*results.estimates;
     let overall = &e.slices[0];
     let h = scenario.headline;
     let headline = &scenario.thresholds[h];

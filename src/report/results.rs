@@ -10,22 +10,33 @@ use crate::pipeline::run::RunOutput;
 use crate::quantize::QUANT_SCALE;
 use crate::quantize::score_value;
 use crate::scenario::{Scenario, ScenarioConfig, Threshold};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Version of the `results.json` layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The tool that wrote the file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tool {
     /// "falsematch".
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Crate version.
-    pub version: &'static str,
+    pub version: Cow<'static, str>,
+}
+
+impl Tool {
+    /// This build of falsematch.
+    pub fn this() -> Self {
+        Self {
+            name: "falsematch".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
 }
 
 /// One group as resolved.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupModel {
     /// Name.
     pub name: String,
@@ -38,7 +49,7 @@ pub struct GroupModel {
 }
 
 /// A capture condition as resolved.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CaptureModel {
     /// Name.
     pub name: String,
@@ -49,7 +60,7 @@ pub struct CaptureModel {
 }
 
 /// The population model as resolved.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Model {
     /// Embedding dimension d.
     pub dimension: usize,
@@ -72,10 +83,10 @@ pub struct Model {
 }
 
 /// How scores, ranks and intervals are defined.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Conventions {
     /// Score representation.
-    pub score: &'static str,
+    pub score: Cow<'static, str>,
     /// Quantization scale.
     pub quantization_scale: f64,
     /// Smallest score step.
@@ -83,11 +94,11 @@ pub struct Conventions {
     /// Largest possible score change from quantization.
     pub max_quantization_error: f64,
     /// Decision rule.
-    pub candidate_rule: &'static str,
+    pub candidate_rule: Cow<'static, str>,
     /// Tie and rank rule.
-    pub ties: &'static str,
+    pub ties: Cow<'static, str>,
     /// Interval methods.
-    pub intervals: &'static str,
+    pub intervals: Cow<'static, str>,
     /// Confidence level.
     pub confidence_level: f64,
     /// Bootstrap draws.
@@ -95,7 +106,7 @@ pub struct Conventions {
 }
 
 /// One candidate, for reading.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CandidateView {
     /// Rank (1-based).
     pub rank: usize,
@@ -112,7 +123,7 @@ pub struct CandidateView {
 }
 
 /// The mate of a mated search, for reading.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MateView {
     /// Identity.
     pub identity: u64,
@@ -125,7 +136,7 @@ pub struct MateView {
 }
 
 /// One search, for reading.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchView {
     /// Replicate.
     pub replicate: u32,
@@ -144,24 +155,24 @@ pub struct SearchView {
 }
 
 /// The whole file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results<'a> {
     /// Layout version.
     pub schema_version: u32,
     /// Writer.
     pub tool: Tool,
     /// SHA-256 of the scenario text.
-    pub scenario_sha256: &'a str,
+    pub scenario_sha256: Cow<'a, str>,
     /// The scenario, every default filled in.
-    pub scenario: &'a ScenarioConfig,
+    pub scenario: Cow<'a, ScenarioConfig>,
     /// The model as resolved.
     pub model: Model,
     /// Definitions.
     pub conventions: Conventions,
     /// Thresholds, ascending.
-    pub thresholds: &'a [Threshold],
+    pub thresholds: Cow<'a, [Threshold]>,
     /// Every estimate.
-    pub estimates: &'a Estimates,
+    pub estimates: Cow<'a, Estimates>,
     /// How far the headline conclusions move with each assumption (closed forms).
     pub sensitivity: crate::estimate::sensitivity::Sensitivity,
     /// The impostor tail the model uses, in words.
@@ -171,7 +182,7 @@ pub struct Results<'a> {
     pub tails: Option<crate::estimate::sensitivity::Tails>,
     /// Every search and its candidate list (empty, and left out, when the scenario sets
     /// `report.list_searches = false`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub searches: Vec<SearchView>,
 }
 
@@ -193,12 +204,9 @@ impl<'a> Results<'a> {
         let precision = scenario.config.search.precision;
         Results {
             schema_version: SCHEMA_VERSION,
-            tool: Tool {
-                name: "falsematch",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            scenario_sha256: &scenario.text_sha256,
-            scenario: &scenario.config,
+            tool: Tool::this(),
+            scenario_sha256: Cow::Borrowed(&scenario.text_sha256),
+            scenario: Cow::Borrowed(&scenario.config),
             model: Model {
                 dimension: scenario.dim,
                 demographic_dimension: scenario.demographic_dim,
@@ -230,18 +238,18 @@ impl<'a> Results<'a> {
                 closed_form_regime: scenario.is_closed_form_regime(),
             },
             conventions: Conventions {
-                score: precision.convention(),
+                score: precision.convention().into(),
                 quantization_scale: QUANT_SCALE,
                 score_resolution: 1.0 / (QUANT_SCALE * QUANT_SCALE),
                 max_quantization_error: precision.max_quantization_error(scenario.dim),
-                candidate_rule: "an entry is a candidate at threshold T when its score >= T",
-                ties: "candidate lists break ties by lower gallery index; a mate's rank counts every non-mate entry scoring >= the mate (ties against the mate, pessimistic)",
-                intervals: "rates: Clopper-Pearson exact, with a rule-of-3 upper bound at zero events and a flag under 30 events; FPIR and SEL also (SEL mainly) by percentile bootstrap over probe subjects with gallery identities fixed; SEL also exact Poisson; FMR pairs share subjects, so their Clopper-Pearson intervals are narrower than the truth outside the closed-form regime",
+                candidate_rule: "an entry is a candidate at threshold T when its score >= T".into(),
+                ties: "candidate lists break ties by lower gallery index; a mate's rank counts every non-mate entry scoring >= the mate (ties against the mate, pessimistic)".into(),
+                intervals: "rates: Clopper-Pearson exact, with a rule-of-3 upper bound at zero events and a flag under 30 events; FPIR and SEL also (SEL mainly) by percentile bootstrap over probe subjects with gallery identities fixed; SEL also exact Poisson; FMR pairs share subjects, so their Clopper-Pearson intervals are narrower than the truth outside the closed-form regime".into(),
                 confidence_level: scenario.config.analysis.confidence_level,
                 bootstrap_draws: scenario.config.analysis.bootstrap_draws,
             },
-            thresholds: &scenario.thresholds,
-            estimates: &output.estimates,
+            thresholds: Cow::Borrowed(&scenario.thresholds),
+            estimates: Cow::Borrowed(&output.estimates),
             sensitivity: crate::estimate::sensitivity::sensitivity(scenario),
             tail: crate::estimate::sensitivity::tail_words(scenario),
             tails: crate::estimate::sensitivity::tails(scenario),
@@ -255,6 +263,15 @@ impl<'a> Results<'a> {
                     .collect()
             },
         }
+    }
+
+    /// Reads `results.json` as [`to_json`](Self::to_json) wrote it (any version with this
+    /// schema); writing it again gives the same bytes.
+    ///
+    /// # Errors
+    /// When the bytes are not a results.json of this schema (the path and line in the message).
+    pub fn from_json(bytes: &[u8]) -> Result<Results<'static>, serde_json::Error> {
+        serde_json::from_slice(bytes)
     }
 
     /// The JSON bytes (pretty, newline-terminated).

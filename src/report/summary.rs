@@ -73,8 +73,8 @@ pub fn render_evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
 /// Renders the summary of a run.
 pub fn render(results: &Results<'_>) -> String {
     let mut out = String::new();
-    let s = results.scenario;
-    let e = results.estimates;
+    let s = &*results.scenario;
+    let e = &*results.estimates;
     let all = &e.slices[0];
     let _ = writeln!(
         out,

@@ -83,7 +83,7 @@ pub enum ScenarioError {
 }
 
 /// A resolved threshold.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Threshold {
     /// Label as shown in reports, e.g. `0.50` or `67 % [identity]`.
     pub label: String,

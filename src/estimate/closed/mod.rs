@@ -31,10 +31,10 @@ use crate::closed_form::search::{ProbeNode, search_count_moments, search_expecta
 use crate::scenario::Scenario;
 use crate::special::{beta_inc, gamma_inc, normal_quantile};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One comparison of a simulated count with its closed form.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClosedFormRow {
     /// `fmr` (per comparison), `fpir`, `sel` (detections per search) or `sel_people`.
     pub metric: String,
@@ -62,7 +62,7 @@ pub struct ClosedFormRow {
 }
 
 /// What the check concludes, in numbers and in words.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// True when no row differs by more than chance allows over all rows tested.
     pub agrees: bool,
@@ -81,7 +81,7 @@ pub struct Verdict {
 }
 
 /// The closed-form comparison of a run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClosedFormCheck {
     /// What was compared and how.
     pub note: String,

@@ -135,7 +135,7 @@ fn all<'a>(input: &ReportInput<'a>) -> &'a SliceEstimates {
 
 fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let e = input.results.estimates;
+    let e = &*input.results.estimates;
     let lv = level_words(s);
     let overall = all(input);
     let reps = &e.replicates;

@@ -35,7 +35,7 @@ pub(super) fn threshold_table(rows: &[ThresholdRow], k: usize) -> Block {
 
 pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let e = input.results.estimates;
+    let e = &*input.results.estimates;
     let overall = all(input);
     let headline = &s.thresholds[s.headline];
     b.push(Block::Heading(1, "4. Results".into()));
@@ -185,7 +185,7 @@ fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
 /// headline threshold.
 fn false_candidates(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let e = input.results.estimates;
+    let e = &*input.results.estimates;
     let overall = all(input);
     b.push(Block::Heading(2, "Who the false candidates are".into()));
     b.push(Block::Paragraph("Share of false candidate detections by group, in searches for someone not in the archive, and the distinct people behind them (summed over searches).".into()));
