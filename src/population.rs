@@ -102,7 +102,7 @@ impl<'a> Population<'a> {
     /// Draws class and detection count (the first draws of an identity's stream).
     fn draw_count(&self, rng: &mut Stream) -> u64 {
         let s = self.scenario;
-        let class = &s.identity_classes[rng.categorical(&s.class_cumulative)];
+        let class = &s.identity_classes()[rng.categorical(s.class_cumulative())];
         match class.distribution {
             CountDistribution::Fixed => class.mean_detections as u64,
             CountDistribution::Geometric => rng.geometric(class.mean_detections),
@@ -118,7 +118,7 @@ impl<'a> Population<'a> {
     pub fn gallery_header(&self, i: u64) -> (u64, u16) {
         let mut rng = self.gallery_identity.stream(i);
         let count = self.draw_count(&mut rng);
-        let group = rng.categorical(&self.scenario.gallery_group_cumulative) as u16;
+        let group = rng.categorical(self.scenario.gallery_group_cumulative()) as u16;
         (count, group)
     }
 
@@ -126,7 +126,7 @@ impl<'a> Population<'a> {
     pub fn gallery_identity(&self, i: u64) -> (u64, Template) {
         let mut rng = self.gallery_identity.stream(i);
         let count = self.draw_count(&mut rng);
-        let group = rng.categorical(&self.scenario.gallery_group_cumulative) as u16;
+        let group = rng.categorical(self.scenario.gallery_group_cumulative()) as u16;
         (count, self.draw_template(&mut rng, group))
     }
 
@@ -136,13 +136,13 @@ impl<'a> Population<'a> {
     }
 
     fn draw_template(&self, rng: &mut Stream, group: u16) -> Template {
-        let g = &self.scenario.groups[group as usize];
+        let g = &self.scenario.groups()[group as usize];
         let rho = match g.rho_concentration {
             Some(k) => rng.beta(g.rho * k, (1.0 - g.rho) * k).min(1.0 - 1e-12),
             None => g.rho,
         };
-        let mut xi = vec![0.0; self.scenario.effective_dim];
-        match self.scenario.tail {
+        let mut xi = vec![0.0; self.scenario.effective_dim()];
+        match self.scenario.tail() {
             // A person with look-alikes sits near a shared centre nu:
             // xi = sqrt(kappa) nu + sqrt(1 - kappa) zeta, zeta uniform orthogonal to nu.
             Some(tail) if rng.uniform() < tail.share => {
@@ -175,20 +175,20 @@ impl<'a> Population<'a> {
     ) {
         let s = self.scenario;
         let (key, condition) = if gallery {
-            (&self.gallery_capture, &s.captures[s.gallery_capture])
+            (&self.gallery_capture, &s.captures()[s.gallery_capture()])
         } else {
-            (&self.probe_capture, &s.captures[s.probe_capture])
+            (&self.probe_capture, &s.captures()[s.probe_capture()])
         };
         let mut rng = key.stream(index);
         let level =
             condition.noise_min + (condition.noise_max - condition.noise_min) * rng.uniform();
         let signal = (1.0 - level * level).sqrt();
-        let (demographic, rest) = out.split_at_mut(s.demographic_dim);
-        let (identity, noise_block) = rest.split_at_mut(s.effective_dim);
+        let (demographic, rest) = out.split_at_mut(s.demographic_dim());
+        let (identity, noise_block) = rest.split_at_mut(s.effective_dim());
         let a = signal * template.rho.sqrt();
         for (o, u) in demographic
             .iter_mut()
-            .zip(&s.groups[template.group as usize].direction)
+            .zip(&s.groups()[template.group as usize].direction)
         {
             *o = quantize(a * u);
         }
@@ -235,8 +235,8 @@ impl<'a> Population<'a> {
             entry += count;
             templates.push((count, template));
         }
-        let mut embeddings = Array2::<i16>::zeros((identity.len(), s.dim));
-        let mut noise = vec![0.0; s.noise_dim];
+        let mut embeddings = Array2::<i16>::zeros((identity.len(), s.dim()));
+        let mut noise = vec![0.0; s.noise_dim()];
         let mut row = 0;
         let mut entry = first_entry;
         for (count, template) in &templates {
@@ -274,15 +274,15 @@ pub struct GalleryLayout {
 impl GalleryLayout {
     /// Counts every identity's detections (in parallel, by block) until N entries are reached.
     pub fn build(population: &Population<'_>) -> Self {
-        let detections = population.scenario.config.gallery.detections;
+        let detections = population.scenario.config().gallery.detections;
         let mut block_start = vec![0u64];
         let mut total = 0u64;
         let mut next_block = 0u64;
         let s = population.scenario;
         let mean_count: f64 = s
-            .identity_classes
+            .identity_classes()
             .iter()
-            .zip(s.config.gallery.identity_classes.iter())
+            .zip(s.config().gallery.identity_classes.iter())
             .map(|(c, raw)| c.mean_detections * raw.share)
             .sum();
         let expected_blocks = detections as f64 / (mean_count * IDENTITY_BLOCK as f64);
@@ -449,7 +449,7 @@ raw = [0.5]
             let mut ids = Vec::new();
             for t in layout.tiles(tile_entries) {
                 let tile = layout.generate(&pop, t);
-                assert_eq!(tile.first_entry as usize, rows.len() / s.dim);
+                assert_eq!(tile.first_entry as usize, rows.len() / s.dim());
                 rows.extend(tile.embeddings.iter().copied());
                 ids.extend(tile.identity);
             }

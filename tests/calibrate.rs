@@ -79,8 +79,11 @@ fn a_real_roc_fits_at_every_point_and_simulates_to_its_targets() {
     }
     // The committed bundled scenario is this fit.
     let (bundled, _) = Scenario::load("lfw-facenet").unwrap();
-    assert_eq!(bundled.effective_dim, config.embedding.effective_dimension);
-    assert_eq!(bundled.groups[0].rho, config.groups[0].rho);
+    assert_eq!(
+        bundled.effective_dim(),
+        config.embedding.effective_dimension
+    );
+    assert_eq!(bundled.groups()[0].rho, config.groups[0].rho);
     let text = to_toml(&config, "lfw-base.toml", &calibration).unwrap();
     let calibrated = Scenario::from_toml(&text, "fitted.toml").unwrap();
     let output = simulate(&calibrated, &RunOptions::default()).unwrap();
@@ -122,7 +125,7 @@ fn known_heavy_tail(
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let mut truth = base.config.clone();
+    let mut truth = base.config().clone();
     truth.embedding.effective_dimension = 40;
     truth.groups[0].rho = 0.1;
     truth.groups[0].rho_concentration = Some(3.0);
@@ -219,7 +222,7 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
     }
     // The held-out check can fail: the same rho without its spread (a light tail) lies outside
     // most held-out intervals.
-    let mut light = truth.config.clone();
+    let mut light = truth.config().clone();
     light.groups[0].rho_concentration = None;
     let light = Scenario::from_config(light, "light").unwrap();
     let outside = fit

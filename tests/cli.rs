@@ -378,7 +378,7 @@ fn work_that_would_take_too_long_is_refused_before_it_starts() {
         ..Default::default()
     };
     let with = falsematch::pipeline::run::work_estimate(&scenario, &opts).seconds;
-    let mut config = scenario.config.clone();
+    let mut config = scenario.config().clone();
     config.analysis.bootstrap_draws = 0;
     let without = falsematch::pipeline::run::work_estimate(
         &falsematch::scenario::Scenario::from_config(config, "t").unwrap(),

@@ -82,7 +82,7 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
         .find(|b| b.name == "closed-form-check")
         .unwrap();
     let scenario = falsematch::scenario::Scenario::from_toml(bundled.text, bundled.file).unwrap();
-    assert!(scenario.groups.iter().all(|g| g.rho > 0.0));
+    assert!(scenario.groups().iter().all(|g| g.rho > 0.0));
     let output = run(&scenario, &RunOptions::default());
     let check = output.estimates.closed_form.as_ref().unwrap();
     // Per threshold and probe group: 2 FMR rows, FPIR, SEL and people.
@@ -120,7 +120,7 @@ fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_
         .unwrap();
     let scenario = falsematch::scenario::Scenario::from_toml(bundled.text, bundled.file).unwrap();
     let output = run(&scenario, &RunOptions::default());
-    let row = &output.estimates.fairness[scenario.headline];
+    let row = &output.estimates.fairness[scenario.headline()];
     assert_eq!(
         row.groups
             .iter()
@@ -131,7 +131,13 @@ fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_
     // The summaries are recomputed from the per-group rates printed beside them.
     let fpir: Vec<f64> = output.estimates.slices[1..]
         .iter()
-        .map(|s| s.thresholds[scenario.headline].fpir.as_ref().unwrap().value)
+        .map(|s| {
+            s.thresholds[scenario.headline()]
+                .fpir
+                .as_ref()
+                .unwrap()
+                .value
+        })
         .collect();
     assert_eq!(
         row.groups
@@ -175,7 +181,7 @@ fn sweep_analytic_and_simulated_agree_where_both_run() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(rows.len(), grid.len() * scenario.thresholds.len());
+    assert_eq!(rows.len(), grid.len() * scenario.thresholds().len());
     for r in &rows {
         assert!(
             r.analytic_sel.is_some() && r.analytic_fpir.is_some(),
@@ -190,7 +196,7 @@ fn sweep_analytic_and_simulated_agree_where_both_run() {
     // has a z for SEL where SEL is expected to be 5 or more, and for FPIR where 5 or more
     // searches are expected both with and without a candidate.
     let simulated: Vec<_> = rows.iter().filter(|r| r.sel.is_some()).collect();
-    assert_eq!(simulated.len(), 4 * scenario.thresholds.len(), "{rows:?}");
+    assert_eq!(simulated.len(), 4 * scenario.thresholds().len(), "{rows:?}");
     let trials =
         |r: &&falsematch::pipeline::sweep::SweepRow| r.fpir.as_ref().unwrap().trials as f64;
     for r in &simulated {
@@ -304,8 +310,8 @@ fn per_identity_rho_and_per_capture_noise_agree_with_their_mixture_closed_forms(
         t.replacen("rho = 0.2", "rho = 0.2\nrho_concentration = 15.0", 1)
             .replacen("noise = 0.5", "noise = 0.4\nnoise_max = 0.6", 1)
     });
-    assert!(scenario.groups[0].rho_concentration.is_some());
-    assert!(scenario.captures.iter().any(|c| !c.is_fixed()));
+    assert!(scenario.groups()[0].rho_concentration.is_some());
+    assert!(scenario.captures().iter().any(|c| !c.is_fixed()));
     let output = run(&scenario, &RunOptions::default());
     let check = output.estimates.closed_form.as_ref().unwrap();
     assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
@@ -327,7 +333,7 @@ fn the_dispersion_infer_uses_is_the_simulated_one() {
             + "\n[[gallery.identity_classes]]\nlabel = \"passers-by\"\nshare = 0.8\nmean_detections = 2.0\n[[gallery.identity_classes]]\nlabel = \"regulars\"\nshare = 0.2\nmean_detections = 20.0\n"
     });
     let output = run(&scenario, &RunOptions::default());
-    for (t, threshold) in scenario.thresholds.iter().enumerate() {
+    for (t, threshold) in scenario.thresholds().iter().enumerate() {
         // Women's searches (group 0).
         let counts: Vec<f64> = output
             .records

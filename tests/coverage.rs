@@ -63,7 +63,7 @@ fn one_seed(seed: u64, detections: u64, out: &mut BTreeMap<&'static str, Vec<Hit
             .unwrap()
     };
     let contains = |lo: f64, hi: f64, x: f64| lo <= x * (1.0 + 1e-12) && x <= hi * (1.0 + 1e-12);
-    for (t, threshold) in s.thresholds.iter().enumerate() {
+    for (t, threshold) in s.thresholds().iter().enumerate() {
         let label = threshold.label.as_str();
         let all = &e.slices[0].thresholds[t];
         for (kind, metric, est) in [
@@ -101,7 +101,7 @@ fn one_seed(seed: u64, detections: u64, out: &mut BTreeMap<&'static str, Vec<Hit
             let truth: f64 = (0..n_g)
                 .map(|h| {
                     rep.entries_per_group[h] as f64
-                        * row("fmr", label, Some(&s.groups[h].name)).closed_form
+                        * row("fmr", label, Some(&s.groups()[h].name)).closed_form
                 })
                 .sum();
             let est = rep.thresholds[t].sel.as_ref().unwrap();

@@ -46,18 +46,18 @@ fn exported_synthetic_data_evaluates_to_the_synthetic_estimates() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("e.npy"), npy).unwrap();
     std::fs::write(dir.path().join("m.csv"), csv).unwrap();
-    let scores: Vec<f64> = scenario.thresholds.iter().map(|t| t.score).collect();
+    let scores: Vec<f64> = scenario.thresholds().iter().map(|t| t.score).collect();
     let mut o = evaluate_options(&scores, scenario.k(), &[]);
-    o.headline = scenario.headline;
-    o.bootstrap_draws = scenario.config.analysis.bootstrap_draws;
-    o.confidence_level = scenario.config.analysis.confidence_level;
+    o.headline = scenario.headline();
+    o.bootstrap_draws = scenario.config().analysis.bootstrap_draws;
+    o.confidence_level = scenario.config().analysis.confidence_level;
     o.seed = scenario.seed();
     let mut imported =
         evaluate_embeddings(&dir.path().join("e.npy"), &dir.path().join("m.csv"), &o)
             .unwrap()
             .estimates;
     let labels: Vec<String> = scenario
-        .thresholds
+        .thresholds()
         .iter()
         .map(|t| t.label.clone())
         .collect();

@@ -375,7 +375,7 @@ fn an_interrupted_run_leaves_nothing_and_the_next_run_cleans_up() {
 fn hand_built() -> (Scenario, RunOutput) {
     let text = std::fs::read_to_string(data("small.toml")).unwrap();
     let scenario = Scenario::from_toml(&text, "small.toml").unwrap();
-    let n_t = scenario.thresholds.len();
+    let n_t = scenario.thresholds().len();
     assert_eq!(n_t, 3);
     let mut mated = ProbeTally::new(n_t, 2, 2);
     mated.max_nonmate = 500_000_000;

@@ -210,7 +210,7 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let sizes = settings.sizes();
     let limit = settings.simulate_up_to;
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("falsematch-out").join(format!("sweep-{}", scenario.config.name))
+        PathBuf::from("falsematch-out").join(format!("sweep-{}", scenario.config().name))
     });
     // Refuse an unusable output before the sweep, not after it.
     report::check_target(&out)?;
@@ -260,7 +260,7 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             count(sizes[0]),
             count(*sizes.last().unwrap_or(&0)),
             sizes.iter().filter(|&&n| n <= limit).count(),
-            count(simulated * scenario.n_probes() as u64 * u64::from(scenario.config.replicates)),
+            count(simulated * scenario.n_probes() as u64 * u64::from(scenario.config().replicates)),
             if scenario.has_closed_form_fmr() {
                 ""
             } else {

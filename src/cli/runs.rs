@@ -6,7 +6,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (mut scenario, text) = Scenario::load(name)?;
     if let Some(seed) = args.seed {
-        scenario.set_seed(seed);
+        scenario = scenario.with_seed(seed)?;
     }
     let options = RunOptions {
         threads: args.threads.map(usize::from),
@@ -19,11 +19,13 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         .shard
         .unwrap_or(falsematch::pipeline::shard::Shard::WHOLE);
     let out_dir = args.out.clone().unwrap_or_else(|| {
-        let base = PathBuf::from("falsematch-out").join(&scenario.config.name);
+        let base = PathBuf::from("falsematch-out").join(&scenario.config().name);
         match args.shard {
             Some(s) => base.with_file_name(format!(
                 "{}.part-{}-of-{}.json",
-                scenario.config.name, s.index, s.count
+                scenario.config().name,
+                s.index,
+                s.count
             )),
             None => base,
         }
@@ -164,10 +166,10 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (mut scenario, text) = Scenario::load(name)?;
     if let Some(seed) = args.seed {
-        scenario.set_seed(seed);
+        scenario = scenario.with_seed(seed)?;
     }
     let values =
-        (scenario.config.gallery.detections + scenario.n_probes() as u64) * scenario.dim as u64;
+        (scenario.config().gallery.detections + scenario.n_probes() as u64) * scenario.dim() as u64;
     if values > falsematch::pipeline::export::MAX_EXPORT_VALUES {
         anyhow::bail!(
             "{name}: the export would hold {} float32 values ({} MiB), more than the {} MiB allowed; lower gallery.detections",
@@ -177,7 +179,7 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
         );
     }
     let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("falsematch-out").join(format!("export-{}", scenario.config.name))
+        PathBuf::from("falsematch-out").join(format!("export-{}", scenario.config().name))
     });
     // Refuse an unusable output before the work, not after it.
     report::check_target(&out)?;
@@ -194,9 +196,9 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
         "falsematch: wrote {} and {} ({} gallery entries and {} probes of scenario {}, seed {})",
         out.join("embeddings.npy").display(),
         out.join("metadata.csv").display(),
-        count(scenario.config.gallery.detections),
+        count(scenario.config().gallery.detections),
         count(scenario.n_probes() as u64),
-        scenario.config.name,
+        scenario.config().name,
         scenario.seed()
     );
     Ok(())
@@ -256,9 +258,9 @@ fn check_size(
         eprintln!(
             "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
             count(work.comparisons as u64),
-            scenario.config.replicates,
+            scenario.config().replicates,
             scenario.n_probes(),
-            count(scenario.config.gallery.detections),
+            count(scenario.config().gallery.detections),
             if shard.count > 1 {
                 format!("; this shard: about 1/{} of it", shard.count)
             } else {
@@ -384,14 +386,14 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         anyhow::bail!("{first_file}: records no scenario text");
     }
     let text = first.scenario.text.clone();
-    let mut scenario = Scenario::from_toml(
+    let scenario = Scenario::from_toml(
         &text,
         &format!("{first_file} (scenario recorded in the part)"),
-    )?;
-    scenario.set_seed(first.seed);
+    )?
+    .with_seed(first.seed)?;
     let out_dir = args
         .out
-        .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config.name));
+        .unwrap_or_else(|| PathBuf::from("falsematch-out").join(&scenario.config().name));
     report::check_target(&out_dir)?;
     let started = std::time::Instant::now();
     let files: Vec<String> = parts.iter().map(|(f, _)| f.clone()).collect();

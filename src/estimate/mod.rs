@@ -201,11 +201,11 @@ pub struct PublishedComparison {
 
 /// The published figures of a scenario beside its estimates.
 fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedComparison> {
-    let level = scenario.config.analysis.confidence_level;
-    let published = &scenario.config.report.published;
+    let level = scenario.config().analysis.confidence_level;
+    let published = &scenario.config().report.published;
     let analytic = (!published.is_empty()).then(|| {
         Expected::new(scenario)
-            .at(scenario.config.gallery.detections)
+            .at(scenario.config().gallery.detections)
             .into_iter()
             .map(|(f, s, _)| (f, s))
             .collect::<Vec<_>>()
@@ -214,7 +214,7 @@ fn published(scenario: &Scenario, slices: &[SliceEstimates]) -> Vec<PublishedCom
         .iter()
         .filter_map(|p| {
             let t = scenario
-                .thresholds
+                .thresholds()
                 .iter()
                 .position(|t| t.label == p.threshold)?;
             let rate = p.metric != "sel";
@@ -317,13 +317,13 @@ impl Plan {
     /// The plan of a scenario.
     pub fn of(scenario: &Scenario) -> Self {
         Self {
-            groups: scenario.groups.iter().map(|g| g.name.clone()).collect(),
-            candidate_groups: scenario.groups.iter().map(|g| g.name.clone()).collect(),
-            thresholds: scenario.thresholds.clone(),
-            headline: scenario.headline,
+            groups: scenario.groups().iter().map(|g| g.name.clone()).collect(),
+            candidate_groups: scenario.groups().iter().map(|g| g.name.clone()).collect(),
+            thresholds: scenario.thresholds().to_vec(),
+            headline: scenario.headline(),
             k: scenario.k(),
-            confidence_level: scenario.config.analysis.confidence_level,
-            bootstrap_draws: scenario.config.analysis.bootstrap_draws,
+            confidence_level: scenario.config().analysis.confidence_level,
+            bootstrap_draws: scenario.config().analysis.bootstrap_draws,
             seed: scenario.seed(),
         }
     }
@@ -499,7 +499,7 @@ fn threshold_shift(
             }
             let threshold = 0.5 * (lo + hi);
             fairness::ThresholdShift {
-                group: scenario.groups[g].name.clone(),
+                group: scenario.groups()[g].name.clone(),
                 within_group_fmr: fmr,
                 threshold,
                 shift: threshold - score,

@@ -76,14 +76,14 @@ pub struct Sensitivity {
 
 /// The conclusions of `scenario` at threshold `score`.
 fn conclusions(scenario: &Scenario, score: f64) -> Conclusions {
-    let n = scenario.config.gallery.detections;
+    let n = scenario.config().gallery.detections;
     let expected = Expected::at_scores(scenario, &[score]);
     let (fpir, sel, people) = expected.at(n)[0];
     let by_group = &expected.sel_by_group(n)[0];
-    let sex = |g: usize| scenario.config.groups[g].attributes.get("sex");
+    let sex = |g: usize| scenario.config().groups[g].attributes.get("sex");
     let probe_sex: Vec<(usize, f64)> = (0..scenario.n_groups())
-        .filter(|&g| scenario.groups[g].probe_share > 0.0)
-        .map(|g| (g, scenario.groups[g].probe_share))
+        .filter(|&g| scenario.groups()[g].probe_share > 0.0)
+        .map(|g| (g, scenario.groups()[g].probe_share))
         .collect();
     // Probes of one sex: the share of their false candidates of the other sex.
     let other_sex_share = match probe_sex.as_slice() {
@@ -119,7 +119,7 @@ fn number(x: f64) -> String {
 
 /// The assumptions to vary, with their base value and low/high settings.
 fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
-    let c = &scenario.config;
+    let c = &scenario.config();
     let mut out: Vec<(String, String, Setting, Setting)> = Vec::new();
     for (g, group) in c.groups.iter().enumerate() {
         if group.gallery_share <= 0.0 {
@@ -171,7 +171,7 @@ fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
             set(2.0),
         ));
     }
-    let d_eff = scenario.effective_dim;
+    let d_eff = scenario.effective_dim();
     let set_d = |factor: f64| -> Setting {
         let d = ((d_eff as f64 * factor).round() as usize).max(2);
         (
@@ -199,7 +199,7 @@ fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
         )
     };
     let base_noise: Vec<String> = scenario
-        .captures
+        .captures()
         .iter()
         .map(|c| number(c.noise_min))
         .collect();
@@ -244,14 +244,14 @@ fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
 
 /// The sensitivity of `scenario`'s conclusions at its headline threshold.
 pub fn sensitivity(scenario: &Scenario) -> Sensitivity {
-    let headline = &scenario.thresholds[scenario.headline];
+    let headline = &scenario.thresholds()[scenario.headline()];
     let score = headline.score;
     let base = conclusions(scenario, score);
     let rows: Vec<SensitivityRow> = assumptions(scenario)
         .into_iter()
         .map(|(assumption, base_value, low, high)| {
             let run = |setting: &Setting| {
-                let mut config = scenario.config.clone();
+                let mut config = scenario.config().clone();
                 (setting.1)(&mut config);
                 Scenario::from_config(config, &assumption)
                     .ok()
@@ -336,7 +336,7 @@ pub struct Tails {
 /// The scenario's tail in words.
 pub fn tail_words(scenario: &Scenario) -> String {
     let spread: Vec<String> = scenario
-        .groups
+        .groups()
         .iter()
         .filter_map(|g| {
             g.rho_concentration
@@ -345,9 +345,9 @@ pub fn tail_words(scenario: &Scenario) -> String {
         .collect();
     let mut parts = vec![format!(
         "effective dimension {}, capture noise {}",
-        scenario.effective_dim,
+        scenario.effective_dim(),
         scenario
-            .captures
+            .captures()
             .iter()
             .map(|c| number(c.noise_min))
             .collect::<Vec<_>>()
@@ -361,7 +361,7 @@ pub fn tail_words(scenario: &Scenario) -> String {
             spread.join(", ")
         ));
     }
-    match scenario.tail {
+    match scenario.tail() {
         Some(t) => parts.push(format!(
             "look-alikes: {} of people in {} groups at closeness {} (two strangers are look-alikes with chance {:.2e})",
             crate::format::share(t.share),
@@ -375,8 +375,8 @@ pub fn tail_words(scenario: &Scenario) -> String {
 }
 
 fn tail_result(scenario: &Scenario, name: &str, source: &str) -> TailResult {
-    let scores: Vec<f64> = scenario.thresholds.iter().map(|t| t.score).collect();
-    let n = scenario.config.gallery.detections;
+    let scores: Vec<f64> = scenario.thresholds().iter().map(|t| t.score).collect();
+    let n = scenario.config().gallery.detections;
     let expected = Expected::at_scores(scenario, &scores);
     let at = expected.at(n);
     TailResult {
@@ -384,12 +384,12 @@ fn tail_result(scenario: &Scenario, name: &str, source: &str) -> TailResult {
         source: source.into(),
         parameters: tail_words(scenario),
         thresholds: scenario
-            .thresholds
+            .thresholds()
             .iter()
             .zip(&at)
             .map(|(t, &(f, s, p))| (t.label.clone(), f, s, p))
             .collect(),
-        other_sex_share: conclusions(scenario, scenario.thresholds[scenario.headline].score)
+        other_sex_share: conclusions(scenario, scenario.thresholds()[scenario.headline()].score)
             .other_sex_share,
     }
 }
@@ -399,24 +399,24 @@ fn variant(
     scenario: &Scenario,
     alt: &crate::scenario::TailAlternative,
 ) -> Result<Scenario, crate::scenario::ScenarioError> {
-    let mut config = scenario.config.clone();
+    let mut config = scenario.config().clone();
     if let Some(name) = &alt.model {
         let (donor, _) = Scenario::load(name)?;
         // The donor's identity and noise blocks as they are, after this scenario's demographic
         // block.
         config.embedding.dimension =
-            scenario.demographic_dim + donor.effective_dim + donor.noise_dim;
-        config.embedding.effective_dimension = donor.effective_dim;
-        let noise = donor.captures[donor.gallery_capture].noise_min;
+            scenario.demographic_dim() + donor.effective_dim() + donor.noise_dim();
+        config.embedding.effective_dimension = donor.effective_dim();
+        let noise = donor.captures()[donor.gallery_capture()].noise_min;
         for c in config.captures.values_mut() {
             c.noise = noise;
             c.noise_max = None;
         }
         for g in &mut config.groups {
-            g.rho = donor.groups[0].rho;
-            g.rho_concentration = donor.groups[0].rho_concentration;
+            g.rho = donor.groups()[0].rho;
+            g.rho_concentration = donor.groups()[0].rho_concentration;
         }
-        config.tail = donor.config.tail.clone();
+        config.tail = donor.config().tail.clone();
     }
     if let Some(d) = alt.effective_dimension {
         config.embedding.effective_dimension = d;
@@ -444,7 +444,7 @@ fn variant(
 
 /// The results under the scenario's tail and each of `report.tails`, with what changes.
 pub fn tails(scenario: &Scenario) -> Option<Tails> {
-    let alts = &scenario.config.report.tails;
+    let alts = &scenario.config().report.tails;
     if alts.is_empty() {
         return None;
     }
@@ -459,8 +459,8 @@ pub fn tails(scenario: &Scenario) -> Option<Tails> {
         .collect();
     let mut changes = Vec::new();
     // Vendor settings (percent thresholds) first: they are what the public record quotes.
-    let mut order: Vec<usize> = (0..scenario.thresholds.len()).collect();
-    order.sort_by_key(|&t| scenario.thresholds[t].origin == "raw score");
+    let mut order: Vec<usize> = (0..scenario.thresholds().len()).collect();
+    order.sort_by_key(|&t| scenario.thresholds()[t].origin == "raw score");
     for alt in &alternatives {
         for &t in &order {
             let (b, a) = (&base.thresholds[t], &alt.thresholds[t]);

@@ -33,7 +33,7 @@ pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
     let population = Population::new(scenario, 0);
     let layout = GalleryLayout::build(&population);
     let probes = ProbeSet::build(&population, &layout, 0)?;
-    let d = scenario.dim;
+    let d = scenario.dim();
     let n_probes = probes.embeddings.nrows();
     let rows = layout.detections as usize + n_probes;
     let mut data: Vec<f32> = Vec::with_capacity(rows * d);
@@ -56,7 +56,7 @@ pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
                     &format!("g{}", tile.identity[j]),
                     "gallery",
                     &format!("e{}", tile.first_entry + j as u64),
-                    &scenario.groups[tile.group[j] as usize].name,
+                    &scenario.groups()[tile.group[j] as usize].name,
                 ],
             );
         }
@@ -72,7 +72,7 @@ pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
                 &subject,
                 "probe",
                 &format!("q{p}"),
-                &scenario.groups[probes.group[p] as usize].name,
+                &scenario.groups()[probes.group[p] as usize].name,
             ],
         );
     }

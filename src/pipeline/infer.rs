@@ -186,8 +186,8 @@ pub fn dispersed_interval(
         })
         .collect();
     DispersedInterval {
-        scenario: scenario.config.name.clone(),
-        probe_group: scenario.groups[probe_group].name.clone(),
+        scenario: scenario.config().name.clone(),
+        probe_group: scenario.groups()[probe_group].name.clone(),
         lower: ends[1].mean_lower / ends[1].entries,
         upper: ends[0].mean_upper / ends[0].entries,
         ends,
@@ -250,7 +250,7 @@ pub fn other_share(
     threshold: f64,
     noise: Option<f64>,
 ) -> Option<f64> {
-    let value = |g: usize| scenario.config.groups[g].attributes.get(attribute);
+    let value = |g: usize| scenario.config().groups[g].attributes.get(attribute);
     let own = value(probe_group)?;
     let (mut other, mut all) = (0.0, 0.0);
     for h in 0..scenario.n_groups() {
@@ -259,7 +259,7 @@ pub fn other_share(
             m.noise_a = s;
             m.noise_b = s;
         }
-        let expected = scenario.groups[h].gallery_share * m.fmr(threshold);
+        let expected = scenario.groups()[h].gallery_share * m.fmr(threshold);
         all += expected;
         if value(h) != Some(own) {
             other += expected;
@@ -384,7 +384,7 @@ pub fn infer(
     let fmr = fmr_interval(request.candidates, request.searches, request.archive, level);
     let g = match &request.probe_group {
         Some(pg) => model
-            .groups
+            .groups()
             .iter()
             .position(|g| &g.name == pg)
             .ok_or_else(|| {
@@ -394,7 +394,7 @@ pub fn infer(
                 )
             })?,
         None => model
-            .groups
+            .groups()
             .iter()
             .position(|g| g.probe_share > 0.0)
             .unwrap_or(0),
@@ -439,18 +439,19 @@ fn shares(
     model_name: &str,
     g: usize,
 ) -> Result<Shares, InferError> {
-    let own = model.config.groups[g]
+    let own = model.config().groups[g]
         .attributes
         .get(&request.attribute)
         .ok_or_else(|| InferError::Option {
             option: "--attribute",
             message: format!(
                 "group `{}` of {model_name} has no attribute `{}`",
-                model.groups[g].name, request.attribute
+                model.groups()[g].name,
+                request.attribute
             ),
         })?
         .clone();
-    let base = model.captures[model.gallery_capture].noise_min;
+    let base = model.captures()[model.gallery_capture()].noise_min;
     let noise: Vec<f64> = if request.noise.is_empty() {
         let mut n = vec![0.3, base, 0.75];
         n.sort_by(f64::total_cmp);
@@ -476,7 +477,7 @@ fn shares(
         })
         .collect();
     Ok(Shares {
-        probe_group: model.groups[g].name.clone(),
+        probe_group: model.groups()[g].name.clone(),
         attribute: request.attribute.clone(),
         own,
         noise,

@@ -142,12 +142,12 @@ pub fn bootstrap_seconds(
 
 /// Estimates the work and memory of a run.
 pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate {
-    let n = scenario.config.gallery.detections as f64;
+    let n = scenario.config().gallery.detections as f64;
     let m = scenario.n_probes() as f64;
-    let d = scenario.dim as f64;
+    let d = scenario.dim() as f64;
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads) as f64;
     let per_probe_tally =
-        (2 * scenario.thresholds.len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
+        (2 * scenario.thresholds().len() * scenario.n_groups() * 8 + scenario.k() * 32 + 64) as f64;
     // Each worker holds a tile, its scores, and a few tally accumulators (rayon fold splits).
     let tile = options.tile_entries as f64 * (d * 2.0 + 24.0);
     // The process itself (binary, allocator arenas, thread stacks) takes a few MiB.
@@ -157,7 +157,7 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
         + threads * (tile + 4.0 * m * per_probe_tally)
         + n / 256.0 * 8.0
         + m * per_probe_tally * 2.0;
-    let replicates = f64::from(scenario.config.replicates);
+    let replicates = f64::from(scenario.config().replicates);
     let comparisons = n * m * replicates;
     let scale = d / 512.0;
     let cpu_seconds = scale
@@ -166,21 +166,21 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     // The estimates: the bootstrap over all searches and each probe group, and the closed
     // forms (the check, the published comparisons and the sensitivity table).
     let groups_with_probes = scenario
-        .groups
+        .groups()
         .iter()
         .filter(|g| g.probe_share > 0.0)
         .count();
     let non_mated =
-        u64::from(scenario.config.probes.non_mated) * u64::from(scenario.config.replicates);
+        u64::from(scenario.config().probes.non_mated) * u64::from(scenario.config().replicates);
     let bootstrap = bootstrap_seconds(
-        scenario.config.analysis.bootstrap_draws,
+        scenario.config().analysis.bootstrap_draws,
         non_mated,
-        scenario.thresholds.len(),
+        scenario.thresholds().len(),
         1 + groups_with_probes,
         threads as usize,
     );
     let mixture: f64 = scenario
-        .groups
+        .groups()
         .iter()
         .map(|g| {
             if g.rho_concentration.is_some() {
@@ -192,13 +192,13 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
         .fold(1.0, f64::max)
         .powi(2)
         * scenario
-            .captures
+            .captures()
             .iter()
             .map(|c| if c.is_fixed() { 1.0 } else { 3.0 })
             .fold(1.0, f64::max)
             .powi(2);
-    let integrals =
-        (groups_with_probes * scenario.n_groups()) as f64 * (scenario.thresholds.len() + 20) as f64;
+    let integrals = (groups_with_probes * scenario.n_groups()) as f64
+        * (scenario.thresholds().len() + 20) as f64;
     let closed_form = integrals * REFERENCE_CLOSED_FORM_SECS * (mixture / 10.0).max(1.0) / threads;
     WorkEstimate {
         comparisons,
@@ -241,7 +241,7 @@ pub fn simulate_part(
     let thresholds = Thresholds::of(scenario);
     let n_thresholds = thresholds.q.len();
     let n_groups = scenario.n_groups();
-    let replicates = scenario.config.replicates;
+    let replicates = scenario.config().replicates;
     let bar = report(&options.progress);
     for replicate in 0..replicates {
         let population = Population::new(scenario, replicate);
@@ -328,11 +328,11 @@ pub fn simulate_part(
 /// [`RunError::Coverage`] when the parts do not cover every block of every replicate exactly
 /// once; [`RunError::NoEnrolledIdentity`] as for a run.
 pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, RunError> {
-    let n_thresholds = scenario.thresholds.len();
+    let n_thresholds = scenario.thresholds().len();
     let n_groups = scenario.n_groups();
     let thresholds = Thresholds::of(scenario);
     let mut outcomes = Vec::new();
-    for replicate in 0..scenario.config.replicates {
+    for replicate in 0..scenario.config().replicates {
         let population = Population::new(scenario, replicate);
         let layout = GalleryLayout::build(&population);
         let probes = ProbeSet::build(&population, &layout, replicate)?;

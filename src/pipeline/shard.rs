@@ -414,8 +414,8 @@ impl PartialRun {
             format: FORMAT.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             scenario: PartScenario {
-                name: scenario.config.name.clone(),
-                sha256: scenario.text_sha256.clone(),
+                name: scenario.config().name.clone(),
+                sha256: scenario.text_sha256().to_string(),
                 text: text.into(),
             },
             seed: scenario.seed(),
@@ -502,7 +502,7 @@ impl PartialRun {
         shard: Shard,
         file: &str,
     ) -> Result<(), PartError> {
-        if self.scenario.sha256 != scenario.text_sha256 || self.seed != scenario.seed() {
+        if self.scenario.sha256 != scenario.text_sha256() || self.seed != scenario.seed() {
             return Err(part_error(
                 file,
                 format!(
@@ -523,13 +523,14 @@ impl PartialRun {
         if let Some(r) = self
             .replicates
             .iter()
-            .find(|r| r.replicate >= scenario.config.replicates)
+            .find(|r| r.replicate >= scenario.config().replicates)
         {
             return Err(part_error(
                 file,
                 format!(
                     "holds replicate {}, but the scenario has {}",
-                    r.replicate, scenario.config.replicates
+                    r.replicate,
+                    scenario.config().replicates
                 ),
             ));
         }

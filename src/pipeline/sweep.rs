@@ -69,9 +69,7 @@ pub fn analytic(scenario: &Scenario, n: u64) -> Vec<(f64, f64)> {
 /// # Errors
 /// [`crate::scenario::ScenarioError`] when the resized scenario is not valid.
 pub fn resized(scenario: &Scenario, n: u64) -> Result<Scenario, crate::scenario::ScenarioError> {
-    let mut config = scenario.config.clone();
-    config.gallery.detections = n;
-    Scenario::from_config(config, &format!("{} at N = {n}", scenario.config.name))
+    scenario.with_detections(n)
 }
 
 /// Why a sweep failed.
@@ -98,7 +96,7 @@ pub fn sweep(
 ) -> Result<Vec<SweepRow>, SweepError> {
     let mut rows = Vec::new();
     let z_level =
-        crate::special::normal_quantile(0.5 + scenario.config.analysis.confidence_level / 2.0);
+        crate::special::normal_quantile(0.5 + scenario.config().analysis.confidence_level / 2.0);
     // A normal z needs enough expected events; with fewer the comparison is left out.
     let enough = |expected: f64| expected >= 5.0;
     let expected = Expected::new(scenario);
@@ -112,7 +110,7 @@ pub fn sweep(
         } else {
             None
         };
-        for (t, threshold) in scenario.thresholds.iter().enumerate() {
+        for (t, threshold) in scenario.thresholds().iter().enumerate() {
             let a = analytic.as_ref().map(|a| a[t]);
             let row = simulated.as_ref().map(|s| &s.thresholds[t]);
             let fpir = row.and_then(|r| r.fpir.clone());

@@ -311,7 +311,7 @@ pub fn verify(
                 &format!("{} (scenario recorded in {MANIFEST})", dir.display()),
             )?;
             if let Some(seed) = manifest.seed {
-                scenario.set_seed(seed);
+                scenario = scenario.with_seed(seed)?;
             }
             match &manifest.job {
                 None => rerun(Recorded::Scenario(&scenario, &recorded.text))?,

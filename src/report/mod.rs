@@ -178,7 +178,7 @@ pub fn build(
         manifest_version: 1,
         tool: ToolInfo::this(),
         scenario: Some(ScenarioRecord {
-            name: scenario.config.name.clone(),
+            name: scenario.config().name.clone(),
             sha256: sha256_hex(scenario_text.as_bytes()),
             text: scenario_text.to_string(),
         }),
@@ -265,11 +265,11 @@ fn figures(
 ) -> Result<Vec<(String, String, String)>, ReportError> {
     let e = &*results.estimates;
     let overall = &e.slices[0];
-    let h = scenario.headline;
-    let headline = &scenario.thresholds[h];
+    let h = scenario.headline();
+    let headline = &scenario.thresholds()[h];
     let n_groups = scenario.n_groups();
     let markers: Vec<Marker> = scenario
-        .thresholds
+        .thresholds()
         .iter()
         .map(|t| Marker {
             label: t.label.clone(),
@@ -291,8 +291,8 @@ fn figures(
     maxima.sort_unstable();
     let n = maxima.len().max(1) as f64;
     let mut curve = Vec::new();
-    let lo = scenario.thresholds.first().map_or(0.0, |t| t.score) - 0.05;
-    let hi = scenario.thresholds.last().map_or(1.0, |t| t.score) + 0.05;
+    let lo = scenario.thresholds().first().map_or(0.0, |t| t.score) - 0.05;
+    let hi = scenario.thresholds().last().map_or(1.0, |t| t.score) + 0.05;
     let steps = 200;
     for i in 0..=steps {
         let t = lo + (hi - lo) * f64::from(i) / f64::from(steps);
@@ -321,9 +321,9 @@ fn figures(
         &headline.label,
         "SEL (detections)",
         scenario.k(),
-        scenario.config.analysis.confidence_level,
+        scenario.config().analysis.confidence_level,
     )?);
-    let names: Vec<String> = scenario.groups.iter().map(|g| g.name.clone()).collect();
+    let names: Vec<String> = scenario.groups().iter().map(|g| g.name.clone()).collect();
     out.push(cross_group_figure(
         &names,
         &e.cross_group[h],

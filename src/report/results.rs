@@ -190,7 +190,7 @@ impl<'a> Results<'a> {
     /// Assembles the results of a run.
     pub fn new(scenario: &'a Scenario, output: &'a RunOutput) -> Self {
         let capture = |i: usize| {
-            let c = &scenario.captures[i];
+            let c = &scenario.captures()[i];
             CaptureModel {
                 name: c.name.clone(),
                 noise_min: c.noise_min,
@@ -198,29 +198,29 @@ impl<'a> Results<'a> {
             }
         };
         let (sa, sb) = (
-            scenario.captures[scenario.probe_capture].noise_min,
-            scenario.captures[scenario.gallery_capture].noise_min,
+            scenario.captures()[scenario.probe_capture()].noise_min,
+            scenario.captures()[scenario.gallery_capture()].noise_min,
         );
-        let precision = scenario.config.search.precision;
+        let precision = scenario.config().search.precision;
         Results {
             schema_version: SCHEMA_VERSION,
             tool: Tool::this(),
-            scenario_sha256: Cow::Borrowed(&scenario.text_sha256),
-            scenario: Cow::Borrowed(&scenario.config),
+            scenario_sha256: Cow::Borrowed(scenario.text_sha256()),
+            scenario: Cow::Borrowed(scenario.config()),
             model: Model {
-                dimension: scenario.dim,
-                demographic_dimension: scenario.demographic_dim,
-                effective_dimension: scenario.effective_dim,
-                noise_dimension: scenario.noise_dim,
+                dimension: scenario.dim(),
+                demographic_dimension: scenario.demographic_dim(),
+                effective_dimension: scenario.effective_dim(),
+                noise_dimension: scenario.noise_dim(),
                 groups: scenario
-                    .groups
+                    .groups()
                     .iter()
                     .map(|g| GroupModel {
                         name: g.name.clone(),
                         rho: g.rho,
                         rho_concentration: g.rho_concentration,
                         direction_cosines: scenario
-                            .groups
+                            .groups()
                             .iter()
                             .map(|h| {
                                 g.direction
@@ -232,8 +232,8 @@ impl<'a> Results<'a> {
                             .collect(),
                     })
                     .collect(),
-                gallery_capture: capture(scenario.gallery_capture),
-                probe_capture: capture(scenario.probe_capture),
+                gallery_capture: capture(scenario.gallery_capture()),
+                probe_capture: capture(scenario.probe_capture()),
                 genuine_mean: (1.0 - sa * sa).sqrt() * (1.0 - sb * sb).sqrt(),
                 closed_form_regime: scenario.is_closed_form_regime(),
             },
@@ -241,19 +241,19 @@ impl<'a> Results<'a> {
                 score: precision.convention().into(),
                 quantization_scale: QUANT_SCALE,
                 score_resolution: 1.0 / (QUANT_SCALE * QUANT_SCALE),
-                max_quantization_error: precision.max_quantization_error(scenario.dim),
+                max_quantization_error: precision.max_quantization_error(scenario.dim()),
                 candidate_rule: "an entry is a candidate at threshold T when its score >= T".into(),
                 ties: "candidate lists break ties by lower gallery index; a mate's rank counts every non-mate entry scoring >= the mate (ties against the mate, pessimistic)".into(),
                 intervals: "rates: Clopper-Pearson exact, with a rule-of-3 upper bound at zero events and a flag under 30 events; FPIR and SEL also (SEL mainly) by percentile bootstrap over probe subjects with gallery identities fixed; SEL also exact Poisson; FMR pairs share subjects, so their Clopper-Pearson intervals are narrower than the truth outside the closed-form regime".into(),
-                confidence_level: scenario.config.analysis.confidence_level,
-                bootstrap_draws: scenario.config.analysis.bootstrap_draws,
+                confidence_level: scenario.config().analysis.confidence_level,
+                bootstrap_draws: scenario.config().analysis.bootstrap_draws,
             },
-            thresholds: Cow::Borrowed(&scenario.thresholds),
+            thresholds: Cow::Borrowed(scenario.thresholds()),
             estimates: Cow::Borrowed(&output.estimates),
             sensitivity: crate::estimate::sensitivity::sensitivity(scenario),
             tail: crate::estimate::sensitivity::tail_words(scenario),
             tails: crate::estimate::sensitivity::tails(scenario),
-            searches: if scenario.config.report.list_searches == Some(false) {
+            searches: if scenario.config().report.list_searches == Some(false) {
                 Vec::new()
             } else {
                 output
@@ -284,7 +284,7 @@ impl<'a> Results<'a> {
 }
 
 fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
-    let group = |g: u16| scenario.groups[g as usize].name.clone();
+    let group = |g: u16| scenario.groups()[g as usize].name.clone();
     SearchView {
         replicate: r.replicate,
         probe: r.probe,

@@ -40,7 +40,7 @@ fn manifest(scenario: &Scenario, text: &str, job: Job, files: &[(String, Vec<u8>
         manifest_version: 1,
         tool: ToolInfo::this(),
         scenario: Some(ScenarioRecord {
-            name: scenario.config.name.clone(),
+            name: scenario.config().name.clone(),
             sha256: sha256_hex(text.as_bytes()),
             text: text.to_string(),
         }),
@@ -101,7 +101,7 @@ pub fn sweep_bundle(
 pub fn markdown(scenario: &Scenario, rows: &[SweepRow]) -> String {
     let mut md = format!(
         "# Sweep of {} over gallery size\n\nFPIR and SEL (false candidates per search) against the number of gallery entries N. Analytic: the closed forms (SEL exact in expectation; FPIR assumes detections match independently, exact with one detection per identity{}). Simulated: `falsematch run` of the scenario resized to N, with 95 % intervals. z: standardized difference where both ran.\n\n",
-        scenario.config.name,
+        scenario.config().name,
         if scenario.is_closed_form_regime() {
             ""
         } else {
@@ -195,7 +195,7 @@ fn svg(scenario: &Scenario, rows: &[SweepRow]) -> Result<String, ReportError> {
     let series = |analytic: fn(&SweepRow) -> Option<f64>,
                   sim: fn(&SweepRow) -> Option<&Estimate>| {
         scenario
-            .thresholds
+            .thresholds()
             .iter()
             .map(|t| SweepSeries {
                 label: t.label.clone(),

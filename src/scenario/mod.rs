@@ -154,39 +154,151 @@ pub struct IdentityClass {
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// The scenario as resolved, every default filled in (recorded in results).
-    pub config: ScenarioConfig,
+    config: ScenarioConfig,
     /// SHA-256 of the scenario text, hex.
-    pub text_sha256: String,
+    text_sha256: String,
     /// Embedding dimension d.
-    pub dim: usize,
+    dim: usize,
     /// Size of the demographic block (total number of attribute values).
-    pub demographic_dim: usize,
+    demographic_dim: usize,
     /// Effective identity dimension d_eff.
-    pub effective_dim: usize,
+    effective_dim: usize,
     /// Size of the capture-noise block, d - D - d_eff.
-    pub noise_dim: usize,
+    noise_dim: usize,
     /// Groups, in file order.
-    pub groups: Vec<Group>,
+    groups: Vec<Group>,
     /// Capture conditions, in name order.
-    pub captures: Vec<Capture>,
+    captures: Vec<Capture>,
     /// Identity classes of the gallery.
-    pub identity_classes: Vec<IdentityClass>,
+    identity_classes: Vec<IdentityClass>,
     /// Cumulative shares of the identity classes.
-    pub class_cumulative: Vec<f64>,
+    class_cumulative: Vec<f64>,
     /// Cumulative gallery shares of the groups.
-    pub gallery_group_cumulative: Vec<f64>,
+    gallery_group_cumulative: Vec<f64>,
     /// Cumulative probe shares of the groups.
-    pub probe_group_cumulative: Vec<f64>,
+    probe_group_cumulative: Vec<f64>,
     /// Index of the gallery's capture condition.
-    pub gallery_capture: usize,
+    gallery_capture: usize,
     /// Index of the probes' capture condition.
-    pub probe_capture: usize,
+    probe_capture: usize,
     /// Thresholds, ascending by score.
-    pub thresholds: Vec<Threshold>,
+    thresholds: Vec<Threshold>,
     /// Index (into `thresholds`) of the headline threshold.
-    pub headline: usize,
+    headline: usize,
     /// Look-alikes (None: the sphere model).
-    pub tail: Option<Tail>,
+    tail: Option<Tail>,
+}
+
+/// Read access: a validated scenario is never changed (a different seed or size is a new
+/// scenario, validated again: [`Scenario::with_seed`], [`Scenario::with_detections`]).
+impl Scenario {
+    /// The scenario as resolved, every default filled in (recorded in results).
+    pub fn config(&self) -> &ScenarioConfig {
+        &self.config
+    }
+
+    /// SHA-256 of the scenario text, hex.
+    pub fn text_sha256(&self) -> &str {
+        &self.text_sha256
+    }
+
+    /// Embedding dimension d.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Size of the demographic block (total number of attribute values).
+    pub fn demographic_dim(&self) -> usize {
+        self.demographic_dim
+    }
+
+    /// Effective identity dimension d_eff.
+    pub fn effective_dim(&self) -> usize {
+        self.effective_dim
+    }
+
+    /// Size of the capture-noise block, d - D - d_eff.
+    pub fn noise_dim(&self) -> usize {
+        self.noise_dim
+    }
+
+    /// Groups, in file order.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Capture conditions, in name order.
+    pub fn captures(&self) -> &[Capture] {
+        &self.captures
+    }
+
+    /// Identity classes of the gallery.
+    pub fn identity_classes(&self) -> &[IdentityClass] {
+        &self.identity_classes
+    }
+
+    /// Cumulative shares of the identity classes.
+    pub fn class_cumulative(&self) -> &[f64] {
+        &self.class_cumulative
+    }
+
+    /// Cumulative gallery shares of the groups.
+    pub fn gallery_group_cumulative(&self) -> &[f64] {
+        &self.gallery_group_cumulative
+    }
+
+    /// Cumulative probe shares of the groups.
+    pub fn probe_group_cumulative(&self) -> &[f64] {
+        &self.probe_group_cumulative
+    }
+
+    /// Index of the gallery's capture condition.
+    pub fn gallery_capture(&self) -> usize {
+        self.gallery_capture
+    }
+
+    /// Index of the probes' capture condition.
+    pub fn probe_capture(&self) -> usize {
+        self.probe_capture
+    }
+
+    /// Thresholds, ascending by score.
+    pub fn thresholds(&self) -> &[Threshold] {
+        &self.thresholds
+    }
+
+    /// Index (into `thresholds`) of the headline threshold.
+    pub fn headline(&self) -> usize {
+        self.headline
+    }
+
+    /// Look-alikes (None: the sphere model).
+    pub fn tail(&self) -> Option<Tail> {
+        self.tail
+    }
+
+    /// The same scenario with another seed (`--seed`), validated again.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Invalid`] for a seed above 2^63 - 1.
+    pub fn with_seed(self, seed: u64) -> Result<Self, ScenarioError> {
+        let mut config = self.config;
+        config.seed = seed;
+        let mut s = Self::from_config(config, "--seed")?;
+        s.text_sha256 = self.text_sha256;
+        Ok(s)
+    }
+
+    /// The same scenario with a gallery of `detections` entries (a sweep's sizes), validated
+    /// again.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Invalid`] when the size is out of range.
+    pub fn with_detections(&self, detections: u64) -> Result<Self, ScenarioError> {
+        let mut config = self.config.clone();
+        config.gallery.detections = detections;
+        Self::from_config(config, &format!("{} at N = {detections}", self.config.name))
+    }
 }
 
 /// Look-alikes, validated (see [`TailConfig`]).
@@ -275,11 +387,6 @@ impl Scenario {
     /// The run seed.
     pub fn seed(&self) -> u64 {
         self.config.seed
-    }
-
-    /// Replaces the seed (`--seed`).
-    pub fn set_seed(&mut self, seed: u64) {
-        self.config.seed = seed;
     }
 
     /// Number of groups.

@@ -40,7 +40,7 @@ impl Thresholds {
     pub fn of(scenario: &Scenario) -> Self {
         Self {
             q: scenario
-                .thresholds
+                .thresholds()
                 .iter()
                 .map(|t| threshold_q(t.score))
                 .collect(),

@@ -48,27 +48,27 @@ impl ProbeSet {
         replicate: u32,
     ) -> Result<Self, NoEnrolledIdentity> {
         let s = population.scenario();
-        let n_mated = u64::from(s.config.probes.mated);
+        let n_mated = u64::from(s.config().probes.mated);
         let n = s.n_probes();
         let choice = StreamKey::new(s.seed(), u64::from(replicate), Domain::ProbeChoice);
-        let mut embeddings = Array2::<i16>::zeros((n, s.dim));
+        let mut embeddings = Array2::<i16>::zeros((n, s.dim()));
         let mut group = Vec::with_capacity(n);
         let mut mate = Vec::with_capacity(n);
-        let mut noise = vec![0.0; s.noise_dim];
+        let mut noise = vec![0.0; s.noise_dim()];
         for p in 0..n as u64 {
             let mut rng = choice.stream(p);
-            let g = rng.categorical(&s.probe_group_cumulative) as u16;
+            let g = rng.categorical(s.probe_group_cumulative()) as u16;
             let template = if p < n_mated {
                 // Draw enrolled identities until one of the probe's group; give up after far
                 // more tries than the group's gallery share makes plausible.
                 let max_tries =
-                    1000 + (1000.0 / s.groups[g as usize].gallery_share.max(1e-9)) as u64;
+                    1000 + (1000.0 / s.groups()[g as usize].gallery_share.max(1e-9)) as u64;
                 let identity = (0..max_tries)
                     .map(|_| rng.below(layout.identities))
                     .find(|&i| population.gallery_header(i).1 == g)
                     .ok_or_else(|| NoEnrolledIdentity {
                         replicate,
-                        group: s.groups[g as usize].name.clone(),
+                        group: s.groups()[g as usize].name.clone(),
                     })?;
                 mate.push(Some(Mate {
                     identity,
@@ -86,7 +86,7 @@ impl ProbeSet {
             population.capture(&template, false, p, row, &mut noise);
             group.push(g);
         }
-        let mut set = Self::new(embeddings, group, mate, s.config.search.precision);
+        let mut set = Self::new(embeddings, group, mate, s.config().search.precision);
         for p in 0..set.mate.len() {
             if let Some(identity) = set.mate[p].as_ref().map(|m| m.identity) {
                 let tile = layout.generate_identity(population, identity);

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 /// The law of comparisons of probe group `g` against gallery group `h`.
 pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
     let side = |group: usize, capture: usize| {
-        let grp = &scenario.groups[group];
-        let cap = &scenario.captures[capture];
+        let grp = &scenario.groups()[group];
+        let cap = &scenario.captures()[capture];
         Side {
             rho: match grp.rho_concentration {
                 Some(k) => RhoLaw::Beta {
@@ -24,15 +24,15 @@ pub fn pair_law(scenario: &Scenario, g: usize, h: usize) -> PairLaw {
             noise_max: cap.noise_max,
         }
     };
-    let (a, b) = (&scenario.groups[g], &scenario.groups[h]);
+    let (a, b) = (&scenario.groups()[g], &scenario.groups()[h]);
     let mut law = PairLaw {
-        effective_dim: scenario.effective_dim,
-        noise_dim: scenario.noise_dim,
+        effective_dim: scenario.effective_dim(),
+        noise_dim: scenario.noise_dim(),
         direction_cosine: direction_cosine(a, b),
-        probe: side(g, scenario.probe_capture),
-        entry: side(h, scenario.gallery_capture),
+        probe: side(g, scenario.probe_capture()),
+        entry: side(h, scenario.gallery_capture()),
         group_term: None,
-        tail: scenario.tail,
+        tail: scenario.tail(),
         quadrature: Default::default(),
     };
     if law.is_fixed() {
@@ -66,15 +66,15 @@ fn direction_cosine(a: &crate::scenario::Group, b: &crate::scenario::Group) -> f
 /// The model of comparisons of probe group `g` with gallery group `h` at the groups' mean rho
 /// and the captures' lowest noise (the fixed-parameter case, for calibration and inference).
 pub fn pair_model(scenario: &Scenario, g: usize, h: usize) -> PairModel {
-    let (a, b) = (&scenario.groups[g], &scenario.groups[h]);
+    let (a, b) = (&scenario.groups()[g], &scenario.groups()[h]);
     PairModel {
-        effective_dim: scenario.effective_dim,
-        noise_dim: scenario.noise_dim,
+        effective_dim: scenario.effective_dim(),
+        noise_dim: scenario.noise_dim(),
         rho_a: a.rho,
         rho_b: b.rho,
         direction_cosine: direction_cosine(a, b),
-        noise_a: scenario.captures[scenario.probe_capture].noise_min,
-        noise_b: scenario.captures[scenario.gallery_capture].noise_min,
+        noise_a: scenario.captures()[scenario.probe_capture()].noise_min,
+        noise_b: scenario.captures()[scenario.gallery_capture()].noise_min,
     }
 }
 
@@ -111,7 +111,7 @@ pub type SearchExpectation = (f64, f64, f64);
 impl Expected {
     /// The closed forms of every probe group with probes, at every threshold.
     pub fn new(scenario: &Scenario) -> Self {
-        let scores: Vec<f64> = scenario.thresholds.iter().map(|t| t.score).collect();
+        let scores: Vec<f64> = scenario.thresholds().iter().map(|t| t.score).collect();
         Self::at_scores(scenario, &scores)
     }
 
@@ -153,7 +153,7 @@ impl Expected {
         let n_t = scores.len();
         let jobs: Vec<(usize, usize, usize)> = (0..n_g)
             .flat_map(|g| (0..n_t).flat_map(move |t| (0..n_g).map(move |h| (g, t, h))))
-            .filter(|&(g, _, _)| scenario.groups[g].probe_share > 0.0)
+            .filter(|&(g, _, _)| scenario.groups()[g].probe_share > 0.0)
             .collect();
         let computed: Vec<Vec<ProbeNode>> = jobs
             .par_iter()
@@ -167,8 +167,8 @@ impl Expected {
             nodes,
             sizes,
             mean_size,
-            gallery_share: scenario.groups.iter().map(|g| g.gallery_share).collect(),
-            probe_share: scenario.groups.iter().map(|g| g.probe_share).collect(),
+            gallery_share: scenario.groups().iter().map(|g| g.gallery_share).collect(),
+            probe_share: scenario.groups().iter().map(|g| g.probe_share).collect(),
         }
     }
 
@@ -243,7 +243,7 @@ impl Expected {
 pub fn search_count_law(scenario: &Scenario, g: usize, n: f64, threshold: f64) -> (f64, f64) {
     let (mean_m, mean_m2) = size_moments(scenario);
     let entries: Vec<f64> = scenario
-        .groups
+        .groups()
         .iter()
         .map(|grp| n * grp.gallery_share)
         .collect();
@@ -259,16 +259,16 @@ fn class_shares(
     scenario: &Scenario,
 ) -> impl Iterator<Item = (f64, &crate::scenario::IdentityClass)> {
     scenario
-        .identity_classes
+        .identity_classes()
         .iter()
         .enumerate()
         .map(|(k, class)| {
             let below = if k == 0 {
                 0.0
             } else {
-                scenario.class_cumulative[k - 1]
+                scenario.class_cumulative()[k - 1]
             };
-            (scenario.class_cumulative[k] - below, class)
+            (scenario.class_cumulative()[k] - below, class)
         })
 }
 

@@ -153,7 +153,7 @@ pub fn closed_form_check(
     clustering: &Clustering<'_>,
 ) -> ClosedFormCheck {
     let n_g = scenario.n_groups();
-    let n_t = scenario.thresholds.len();
+    let n_t = scenario.thresholds().len();
     // Identity sizes present in any replicate, per gallery group.
     let sizes: Vec<Vec<u64>> = (0..n_g)
         .map(|h| {
@@ -181,7 +181,7 @@ pub fn closed_form_check(
     let computed: Vec<Vec<ProbeNode>> = jobs
         .par_iter()
         .map(|&(g, t, h)| {
-            pair_law(scenario, g, h).per_probe(scenario.thresholds[t].score, &sizes[h])
+            pair_law(scenario, g, h).per_probe(scenario.thresholds()[t].score, &sizes[h])
         })
         .collect();
     let nodes_of = |g: usize, t: usize| -> Nodes {
@@ -215,8 +215,8 @@ pub fn closed_form_check(
                 t,
                 nodes: &nodes,
                 rate0: &rate0,
-                label: &scenario.thresholds[t].label,
-                group: &scenario.groups[g].name,
+                label: &scenario.thresholds()[t].label,
+                group: &scenario.groups()[g].name,
             };
             fmr_rows(&ctx, &at, &mut rows, &mut comparisons);
             search_rows(&ctx, &at, &mut rows);
@@ -329,7 +329,7 @@ fn fmr_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>, compa
         let p = binomial_p(events as f64 / deff, trials as f64 / deff, p0);
         rows.push(at.row(
             "fmr",
-            Some(scenario.groups[h].name.clone()),
+            Some(scenario.groups()[h].name.clone()),
             Test {
                 closed: p0,
                 simulated: events as f64 / trials as f64,
@@ -354,7 +354,7 @@ fn search_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>) {
     } = *ctx;
     let (g, t, nodes, rate0) = (at.g, at.t, at.nodes, at.rate0);
     let n_g = scenario.n_groups();
-    let threshold = &scenario.thresholds[t];
+    let threshold = &scenario.thresholds()[t];
     let all: Vec<usize> = (0..n_g).collect();
     let (mut hits, mut total, mut people, mut n) = (0u64, 0u64, 0u64, 0u64);
     let (mut e_fpir, mut e_sel, mut e_people) = (0.0, 0.0, 0.0);

@@ -268,16 +268,16 @@ pub fn fit_scores(
     }
     let group = match &o.group {
         Some(g) => {
-            if !scenario.groups.iter().any(|x| &x.name == g) {
+            if !scenario.groups().iter().any(|x| &x.name == g) {
                 return Err(err(format!(
                     "no group {} in scenario {}",
                     crate::format::quoted(g),
-                    scenario.config.name
+                    scenario.config().name
                 )));
             }
             g.clone()
         }
-        None => scenario.groups[0].name.clone(),
+        None => scenario.groups()[0].name.clone(),
     };
     let Streams {
         n_gen,
@@ -346,7 +346,7 @@ pub fn fit_scores(
         .collect();
     let fitted = Scenario::from_config(config.clone(), "the fitted scenario")?;
     let g = fitted
-        .groups
+        .groups()
         .iter()
         .position(|x| x.name == group)
         .expect("the fitted scenario keeps its groups");

@@ -57,12 +57,12 @@ fn law(
     };
     PairLaw {
         effective_dim: d_eff,
-        noise_dim: scenario.dim - scenario.demographic_dim - d_eff,
+        noise_dim: scenario.dim() - scenario.demographic_dim() - d_eff,
         direction_cosine: 1.0,
         probe: side,
         entry: side,
         group_term: None,
-        tail: scenario.tail,
+        tail: scenario.tail(),
         quadrature,
     }
 }
@@ -173,18 +173,18 @@ pub fn fit(
         .map(|&g| {
             points
                 .iter()
-                .filter(|p| p.group == scenario.groups[g].name)
+                .filter(|p| p.group == scenario.groups()[g].name)
                 .count()
         })
         .max()
         .unwrap_or(0);
     let fit_spread = spread || most_points >= 3;
-    let free = scenario.dim - scenario.demographic_dim;
+    let free = scenario.dim() - scenario.demographic_dim();
     let max_deff = free.saturating_sub(2).max(3);
     let group_of = |p: &OperatingPoint| {
         groups
             .iter()
-            .position(|&g| scenario.groups[g].name == p.group)
+            .position(|&g| scenario.groups()[g].name == p.group)
             .expect("checked above")
     };
     if let Some(m) = impostor_mean
@@ -240,7 +240,7 @@ pub fn fit(
         .enumerate()
         .map(|(i, &g)| {
             (
-                scenario.groups[g].name.clone(),
+                scenario.groups()[g].name.clone(),
                 expit(theta[i]).min(MAX_RHO),
             )
         })
@@ -304,7 +304,7 @@ fn start_point(
         .map(|&g| {
             let first = points
                 .iter()
-                .find(|p| p.group == scenario.groups[g].name)
+                .find(|p| p.group == scenario.groups()[g].name)
                 .expect("every group has a point");
             let r = solve_rho(scenario, g, d, (noise, noise), first.threshold, first.fmr)
                 .unwrap_or(0.1)
@@ -350,14 +350,14 @@ fn point_groups(
     let mut groups: Vec<usize> = Vec::new();
     for p in points {
         let g = scenario
-            .groups
+            .groups()
             .iter()
             .position(|x| x.name == p.group)
             .ok_or_else(|| {
                 err(format!(
                     "no group {} in scenario {}",
                     crate::format::quoted(&p.group),
-                    scenario.config.name
+                    scenario.config().name
                 ))
             })?;
         if !(p.fmr > 0.0 && p.fmr < 1.0 && p.threshold > -1.0 && p.threshold < 1.0) {
@@ -379,8 +379,8 @@ fn fitted_noise(scenario: &Scenario, genuine_mean: Option<f64>) -> Result<f64, C
         Some(m) if m > 0.0 && m < 1.0 => (1.0 - m).sqrt(),
         Some(m) => return Err(err(format!("genuine mean must be in (0, 1), got {m}"))),
         None => {
-            let c = &scenario.captures[scenario.gallery_capture];
-            let p = &scenario.captures[scenario.probe_capture];
+            let c = &scenario.captures()[scenario.gallery_capture()];
+            let p = &scenario.captures()[scenario.probe_capture()];
             if !(c.is_fixed() && p.is_fixed() && c.noise_min == p.noise_min) {
                 return Err(err(
                     "give --genuine-mean: fitting needs one fixed capture noise for gallery and probes",
@@ -448,7 +448,7 @@ fn fitted_config(
     rho: &[(String, f64)],
     concentration: Option<f64>,
 ) -> ScenarioConfig {
-    let mut config = scenario.config.clone();
+    let mut config = scenario.config().clone();
     config.embedding.effective_dimension = d_eff;
     for name in [&config.gallery.capture, &config.probes.capture] {
         if let Some(c) = config.captures.get_mut(name.as_str()) {

@@ -249,7 +249,7 @@ pub(crate) const MAX_RHO: f64 = 0.999;
 
 /// The within-group pair model under parameters `(d_eff, noise, rho)`.
 fn model(scenario: &Scenario, d_eff: usize, noise: (f64, f64), rho: f64) -> PairModel {
-    let noise_dim = scenario.dim - scenario.demographic_dim - d_eff;
+    let noise_dim = scenario.dim() - scenario.demographic_dim() - d_eff;
     PairModel {
         effective_dim: d_eff,
         noise_dim,
@@ -271,7 +271,7 @@ pub(crate) fn solve_rho(
     target: f64,
 ) -> Result<f64, CalibrateError> {
     let fmr = |rho: f64| model(scenario, d_eff, noise, rho).fmr(threshold);
-    let name = &scenario.groups[g].name;
+    let name = &scenario.groups()[g].name;
     let (lo_fmr, hi_fmr) = (fmr(0.0), fmr(MAX_RHO));
     if target < lo_fmr {
         return Err(unreachable(format!(
@@ -308,8 +308,8 @@ pub fn calibrate(
     let indices = target_groups(scenario, targets)?;
     let in_unit = |x: f64| x > 0.0 && x < 1.0;
     let (gallery, probe) = (
-        &scenario.captures[scenario.gallery_capture],
-        &scenario.captures[scenario.probe_capture],
+        &scenario.captures()[scenario.gallery_capture()],
+        &scenario.captures()[scenario.probe_capture()],
     );
     let mut noise = (probe.noise_min, gallery.noise_min);
     if let Some(m) = targets.genuine_mean {
@@ -323,14 +323,14 @@ pub fn calibrate(
             "the gallery or probe capture has varying noise (noise_max); give --genuine-mean to set one fixed noise, or fix it in the scenario",
         ));
     }
-    let free = scenario.dim - scenario.demographic_dim;
+    let free = scenario.dim() - scenario.demographic_dim();
     // The closed form needs a noise block of at least 2 dims when there is capture noise.
     let max_deff = if noise.0 > 0.0 || noise.1 > 0.0 {
         free - 2
     } else {
         free
     };
-    let mut d_eff = scenario.effective_dim.min(max_deff);
+    let mut d_eff = scenario.effective_dim().min(max_deff);
     if let Some(second) = &targets.second {
         if !(in_unit(second.fmr) && second.threshold > -1.0 && second.threshold < 1.0) {
             return Err(err(
@@ -363,7 +363,7 @@ pub fn calibrate(
             max_deff,
         )?;
     }
-    let mut config = scenario.config.clone();
+    let mut config = scenario.config().clone();
     config.embedding.effective_dimension = d_eff;
     if targets.genuine_mean.is_some() {
         for name in [&config.gallery.capture, &config.probes.capture] {
@@ -473,7 +473,7 @@ pub fn check(
                 });
             }
             let t = scenario
-                .thresholds
+                .thresholds()
                 .iter()
                 .position(|t| t.score == row.threshold)?;
             let cell = output.estimates.cross_group[t]
@@ -524,15 +524,15 @@ pub fn to_toml(
 /// The index of group `name`, or an error listing the scenario's groups.
 fn group_index(scenario: &Scenario, name: &str) -> Result<usize, CalibrateError> {
     scenario
-        .groups
+        .groups()
         .iter()
         .position(|g| g.name == name)
         .ok_or_else(|| {
             err(format!(
                 "no group `{name}` in scenario {}; groups: {}",
-                scenario.config.name,
+                scenario.config().name,
                 scenario
-                    .groups
+                    .groups()
                     .iter()
                     .map(|g| g.name.as_str())
                     .collect::<Vec<_>>()
@@ -563,7 +563,7 @@ fn target_groups(scenario: &Scenario, targets: &Targets) -> Result<Vec<usize>, C
             )));
         }
         let g = group(&t.group)?;
-        if scenario.groups[g].rho_concentration.is_some() {
+        if scenario.groups()[g].rho_concentration.is_some() {
             return Err(err(format!(
                 "group `{}` has a per-identity rho (rho_concentration); calibration solves a fixed rho, so remove rho_concentration first",
                 t.group
@@ -756,8 +756,8 @@ raw = [0.4]
         // The written scenario loads and carries the calibration thresholds.
         let text = to_toml(&config, "cal.toml", &c).unwrap();
         let again = Scenario::from_toml(&text, "calibrated.toml").unwrap();
-        assert_eq!(again.effective_dim, 13);
-        assert!(again.thresholds.iter().any(|t| t.score == 0.45));
+        assert_eq!(again.effective_dim(), 13);
+        assert!(again.thresholds().iter().any(|t| t.score == 0.45));
     }
 
     #[test]

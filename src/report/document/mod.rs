@@ -114,7 +114,7 @@ fn spoken(e: &Estimate, f: fn(f64) -> String, level: &str) -> String {
 pub fn build(input: &ReportInput<'_>) -> Document {
     let mut b = Vec::new();
     let s = input.scenario;
-    let title = format!("falsematch report: {}", s.config.name);
+    let title = format!("falsematch report: {}", s.config().name);
     summary(input, &mut b);
     question(input, &mut b);
     method(input, &mut b);
@@ -126,7 +126,7 @@ pub fn build(input: &ReportInput<'_>) -> Document {
 }
 
 fn level_words(s: &Scenario) -> String {
-    crate::format::level(s.config.analysis.confidence_level)
+    crate::format::level(s.config().analysis.confidence_level)
 }
 
 fn all<'a>(input: &ReportInput<'a>) -> &'a SliceEstimates {
@@ -142,7 +142,7 @@ fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let entries = reps.iter().map(|r| r.entries).sum::<u64>() / reps.len().max(1) as u64;
     let people = reps.iter().map(|r| r.identities).sum::<u64>() / reps.len().max(1) as u64;
     let who = s
-        .config
+        .config()
         .report
         .search_description
         .clone()
@@ -156,7 +156,7 @@ fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         count(entries),
         count(people)
     );
-    let headline = &overall.thresholds[s.headline];
+    let headline = &overall.thresholds[s.headline()];
     if let (Some(sel), Some(ppl), Some(fpir)) =
         (&headline.sel, &headline.sel_people, &headline.fpir)
     {
@@ -180,14 +180,14 @@ fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         );
     }
     for (t, row) in overall.thresholds.iter().enumerate() {
-        if t == s.headline || s.thresholds[t].origin == "raw score" {
+        if t == s.headline() || s.thresholds()[t].origin == "raw score" {
             continue;
         }
         if let Some(sel) = &row.sel {
             text += &format!(
                 " At the \"{}\" setting ({}, a score of {:.3}), it returns {}",
                 row.threshold,
-                s.thresholds[t].origin,
+                s.thresholds()[t].origin,
                 row.score,
                 spoken(sel, mean, &lv)
             );
@@ -224,7 +224,7 @@ fn summary(input: &ReportInput<'_>, b: &mut Vec<Block>) {
 
 fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let c = &s.config;
+    let c = &s.config();
     b.push(Block::Heading(1, "2. The question and the scenario".into()));
     b.push(Block::Paragraph(format!(
         "Scenario \"{}\": {}",
@@ -258,7 +258,7 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             "how often a person appears in the archive".into(),
         ]);
     }
-    for (g, group) in s.groups.iter().enumerate() {
+    for (g, group) in s.groups().iter().enumerate() {
         let varies = group.rho_concentration.map_or(String::new(), |k| {
             format!(", varying per person (Beta concentration {k})")
         });
@@ -269,7 +269,7 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         ]);
     }
     // The group directions: how much each attribute separates groups (an assumption).
-    if c.attributes.len() > 1 || s.groups.len() > 1 {
+    if c.attributes.len() > 1 || s.groups().len() > 1 {
         let weights: Vec<String> = c
             .attributes
             .iter()
@@ -286,8 +286,8 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             })
             .collect();
         let mut cosines = Vec::new();
-        for (i, a) in s.groups.iter().enumerate() {
-            for bgrp in s.groups.iter().skip(i + 1) {
+        for (i, a) in s.groups().iter().enumerate() {
+            for bgrp in s.groups().iter().skip(i + 1) {
                 let cos: f64 = a
                     .direction
                     .iter()
@@ -307,10 +307,10 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         ]);
     }
     for (label, idx) in [
-        ("archive capture", s.gallery_capture),
-        ("search photo capture", s.probe_capture),
+        ("archive capture", s.gallery_capture()),
+        ("search photo capture", s.probe_capture()),
     ] {
-        let cap = &s.captures[idx];
+        let cap = &s.captures()[idx];
         let level = if cap.is_fixed() {
             format!("{}", cap.noise_min)
         } else {
@@ -334,10 +334,14 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     ]);
     rows.push(vec![
         "effective dimension".into(),
-        format!("{} (of {} embedding dimensions)", s.effective_dim, s.dim),
+        format!(
+            "{} (of {} embedding dimensions)",
+            s.effective_dim(),
+            s.dim()
+        ),
         "the algorithm's discriminative capacity".into(),
     ]);
-    for t in &s.thresholds {
+    for t in s.thresholds() {
         rows.push(vec![
             format!("threshold {}", t.label),
             format!("score {:.4}", t.score),
@@ -367,7 +371,7 @@ fn question(input: &ReportInput<'_>, b: &mut Vec<Block>) {
 
 fn method(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    let a = &s.config.analysis;
+    let a = &s.config().analysis;
     b.push(Block::Heading(1, "3. Method".into()));
     b.push(Block::Paragraph(
         "Faces are represented as unit vectors (embeddings) and compared by their cosine, the score: higher means more alike. Each simulated person has a template made of a part shared by their demographic group and a part of their own; each camera frame or photo mixes the template with capture noise. This is the reference population model of the falsematch design notes:".into(),
@@ -392,7 +396,7 @@ fn method(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             } else {
                 String::new()
             },
-            s.config.replicates
+            s.config().replicates
         ),
         format!("Scores are computed exactly on embeddings quantized to 16 bits; quantization moves a score by at most {:.1e}.", input.results.conventions.max_quantization_error),
     ]));
@@ -584,7 +588,7 @@ fn closed_form_section(
         "Cross-check against the model's exact formulas (closed forms): the simulation {}. Each row is an exact test of a simulated count against its closed-form expectation, with a variance that allows for one person seen several times and for one probe meeting the whole gallery (the design effect); the verdict allows for the number of rows tested.",
         v.text
     )));
-    let headline = &s.thresholds[s.headline].label;
+    let headline = &s.thresholds()[s.headline()].label;
     let mut shown: Vec<&crate::estimate::ClosedFormRow> = check
         .rows
         .iter()
@@ -645,7 +649,8 @@ fn reproduce(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     )));
     b.push(Block::Code(format!(
         "falsematch run {} --seed {} --out DIR\nfalsematch verify THIS-FOLDER",
-        s.config.name, s.config.seed
+        s.config().name,
+        s.config().seed
     )));
     let mut rows = vec![vec![
         "scenario (TOML text)".into(),
@@ -661,7 +666,7 @@ fn reproduce(input: &ReportInput<'_>, b: &mut Vec<Block>) {
 
 fn references(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     b.push(Block::Heading(1, "7. References".into()));
-    let mut items: Vec<String> = input.scenario.config.sources.clone();
+    let mut items: Vec<String> = input.scenario.config().sources.clone();
     items.extend(
         [
             "P. Grother, M. Ngan, K. Hanaoka: Face Recognition Vendor Test Part 3: Demographic Effects, NIST IR 8280, December 2019.",

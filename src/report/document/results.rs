@@ -37,7 +37,7 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
     let e = &*input.results.estimates;
     let overall = all(input);
-    let headline = &s.thresholds[s.headline];
+    let headline = &s.thresholds()[s.headline()];
     b.push(Block::Heading(1, "4. Results".into()));
     b.push(Block::Heading(2, "All searches".into()));
     b.push(Block::Paragraph(format!(
@@ -69,7 +69,7 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                 .slices
                 .iter()
                 .map(|sl| {
-                    let r = &sl.thresholds[s.headline];
+                    let r = &sl.thresholds[s.headline()];
                     vec![
                         sl.probe_group.clone(),
                         count(sl.non_mated_searches),
@@ -119,7 +119,7 @@ pub(super) fn results(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             .replicates
             .iter()
             .map(|r| {
-                let t = &r.thresholds[s.headline];
+                let t = &r.thresholds[s.headline()];
                 vec![
                     (r.replicate + 1).to_string(),
                     count(r.entries),
@@ -140,7 +140,7 @@ fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         .thresholds
         .iter()
         .enumerate()
-        .filter(|(t, _)| s.thresholds[*t].origin != "raw score")
+        .filter(|(t, _)| s.thresholds()[*t].origin != "raw score")
         .collect();
     if !percent.is_empty() {
         b.push(Block::Heading(
@@ -163,7 +163,7 @@ fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             rows: percent
                 .iter()
                 .map(|(t, r)| {
-                    let origin = &s.thresholds[*t].origin;
+                    let origin = &s.thresholds()[*t].origin;
                     let (setting, mapping) =
                         origin.split_once(" via ").unwrap_or((origin.as_str(), ""));
                     vec![
@@ -189,7 +189,7 @@ fn false_candidates(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let overall = all(input);
     b.push(Block::Heading(2, "Who the false candidates are".into()));
     b.push(Block::Paragraph("Share of false candidate detections by group, in searches for someone not in the archive, and the distinct people behind them (summed over searches).".into()));
-    let groups: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
+    let groups: Vec<String> = s.groups().iter().map(|g| g.name.clone()).collect();
     let mut header = vec!["threshold".into()];
     header.extend(groups.iter().cloned());
     header.push("detections".into());
@@ -216,7 +216,7 @@ fn false_candidates(input: &ReportInput<'_>, b: &mut Vec<Block>) {
             })
             .collect(),
     });
-    if let Some(table) = e.cross_group.get(s.headline) {
+    if let Some(table) = e.cross_group.get(s.headline()) {
         b.push(Block::Paragraph(format!(
             "False match rate per comparison by probe group and candidate group at {}:",
             table.threshold
@@ -255,7 +255,7 @@ fn published(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let lv = level_words(input.scenario);
     let alpha = format!(
         "{}",
-        ((1.0 - input.scenario.config.analysis.confidence_level) * 1e6).round() / 1e6
+        ((1.0 - input.scenario.config().analysis.confidence_level) * 1e6).round() / 1e6
     );
     b.push(Block::Heading(2, "Against the public record".into()));
     b.push(Block::Paragraph(format!(
@@ -329,7 +329,7 @@ fn ratio(x: f64) -> String {
 
 fn fairness(input: &ReportInput<'_>, b: &mut Vec<Block>) {
     let s = input.scenario;
-    if let Some(row) = input.results.estimates.fairness.get(s.headline) {
+    if let Some(row) = input.results.estimates.fairness.get(s.headline()) {
         fairness_blocks(row, s.k(), b);
     }
 }
