@@ -324,6 +324,7 @@ fn an_interrupted_run_leaves_nothing_and_the_next_run_cleans_up() {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_falsematch"))
             .args(["run", &data("slow.toml"), "--quiet", "--out"])
             .arg(&dir)
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         // Interrupt once the run is searching: its first checkpoint is on disk (no fixed
@@ -346,10 +347,17 @@ fn an_interrupted_run_leaves_nothing_and_the_next_run_cleans_up() {
             .status()
             .unwrap();
         assert!(status.success());
-        let exit = child.wait().unwrap();
+        let out = child.wait_with_output().unwrap();
         assert!(
-            !exit.success(),
+            !out.status.success(),
             "{signal}: the run finished before it was interrupted; make slow.toml slower"
+        );
+        // Ctrl-C (not a kill, which cannot be caught) says how to continue.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("run the same command with --resume to continue"),
+            signal == "-INT",
+            "{signal}: {stderr}"
         );
         assert!(
             !dir.exists(),

@@ -310,7 +310,7 @@ fn progress_bar(shown: bool) -> falsematch::progress::ProgressSink {
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles, eta {eta}",
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles ({percent} %, {per_sec}), eta {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
@@ -323,6 +323,10 @@ struct Bar(indicatif::ProgressBar);
 impl falsematch::progress::Progress for Bar {
     fn stage(&self, message: &str) {
         self.0.set_message(message.to_string());
+        // Redraw while a stage reports nothing (laying out a city-sized gallery takes a
+        // minute), so the clock moves and the bar does not look frozen.
+        self.0
+            .enable_steady_tick(std::time::Duration::from_millis(500));
     }
     fn set_length(&self, units: u64) {
         self.0.set_length(units);

@@ -45,6 +45,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
     }
     let part = start_or_resume(&args, &scenario, &text, shard, &checkpoint)?;
+    say_how_to_resume_when_interrupted(checkpoint.clone());
     let hooks = AbortHooks::from_env();
     let mut written = 0u64;
     let mut save = |p: &falsematch::pipeline::shard::PartialRun| -> Result<(), falsematch::pipeline::run::RunError> {
@@ -220,6 +221,26 @@ impl AbortHooks {
             in_write: var("FALSEMATCH_ABORT_IN_CHECKPOINT"),
         }
     }
+}
+
+/// On Ctrl-C or SIGTERM (Slurm's `scancel`), says where the work done so far is and how to
+/// continue it, then exits with code 130. Checkpoints are written atomically, so an
+/// interruption never leaves a half-written one.
+fn say_how_to_resume_when_interrupted(checkpoint: PathBuf) {
+    // A handler that cannot be installed only loses the message.
+    let _ = ctrlc::set_handler(move || {
+        if checkpoint.is_file() {
+            eprintln!(
+                "falsematch: interrupted; the work done so far is in {}: run the same command with --resume to continue",
+                checkpoint.display()
+            );
+        } else {
+            eprintln!(
+                "falsematch: interrupted before the first checkpoint; nothing was saved, so the same command starts from the beginning"
+            );
+        }
+        std::process::exit(130);
+    });
 }
 
 /// The work of the run, refused when it exceeds --max-memory, the memory available or
