@@ -152,7 +152,7 @@ fn help_shows_an_example_for_each_command() {
         .filter(|c| *c != "help")
         .map(str::to_string)
         .collect();
-    assert_eq!(commands.len(), 10, "{top}");
+    assert_eq!(commands.len(), 12, "{top}");
     assert!(top.contains("Examples:"), "{top}");
     for command in &commands {
         let text = stdout_of(&[command, "--help"]);
@@ -487,4 +487,34 @@ fn infer_and_calibrate_print_what_their_snapshots_hold() {
         printed.replace(out.to_str().unwrap(), "cal.toml")
     );
     insta::assert_snapshot!("calibrate_toml", std::fs::read_to_string(&out).unwrap());
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let top = stdout_of(&["--help"]);
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    let man = stdout_of(&["man"]);
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH falsematch 1"),
+        "{man}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout_of(&["completions", shell]);
+        for c in &commands {
+            assert!(script.contains(c), "{shell} completion lacks {c}");
+            assert!(man.contains(c), "the man page lacks {c}");
+        }
+        // Options of a subcommand complete too.
+        assert!(script.contains("checkpoint-every"), "{shell}");
+    }
+    let out = falsematch().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }

@@ -82,6 +82,13 @@ const EXPORT_EXAMPLES: &str = "Examples:
 const SCENARIOS_EXAMPLES: &str = "Examples:
   falsematch scenarios                             list bundled scenarios";
 
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  falsematch completions bash > ~/.local/share/bash-completion/completions/falsematch
+  falsematch completions zsh > ~/.zfunc/_falsematch";
+
+const MAN_EXAMPLES: &str = "Examples:
+  falsematch man > ~/.local/share/man/man1/falsematch.1 && man falsematch";
+
 /// falsematch: how often does one-to-many face search name the wrong person?
 #[derive(Debug, Parser)]
 #[command(
@@ -141,6 +148,15 @@ pub enum Command {
     /// List the bundled scenarios.
     #[command(after_help = SCENARIOS_EXAMPLES)]
     Scenarios,
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
 }
 
 /// Runs a parsed command line; returns the process exit code (0 ok, 1 a check failed).
@@ -164,6 +180,19 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Calibrate(args)) => calibrate(args).map(|()| 0),
         Some(Command::Infer(args)) => infer(args).map(|()| 0),
         Some(Command::Sweep(args)) => sweep(args).map(|()| 0),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "falsematch", &mut std::io::stdout());
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::stdout().write_all(&page)?;
+            Ok(0)
+        }
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
             for b in BUNDLED {
