@@ -24,6 +24,15 @@ pub enum Error {
     /// A part file or checkpoint is unusable.
     #[error(transparent)]
     Part(#[from] crate::pipeline::shard::PartError),
+    /// A checkpoint cannot be used or its folder created.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::pipeline::checkpoint::CheckpointError),
+    /// A search of imported embeddings failed.
+    #[error(transparent)]
+    Search(#[from] crate::pipeline::search_files::SearchError),
+    /// An inference cannot be made.
+    #[error(transparent)]
+    Infer(#[from] crate::pipeline::infer::InferError),
     /// An evaluation of imported data failed.
     #[error(transparent)]
     Evaluate(#[from] crate::pipeline::evaluate::EvaluateError),

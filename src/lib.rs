@@ -10,7 +10,8 @@
 //! Each module uses only the ones above it in this list (`tests/architecture.rs` checks it):
 //!
 //! ```text
-//! special, rng, format, tally, progress, quantize   leaves: maths, streams, numbers, counts
+//! special, rng, format, tally, progress, quantize,  leaves: maths, streams, numbers, counts,
+//! atomic                                            atomic file writes
 //! scenario                                          a validated scenario (TOML or bundled)
 //! population, closed_form                           the model: identities, captures, laws
 //! search                                            tiles scored against probes, into tallies
@@ -88,6 +89,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod closed_form;
 pub mod error;
 pub mod estimate;

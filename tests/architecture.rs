@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 /// The library's layers, lowest first. A module may use its own layer's leaf modules only if
 /// listed earlier in the same layer, and any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
-    &["special", "rng", "format", "tally", "progress", "quantize"],
+    &[
+        "special", "rng", "format", "tally", "progress", "quantize", "atomic",
+    ],
     &["scenario"],
     &["population", "closed_form"],
     &["search"],

@@ -38,13 +38,19 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let work = check_size(&args, name, &scenario, &options, shard)?;
     let started = std::time::Instant::now();
-    let checkpoint = checkpoint_path(&out_dir);
+    use falsematch::pipeline::checkpoint::{self, Start};
+    let checkpoint = checkpoint::checkpoint_path(&out_dir);
     let checkpoint_name = checkpoint.display().to_string();
-    if let Some(parent) = checkpoint.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", parent.display()))?;
+    let (part, start) = checkpoint::start(&checkpoint, args.resume, &scenario, &text, shard)?;
+    if !args.quiet {
+        match start {
+            Start::Resumed => eprintln!("falsematch: resuming from {checkpoint_name}"),
+            Start::NoCheckpoint => eprintln!(
+                "falsematch: no checkpoint at {checkpoint_name}; starting from the beginning"
+            ),
+            Start::Fresh => {}
+        }
     }
-    let part = start_or_resume(&args, &scenario, &text, shard, &checkpoint)?;
     say_how_to_resume_when_interrupted(checkpoint.clone());
     let hooks = AbortHooks::from_env();
     let mut written = 0u64;
@@ -53,12 +59,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         let bytes = p.to_json();
         if hooks.in_write == Some(written) {
             // Test hook: a crash half-way through writing a checkpoint (tests/shard.rs).
-            let partial = report::partial_sibling(&checkpoint);
+            let partial = falsematch::atomic::partial_sibling(&checkpoint);
             let _ = std::fs::write(&partial, &bytes[..bytes.len() / 2]);
             std::process::abort();
         }
-        report::write_file(&checkpoint, &bytes)
-            .map_err(|e| falsematch::pipeline::run::RunError::Checkpoint(Box::new(e)))?;
+        checkpoint::save_bytes(&checkpoint, &bytes)?;
         if hooks.after_write == Some(written) {
             // Test hook: a crash right after a checkpoint (tests/shard.rs).
             std::process::abort();
@@ -293,54 +298,6 @@ fn check_size(
         );
     }
     Ok(work)
-}
-
-/// The part to work on: the checkpoint at `checkpoint` (integrity-checked) with --resume,
-/// else a new one; refuses to start over a checkpoint without --resume.
-fn start_or_resume(
-    args: &RunArgs,
-    scenario: &Scenario,
-    text: &str,
-    shard: falsematch::pipeline::shard::Shard,
-    checkpoint: &std::path::Path,
-) -> anyhow::Result<falsematch::pipeline::shard::PartialRun> {
-    let checkpoint_name = checkpoint.display().to_string();
-    let mut part = falsematch::pipeline::shard::PartialRun::new(scenario, text, shard);
-    if args.resume {
-        match std::fs::read(checkpoint) {
-            Ok(bytes) => {
-                let saved =
-                    falsematch::pipeline::shard::PartialRun::from_json(&bytes, &checkpoint_name)?;
-                saved.check(scenario, shard, &checkpoint_name)?;
-                if !args.quiet {
-                    eprintln!("falsematch: resuming from {checkpoint_name}");
-                }
-                part = saved;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !args.quiet {
-                    eprintln!(
-                        "falsematch: no checkpoint at {checkpoint_name}; starting from the beginning"
-                    );
-                }
-            }
-            Err(e) => anyhow::bail!("{checkpoint_name}: cannot read the checkpoint: {e}"),
-        }
-    } else if checkpoint.exists() {
-        anyhow::bail!(
-            "{checkpoint_name}: a checkpoint of an interrupted run is there; continue it with --resume, or remove it to start again"
-        );
-    }
-    Ok(part)
-}
-
-/// Where a run into `out` keeps its checkpoint: `OUT.checkpoint.json` beside it.
-fn checkpoint_path(out: &std::path::Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    out.with_file_name(format!("{name}.checkpoint.json"))
 }
 
 /// A shard's output may replace only a part file.

@@ -15,6 +15,7 @@
 //! and are used only by `report` and the binary.
 
 pub mod calibrate;
+pub mod checkpoint;
 pub mod evaluate;
 pub mod export;
 pub mod infer;

@@ -25,8 +25,7 @@ pub mod sweep;
 pub mod tables;
 
 pub use folder::{
-    Recorded, Verdict, VerifyError, WriteError, check_target, partial_sibling, verify, write,
-    write_file,
+    Recorded, Verdict, VerifyError, WriteError, check_target, verify, write, write_file,
 };
 
 use crate::estimate::ProbeRecord;
