@@ -139,11 +139,11 @@ fn usage_errors_exit_2() {
     falsematch().args(["frobnicate"]).assert().code(2);
 }
 
-#[test]
-fn help_shows_an_example_for_each_command() {
-    // Every command the top-level help lists (so a new command cannot be forgotten here).
+/// Every command the top-level help lists (so a new command cannot be forgotten by the tests
+/// that go through them all), and the help text.
+fn commands() -> (Vec<String>, String) {
     let top = stdout_of(&["--help"]);
-    let commands: Vec<String> = top
+    let commands = top
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
@@ -152,6 +152,12 @@ fn help_shows_an_example_for_each_command() {
         .filter(|c| *c != "help")
         .map(str::to_string)
         .collect();
+    (commands, top)
+}
+
+#[test]
+fn help_shows_an_example_for_each_command() {
+    let (commands, top) = commands();
     assert_eq!(commands.len(), 12, "{top}");
     assert!(top.contains("Examples:"), "{top}");
     for command in &commands {
@@ -491,15 +497,7 @@ fn infer_and_calibrate_print_what_their_snapshots_hold() {
 
 #[test]
 fn completions_and_the_man_page_cover_every_command() {
-    let top = stdout_of(&["--help"]);
-    let commands: Vec<&str> = top
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .collect();
+    let (commands, _) = commands();
     let man = stdout_of(&["man"]);
     assert!(
         man.starts_with(".ie") && man.contains(".TH falsematch 1"),
@@ -508,8 +506,8 @@ fn completions_and_the_man_page_cover_every_command() {
     for shell in ["bash", "zsh", "fish"] {
         let script = stdout_of(&["completions", shell]);
         for c in &commands {
-            assert!(script.contains(c), "{shell} completion lacks {c}");
-            assert!(man.contains(c), "the man page lacks {c}");
+            assert!(script.contains(c.as_str()), "{shell} completion lacks {c}");
+            assert!(man.contains(c.as_str()), "the man page lacks {c}");
         }
         // Options of a subcommand complete too.
         assert!(script.contains("checkpoint-every"), "{shell}");
