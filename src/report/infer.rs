@@ -1,5 +1,5 @@
 //! `infer`'s output: the printed text and the JSON document, from one typed
-//! [`Inference`](crate::pipeline::infer::Inference).
+//! [`Inference`].
 
 use crate::format::{count, level, mean, percent, rate};
 use crate::pipeline::infer::{INFER_MODEL, Inference};

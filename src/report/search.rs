@@ -1,5 +1,5 @@
 //! `search`'s output files from one typed
-//! [`SearchResults`](crate::pipeline::search_files::SearchResults): a JSON document, or two
+//! [`SearchResults`]: a JSON document, or two
 //! CSV files (candidates; counts per threshold and group).
 
 use crate::pipeline::search_files::SearchResults;
