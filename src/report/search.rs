@@ -114,45 +114,41 @@ pub fn json(s: &SearchResults) -> Vec<u8> {
     bytes
 }
 
-/// One CSV record (quoted as the csv crate quotes), with its line end.
-fn record<I, T>(fields: I) -> String
-where
-    I: IntoIterator<Item = T>,
-    T: AsRef<[u8]>,
-{
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    w.write_record(fields)
-        .expect("writing CSV to memory cannot fail");
-    String::from_utf8(w.into_inner().expect("in memory")).expect("fields are UTF-8")
-}
-
 /// The candidate CSV and the counts CSV (a row for all groups, then one per group when there
-/// are several).
+/// are several), each written by one CSV writer.
 pub fn csv(s: &SearchResults) -> (Vec<u8>, Vec<u8>) {
-    let mut cand = format!("{CANDIDATES_HEADER}\n");
-    let mut cnt = format!("{COUNTS_HEADER}\n");
+    const IN_MEMORY: &str = "writing CSV to memory cannot fail";
+    let mut cand = csv::Writer::from_writer(Vec::new());
+    cand.write_record(CANDIDATES_HEADER.split(','))
+        .expect(IN_MEMORY);
+    let mut cnt = csv::Writer::from_writer(Vec::new());
+    cnt.write_record(COUNTS_HEADER.split(',')).expect(IN_MEMORY);
     for (p, r) in s.results.iter().enumerate() {
         for c in &r.candidates {
-            cand.push_str(&record([
+            cand.write_record([
                 p.to_string(),
                 c.rank.to_string(),
                 c.gallery_index.to_string(),
                 c.score.to_string(),
                 s.groups[c.group].clone(),
-            ]));
+            ])
+            .expect(IN_MEMORY);
         }
         for (score, by_group) in s.thresholds.iter().zip(&r.counts) {
             let (p, score) = (p.to_string(), score.to_string());
             let total: u64 = by_group.iter().sum();
-            cnt.push_str(&record([&p, &score, "all", &total.to_string()]));
+            cnt.write_record([&p, &score, "all", &total.to_string()])
+                .expect(IN_MEMORY);
             if s.groups.len() > 1 {
                 for (name, n) in s.groups.iter().zip(by_group) {
-                    cnt.push_str(&record([&p, &score, name, &n.to_string()]));
+                    cnt.write_record([&p, &score, name, &n.to_string()])
+                        .expect(IN_MEMORY);
                 }
             }
         }
     }
-    (cand.into_bytes(), cnt.into_bytes())
+    (
+        cand.into_inner().expect(IN_MEMORY),
+        cnt.into_inner().expect(IN_MEMORY),
+    )
 }
