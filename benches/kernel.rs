@@ -60,7 +60,7 @@ fn kernels(c: &mut Criterion) {
         let pop = Population::new(&s, 0);
         let layout = GalleryLayout::build(&pop);
         let tile = layout.generate(&pop, 0..layout.n_blocks());
-        let probes = ProbeSet::build(&pop, &layout, 0).unwrap();
+        let probes = falsematch::population::draw_probes(&pop, &layout, 0).unwrap();
         let rows = tile.embeddings.as_slice().unwrap();
         let probe = probes.embeddings.row(0).to_vec();
         group.throughput(Throughput::Elements(tile.len() as u64));
@@ -84,8 +84,8 @@ fn search(c: &mut Criterion) {
     let pop = Population::new(&s, 0);
     let layout = GalleryLayout::build(&pop);
     let tile = layout.generate(&pop, 0..layout.n_blocks());
-    let int16 = ProbeSet::build(&pop, &layout, 0).unwrap();
-    let thresholds = Thresholds::of(&s);
+    let int16 = falsematch::population::draw_probes(&pop, &layout, 0).unwrap();
+    let thresholds = Thresholds::new(s.thresholds().iter().map(|t| t.score));
     group.throughput(Throughput::Elements(tile.len() as u64 * u64::from(m)));
     let mut scores = Vec::new();
     for precision in [Precision::Int16, Precision::Int8] {
@@ -121,7 +121,11 @@ fn int8_kernel(c: &mut Criterion) {
     let pop = Population::new(&s, 0);
     let layout = GalleryLayout::build(&pop);
     let tile = layout.generate(&pop, 0..layout.n_blocks());
-    let probes = Probes8::of(&ProbeSet::build(&pop, &layout, 0).unwrap().embeddings);
+    let probes = Probes8::of(
+        &falsematch::population::draw_probes(&pop, &layout, 0)
+            .unwrap()
+            .embeddings,
+    );
     let packed = Packed8::pack(tile.embeddings.as_slice().unwrap(), dim);
     let chunk = packed.chunk_blocks(64 * 1024);
     let stride = chunk * BLOCK_ROWS;

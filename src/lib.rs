@@ -80,7 +80,7 @@
 //! let fpir: Vec<f64> = all.thresholds.iter().map(|t| t.fpir.as_ref().unwrap().value).collect();
 //! assert!(fpir[0] >= fpir[1]);
 //!
-//! let bundle = report::run_bundle(&scenario, text, &output)?;
+//! let bundle = report::build(&report::Subject::run(&scenario, text, &output))?;
 //! let dir = tempfile::tempdir()?;
 //! report::write(&dir.path().join("doc"), &bundle, &report::provenance(1, 4096, 0.0))?;
 //! assert!(dir.path().join("doc/report.html").is_file());

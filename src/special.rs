@@ -207,16 +207,25 @@ pub fn normal_upper_tail(z: f64) -> f64 {
 /// `p` is clamped to [1e-300, 1 - 1e-16].
 pub fn normal_quantile(p: f64) -> f64 {
     let p = p.clamp(1e-300, 1.0 - 1e-16);
-    let (mut lo, mut hi) = (-40.0f64, 40.0f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
+    bisect(-40.0, 40.0, 200, |mid| {
         // P(Z <= mid) = 1 - upper tail; compare on the smaller side for accuracy.
         let below = if mid < 0.0 {
             normal_upper_tail(-mid)
         } else {
             1.0 - normal_upper_tail(mid)
         };
-        if below < p {
+        below < p
+    })
+}
+
+/// Plain bisection of [lo, hi] for the point where `below(x)` turns from true to false:
+/// `iterations` halvings, each keeping the half where the change lies; returns the midpoint
+/// of the last bracket. The one bisection loop of the closed forms and the intervals (the
+/// same arithmetic, so the same bits, wherever it is used).
+pub fn bisect(mut lo: f64, mut hi: f64, iterations: u32, below: impl Fn(f64) -> bool) -> f64 {
+    for _ in 0..iterations {
+        let mid = 0.5 * (lo + hi);
+        if below(mid) {
             lo = mid;
         } else {
             hi = mid;

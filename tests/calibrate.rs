@@ -144,7 +144,7 @@ fn the_fit_recovers_a_known_heavy_tail() {
     // magnitude further out, not fitted, within 50 % (measured: 4 %).
     use falsematch::pipeline::calibrate::{OperatingPoint, fit};
     let (base, truth) = known_heavy_tail(|_| {});
-    let fmr = |s: &Scenario, t: f64| falsematch::estimate::fmr_matrix(s, t)[0][0];
+    let fmr = |s: &Scenario, t: f64| falsematch::closed_form::fmr_matrix(s, t)[0][0];
     let points: Vec<OperatingPoint> = [0.36, 0.44, 0.52, 0.60]
         .iter()
         .map(|&t| OperatingPoint {
@@ -215,7 +215,7 @@ fn embeddings_of_a_known_heavy_tail_are_fitted_back_and_predict_their_held_out_t
     println!("{}", falsematch::pipeline::calibrate::score_fit_table(&fit));
     println!("{}", calibration.summary());
     // Every observed interval holds the truth's FMR (10 of 10 here; by chance about 95 %).
-    let fmr = |s: &Scenario, t: f64| falsematch::estimate::fmr_matrix(s, t)[0][0];
+    let fmr = |s: &Scenario, t: f64| falsematch::closed_form::fmr_matrix(s, t)[0][0];
     for p in fit.fitted.iter().chain(&fit.held_out) {
         let t = fmr(&truth, p.threshold);
         assert!(p.lower <= t && t <= p.upper, "truth {t:e} at {p:?}");

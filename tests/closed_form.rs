@@ -112,8 +112,8 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
 
 #[test]
 fn fairness_summaries_rest_on_the_group_rates_and_the_threshold_shift_equalizes_fmr() {
+    use falsematch::closed_form::pair_model;
     use falsematch::estimate::fairness::{garbe, max_over_min};
-    use falsematch::estimate::pair_model;
     let bundled = BUNDLED
         .iter()
         .find(|b| b.name == "closed-form-check")
@@ -345,7 +345,8 @@ fn the_dispersion_infer_uses_is_the_simulated_one() {
         let mean = counts.iter().sum::<f64>() / n;
         let var = counts.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
         let entries = output.outcomes[0].entries as f64;
-        let (m, v) = falsematch::estimate::search_count_law(&scenario, 0, entries, threshold.score);
+        let (m, v) =
+            falsematch::closed_form::search_count_law(&scenario, 0, entries, threshold.score);
         let (simulated, model) = (var / mean, v / m);
         assert!(
             model > 3.0,

@@ -4,7 +4,6 @@
 use crate::support::{results_json, rich, rich_with, run};
 use falsematch::pipeline::run::RunOptions;
 use falsematch::population::{GalleryLayout, Population};
-use falsematch::search::ProbeSet;
 
 #[test]
 fn int8_results_do_not_depend_on_threads_tiles_or_the_kernel() {
@@ -99,7 +98,7 @@ fn value_stability_of_a_tiny_run() {
     let population = Population::new(&scenario, 0);
     let layout = GalleryLayout::build(&population);
     let tile = layout.generate(&population, 0..1);
-    let probes = ProbeSet::build(&population, &layout, 0).unwrap();
+    let probes = falsematch::population::draw_probes(&population, &layout, 0).unwrap();
     let output = run(&scenario, &RunOptions::default());
     let all = &output.estimates.slices[0];
     let pinned = (

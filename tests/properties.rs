@@ -23,8 +23,8 @@ proptest! {
         let scenario = rich(seed);
         let population = Population::new(&scenario, 0);
         let layout = GalleryLayout::build(&population);
-        let probes = ProbeSet::build(&population, &layout, 0).unwrap();
-        let thresholds = Thresholds::of(&scenario);
+        let probes = falsematch::population::draw_probes(&population, &layout, 0).unwrap();
+        let thresholds = Thresholds::new(scenario.thresholds().iter().map(|t| t.score));
         let mut tiles = layout.tiles(700);
         let empty = || Tally::new(scenario.k(), thresholds.q.len(), scenario.n_groups(), &probes.mate_counts());
         let fold = |tiles: &[std::ops::Range<u64>]| {
@@ -80,7 +80,7 @@ proptest! {
 /// each identity's detections at each threshold, squared and summed over searches.
 fn brute_force_tally(
     scenario: &falsematch::scenario::Scenario,
-    tile: &falsematch::population::Tile,
+    tile: &falsematch::search::Tile,
     probes: &ProbeSet,
     thresholds: &Thresholds,
 ) -> (Vec<Vec<u64>>, falsematch::tally::ClusterSums) {
@@ -167,8 +167,8 @@ fn cluster_sums_of_the_kernel_are_the_brute_force_ones() {
         let scenario = falsematch::scenario::Scenario::from_toml(&text, "t.toml").unwrap();
         let population = Population::new(&scenario, 0);
         let layout = GalleryLayout::build(&population);
-        let probes = ProbeSet::build(&population, &layout, 0).unwrap();
-        let thresholds = Thresholds::of(&scenario);
+        let probes = falsematch::population::draw_probes(&population, &layout, 0).unwrap();
+        let thresholds = Thresholds::new(scenario.thresholds().iter().map(|t| t.score));
         for blocks in layout.tiles(600) {
             let tile = layout.generate(&population, blocks);
             let mut tally = Tally::new(

@@ -4,7 +4,7 @@ use assert_cmd::Command;
 use falsematch::estimate::{Plan, ReplicateOutcome, estimate, records};
 use falsematch::pipeline::run::RunOutput;
 use falsematch::report::document::{FigureRef, ReportInput, build};
-use falsematch::report::results::Results;
+use falsematch::report::results::{Results, ResultsFile};
 use falsematch::report::{html, markdown};
 use falsematch::scenario::Scenario;
 use falsematch::search::Mate;
@@ -482,7 +482,10 @@ fn renderers_match_their_snapshots() {
         ));
     }
     insta::assert_snapshot!("tables", tables);
-    insta::assert_snapshot!("summary", falsematch::report::summary::render(&results));
+    insta::assert_snapshot!(
+        "summary",
+        falsematch::report::summary::render(&ResultsFile::Run(Box::new(results.clone())))
+    );
 }
 
 #[test]
@@ -527,33 +530,49 @@ fn the_small_committed_reports_reproduce_byte_for_byte() {
 
 #[test]
 fn results_json_round_trips_through_the_library() {
-    // A run's results, and every committed report of a simulated run: load, write again,
-    // same bytes.
+    // A run's results, and every committed report (simulated runs and evaluations of imported
+    // data alike): load, write again, same bytes.
     let (scenario, output) = hand_built();
     let written = Results::new(&scenario, &output).to_json();
     let loaded = Results::from_json(&written).unwrap();
     assert_eq!(loaded.to_json(), written);
     assert_eq!(loaded.estimates.slices.len(), output.estimates.slices.len());
     let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
-    let mut checked = 0;
+    let (mut runs, mut evaluations) = (0, 0);
     for entry in std::fs::read_dir(&reports).unwrap() {
         let dir = entry.unwrap().path();
-        let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap_or_default();
-        if !manifest.contains("\"scenario\": {") || !dir.join("report.html").is_file() {
-            continue; // sweeps, evaluations and other folders have other results
+        if !dir.join("report.html").is_file() || dir.join("sweep.csv").is_file() {
+            continue; // sweeps and other folders have other results
         }
         let bytes = std::fs::read(dir.join("results.json")).unwrap();
         let loaded =
-            Results::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            ResultsFile::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert!(
             loaded.to_json() == bytes,
             "{}: not the same bytes",
             dir.display()
         );
-        checked += 1;
+        assert!(!loaded.estimates().slices.is_empty());
+        // The summary printed at the end of the run can be printed again from the file.
+        let summary = falsematch::report::summary::render(&loaded);
+        match loaded {
+            ResultsFile::Run(r) => {
+                assert!(summary.contains(&r.scenario.name), "{summary}");
+                runs += 1
+            }
+            ResultsFile::Evaluation(e) => {
+                assert!(summary.contains("evaluation of"), "{summary}");
+                assert!(!e.evaluation.inputs.is_empty());
+                evaluations += 1
+            }
+        }
     }
-    assert!(checked >= 8, "only {checked} committed reports checked");
+    assert!(runs >= 8, "only {runs} committed runs checked");
+    assert!(evaluations >= 1, "no committed evaluation checked");
     // Not everything loads: a results.json of another layout is refused with its line.
     let err = Results::from_json(b"{\"schema_version\": 1}").unwrap_err();
+    assert!(err.to_string().contains("missing field"), "{err}");
+    let err =
+        ResultsFile::from_json(b"{\"kind\": \"evaluation\", \"schema_version\": 1}").unwrap_err();
     assert!(err.to_string().contains("missing field"), "{err}");
 }

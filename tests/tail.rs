@@ -126,9 +126,10 @@ fn the_simulation_agrees_with_the_closed_forms_at_several_settings() {
         light.tail = None;
         let light = Scenario::from_config(light, "light").unwrap();
         let t = scenario.thresholds().len() - 1;
-        let sphere = falsematch::estimate::fmr_matrix(&light, scenario.thresholds()[t].score)[0][0];
+        let sphere =
+            falsematch::closed_form::fmr_matrix(&light, scenario.thresholds()[t].score)[0][0];
         let heavy =
-            falsematch::estimate::fmr_matrix(&scenario, scenario.thresholds()[t].score)[0][0];
+            falsematch::closed_form::fmr_matrix(&scenario, scenario.thresholds()[t].score)[0][0];
         assert!(heavy > sphere, "{heavy:e} vs {sphere:e}");
         if thresholds.ends_with("0.75") {
             assert!(heavy > 1.5 * sphere, "{heavy:e} vs {sphere:e}");

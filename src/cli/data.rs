@@ -177,13 +177,13 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
     let evaluation = record.evaluate(run.clone())?;
-    let bundle = report::evaluation::build(&record, &evaluation)?;
+    let subject = report::Subject::evaluation(&record, &evaluation);
+    let bundle = report::build(&subject)?;
     let provenance = report::provenance(
         run.threads.unwrap_or_else(rayon::current_num_threads),
         run.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    let summary =
-        (!args.quiet).then(|| falsematch::report::summary::render_evaluation(&evaluation));
+    let summary = (!args.quiet).then(|| subject.summary());
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }

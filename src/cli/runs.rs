@@ -105,14 +105,14 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let output = falsematch::pipeline::run::finish(&scenario, &[part])?;
     let _ = std::fs::remove_file(&checkpoint);
-    let results = falsematch::report::results::Results::new(&scenario, &output);
-    let bundle = report::build(&scenario, &text, &results, &output.records)?;
+    let subject = report::Subject::run(&scenario, &text, &output);
+    let bundle = report::build(&subject)?;
     let provenance = report::provenance(
         work.threads,
         options.tile_entries,
         started.elapsed().as_secs_f64(),
     );
-    let summary = (!args.quiet).then(|| falsematch::report::summary::render(&results));
+    let summary = (!args.quiet).then(|| subject.summary());
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }
 
@@ -125,12 +125,16 @@ pub(super) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
     let verdict = report::verify(&args.dir, |recorded| match recorded {
         report::Recorded::Scenario(scenario, text) => {
             let output = simulate(scenario, &options)?;
-            let results = falsematch::report::results::Results::new(scenario, &output);
-            Ok(report::build(scenario, text, &results, &output.records)?)
+            Ok(report::build(&report::Subject::run(
+                scenario, text, &output,
+            ))?)
         }
         report::Recorded::Evaluation(record) => {
             let evaluation = record.evaluate(options.clone())?;
-            Ok(report::evaluation::build(record, &evaluation)?)
+            Ok(report::build(&report::Subject::evaluation(
+                record,
+                &evaluation,
+            ))?)
         }
         report::Recorded::Sweep(scenario, text, settings) => {
             let rows = falsematch::pipeline::sweep::sweep(
@@ -388,13 +392,13 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         }
         other => other.into(),
     })?;
-    let results = falsematch::report::results::Results::new(&scenario, &output);
-    let bundle = report::build(&scenario, &text, &results, &output.records)?;
+    let subject = report::Subject::run(&scenario, &text, &output);
+    let bundle = report::build(&subject)?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         0,
         started.elapsed().as_secs_f64(),
     );
-    let summary = (!args.quiet).then(|| falsematch::report::summary::render(&results));
+    let summary = (!args.quiet).then(|| subject.summary());
     write_bundle(&out_dir, &bundle, &provenance, summary)
 }

@@ -15,7 +15,12 @@
 //! cos(theta)^(m-2), smooth for every m >= 2; the integrand is located on a coarse grid and
 //! then integrated by composite Simpson over the part holding all but e^-40 of its peak.
 
+mod laws;
 pub mod search;
+
+pub use laws::{
+    Expected, SearchExpectation, fmr_matrix, pair_law, pair_model, search_count_law, size_moments,
+};
 
 use crate::special::{beta_inc, ln_gamma};
 

@@ -25,14 +25,12 @@ pub mod sensitivity;
 mod slice;
 pub mod verification;
 
-pub use closed::{
-    ClosedFormCheck, ClosedFormRow, Expected, SearchExpectation, Verdict, closed_form_check,
-    fmr_matrix, pair_law, pair_model, search_count_law, size_moments,
-};
+pub use closed::{ClosedFormCheck, ClosedFormRow, Verdict, closed_form_check};
 pub use interval::{Bounds, Estimate, IntervalMethod};
 pub use records::{MateDetection, ProbeRecord, ReplicateOutcome, records};
 pub use slice::{Search, Simulated, slice};
 
+use crate::closed_form::{Expected, pair_model};
 use crate::quantize::score_value;
 use crate::scenario::{Scenario, Threshold};
 use crate::search::Thresholds;
@@ -488,16 +486,7 @@ fn threshold_shift(
         .zip(&within)
         .map(|(&g, &fmr)| {
             let model = pair_model(scenario, g, g);
-            let (mut lo, mut hi) = (score, 1.0f64);
-            for _ in 0..40 {
-                let mid = 0.5 * (lo + hi);
-                if model.fmr(mid) > target {
-                    lo = mid
-                } else {
-                    hi = mid
-                }
-            }
-            let threshold = 0.5 * (lo + hi);
+            let threshold = crate::special::bisect(score, 1.0, 40, |t| model.fmr(t) > target);
             fairness::ThresholdShift {
                 group: scenario.groups()[g].name.clone(),
                 within_group_fmr: fmr,

@@ -14,7 +14,7 @@
 //! The closed forms are exact for the model, so every number here is what a simulation of the
 //! varied scenario would estimate, without its sampling noise.
 
-use super::closed::Expected;
+use crate::closed_form::Expected;
 use crate::scenario::{Scenario, ScenarioConfig};
 use serde::{Deserialize, Serialize};
 

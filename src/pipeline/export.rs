@@ -17,7 +17,6 @@ use crate::pipeline::run::RunError;
 use crate::population::{GalleryLayout, Population};
 use crate::quantize::QUANT_SCALE;
 use crate::scenario::Scenario;
-use crate::search::ProbeSet;
 
 /// The exported files: (embeddings.npy bytes, metadata.csv bytes).
 pub type Exported = (Vec<u8>, Vec<u8>);
@@ -32,7 +31,7 @@ pub const MAX_EXPORT_VALUES: u64 = 1 << 29;
 pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
     let population = Population::new(scenario, 0);
     let layout = GalleryLayout::build(&population);
-    let probes = ProbeSet::build(&population, &layout, 0)?;
+    let probes = crate::population::draw_probes(&population, &layout, 0)?;
     let d = scenario.dim();
     let n_probes = probes.embeddings.nrows();
     let rows = layout.detections as usize + n_probes;

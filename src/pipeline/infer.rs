@@ -13,13 +13,13 @@
 //! overdispersed (the honest default): one search's false candidates are not Poisson: one
 //! look-alike seen 20 times brings 20 detections. Under a scenario's model, at the threshold T
 //! where one search of an archive of N entries expects k/S of them, their variance is D times
-//! their mean (D from the closed form of `estimate::search_count_law`), and the total of S
+//! their mean (D from the closed form of `closed_form::search_count_law`), and the total of S
 //! searches is negative binomial with mean S mu and variance D S mu:
 //!     P(K <= k) = I_{1/D}(S mu / (D - 1), k + 1)     solved for mu at a/2 and 1 - a/2
 //! ```
 
+use crate::closed_form::{pair_model, search_count_law};
 use crate::estimate::interval::poisson_exact;
-use crate::estimate::{pair_model, search_count_law};
 use crate::scenario::Scenario;
 use serde::Serialize;
 
@@ -120,17 +120,9 @@ pub fn negative_binomial_mean(k: u64, searches: u64, dispersion: f64, level: f64
     };
     // Bisection on ln mu; P(K <= k) falls and P(K >= k) rises as mu grows.
     let solve = |f: &dyn Fn(f64) -> f64, target: f64, rising: bool| {
-        let (mut lo, mut hi) = (-40.0f64, 40.0f64);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            let v = f(libm::exp(mid));
-            if (v < target) == rising {
-                lo = mid
-            } else {
-                hi = mid
-            }
-        }
-        libm::exp(0.5 * (lo + hi))
+        libm::exp(crate::special::bisect(-40.0, 40.0, 200, |ln_mu| {
+            (f(libm::exp(ln_mu)) < target) == rising
+        }))
     };
     let upper = solve(&at_most, alpha / 2.0, false);
     let lower = if k == 0 {
@@ -153,17 +145,9 @@ pub fn dispersed_interval(
         .iter()
         .map(|&n| {
             // The threshold at which one search expects the observed count (mean falls with T).
-            let (mut lo, mut hi) = (-1.0f64, 1.0f64);
-            for _ in 0..40 {
-                let mid = 0.5 * (lo + hi);
-                let (mean, _) = search_count_law(scenario, probe_group, n, mid);
-                if mean > per_search {
-                    lo = mid
-                } else {
-                    hi = mid
-                }
-            }
-            let threshold = 0.5 * (lo + hi);
+            let threshold = crate::special::bisect(-1.0, 1.0, 40, |t| {
+                search_count_law(scenario, probe_group, n, t).0 > per_search
+            });
             let (mean, var) = search_count_law(scenario, probe_group, n, threshold);
             let dispersion = if mean > 0.0 {
                 (var / mean).max(1.0)

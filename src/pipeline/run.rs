@@ -12,11 +12,12 @@
 
 use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, records};
 use crate::pipeline::shard::{PartialRun, ReplicatePart, Shard};
-use crate::population::{GalleryLayout, Population, Tile};
+use crate::population::NoEnrolledIdentity;
+use crate::population::{GalleryLayout, Population};
 use crate::progress::{Progress, ProgressSink, report};
 use crate::quantize::Precision;
 use crate::scenario::Scenario;
-use crate::search::{NoEnrolledIdentity, ProbeSet, Thresholds, search_tile};
+use crate::search::{ProbeSet, Thresholds, Tile, search_tile};
 use crate::tally::Tally;
 use rayon::prelude::*;
 
@@ -238,7 +239,7 @@ pub fn simulate_part(
     on_batch: &mut dyn FnMut(&PartialRun) -> Result<(), RunError>,
 ) -> Result<PartialRun, RunError> {
     let pool = thread_pool(options)?;
-    let thresholds = Thresholds::of(scenario);
+    let thresholds = Thresholds::new(scenario.thresholds().iter().map(|t| t.score));
     let n_thresholds = thresholds.q.len();
     let n_groups = scenario.n_groups();
     let replicates = scenario.config().replicates;
@@ -251,7 +252,7 @@ pub fn simulate_part(
         ));
         let layout = pool.install(|| GalleryLayout::build(&population));
         let shard_blocks = part.shard.blocks(layout.n_blocks());
-        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let probes = crate::population::draw_probes(&population, &layout, replicate)?;
         let mate_counts = probes.mate_counts();
         if let Some(resumed) = part.replicates.iter().find(|r| r.replicate == replicate) {
             check_part(
@@ -330,12 +331,12 @@ pub fn simulate_part(
 pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, RunError> {
     let n_thresholds = scenario.thresholds().len();
     let n_groups = scenario.n_groups();
-    let thresholds = Thresholds::of(scenario);
+    let thresholds = Thresholds::new(scenario.thresholds().iter().map(|t| t.score));
     let mut outcomes = Vec::new();
     for replicate in 0..scenario.config().replicates {
         let population = Population::new(scenario, replicate);
         let layout = GalleryLayout::build(&population);
-        let probes = ProbeSet::build(&population, &layout, replicate)?;
+        let probes = crate::population::draw_probes(&population, &layout, replicate)?;
         let mate_counts = probes.mate_counts();
         let mut pieces: Vec<(u64, u64)> = Vec::new();
         let mut tally: Option<Tally> = None;

@@ -3,7 +3,7 @@
 //! be enumerated; where both run, their agreement.
 //!
 //! ```text
-//! analytic: the closed forms of `estimate::Expected` over the expected gallery layout at N:
+//! analytic: the closed forms of `closed_form::Expected` over the expected gallery layout at N:
 //!           FPIR exact for any number of detections per identity (they match together),
 //!           SEL exact in expectation
 //! agreement: z = (simulated - analytic) / standard error (binomial for FPIR; for SEL the
@@ -12,7 +12,8 @@
 //!            events are expected (and 5 non-events for FPIR)
 //! ```
 
-use crate::estimate::{Estimate, Expected};
+use crate::closed_form::Expected;
+use crate::estimate::Estimate;
 use crate::pipeline::run::{RunError, RunOptions, simulate};
 use crate::scenario::Scenario;
 use serde::Serialize;

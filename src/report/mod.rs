@@ -12,7 +12,7 @@
 //! partial bundle, and an existing folder is replaced only if it is a falsematch bundle.
 
 pub mod document;
-pub mod evaluation;
+mod figures;
 mod folder;
 pub mod html;
 pub mod infer;
@@ -29,10 +29,11 @@ pub use folder::{
 };
 
 use crate::estimate::ProbeRecord;
-use crate::report::results::Results;
+use crate::pipeline::evaluate::{Evaluation, EvaluationRecord};
+use crate::pipeline::run::RunOutput;
+use crate::report::results::{EvaluationResults, Results, ResultsFile};
 use crate::scenario::{Scenario, sha256_hex};
 use document::{FigureRef, ReportInput};
-use plots::{Bar, IntervalPoint, Marker};
 use serde::{Deserialize, Serialize};
 
 /// Name of the file that may differ between two runs (and is not hashed).
@@ -142,60 +143,136 @@ pub fn git_commit() -> Option<String> {
     (!commit.is_empty()).then(|| commit.to_string())
 }
 
-/// Renders every file of the bundle of a finished run: its results (see
-/// [`Results::new`]) and everything [`build`] makes from them.
-///
-/// # Errors
-/// [`ReportError`] when a plot cannot be drawn.
-pub fn run_bundle(
-    scenario: &Scenario,
-    scenario_text: &str,
-    output: &crate::pipeline::run::RunOutput,
-) -> Result<Bundle, ReportError> {
-    build(
-        scenario,
-        scenario_text,
-        &Results::new(scenario, output),
-        &output.records,
-    )
+/// What a report describes: a simulated run or an evaluation of imported data. Both go
+/// through one bundle path ([`build`]): `results.json` ([`ResultsFile`]), the tables of the
+/// estimates, the figures, `report.md` and `report.html` citing the hashes of everything
+/// before them, and the manifest. They differ in where the numbers come from (a scenario and
+/// seed, or input files by SHA-256) and in which sections and figures apply; that is this
+/// data, not a second pipeline.
+#[derive(Clone, Debug)]
+pub enum Subject<'a> {
+    /// A simulated run.
+    Run {
+        /// The validated scenario.
+        scenario: &'a Scenario,
+        /// The scenario file as written.
+        text: &'a str,
+        /// Its results (see [`Results::new`]; boxed: it is the larger variant).
+        results: Box<Results<'a>>,
+        /// Every search, for the figures and the report's examples.
+        records: &'a [ProbeRecord],
+    },
+    /// An evaluation of imported data.
+    Evaluation {
+        /// The input files by SHA-256 and the settings.
+        record: &'a EvaluationRecord,
+        /// What the evaluation produced.
+        evaluation: &'a Evaluation,
+    },
 }
 
-/// Renders every file of the bundle of a run from its results and per-search records.
+impl<'a> Subject<'a> {
+    /// A finished run of `scenario` (written as `text`).
+    pub fn run(scenario: &'a Scenario, text: &'a str, output: &'a RunOutput) -> Self {
+        Subject::Run {
+            scenario,
+            text,
+            results: Box::new(Results::new(scenario, output)),
+            records: &output.records,
+        }
+    }
+
+    /// A finished evaluation.
+    pub fn evaluation(record: &'a EvaluationRecord, evaluation: &'a Evaluation) -> Self {
+        Subject::Evaluation { record, evaluation }
+    }
+
+    /// The `results.json` model.
+    pub fn results(&self) -> ResultsFile<'_> {
+        match self {
+            Subject::Run { results, .. } => ResultsFile::Run(results.clone()),
+            Subject::Evaluation { record, evaluation } => {
+                ResultsFile::Evaluation(Box::new(EvaluationResults::new(record, evaluation)))
+            }
+        }
+    }
+
+    /// The short plain-text summary the command prints (see [`summary::render`]).
+    pub fn summary(&self) -> String {
+        summary::render(&self.results())
+    }
+
+    /// The manifest without its file list: what the bundle was made from.
+    fn manifest(&self) -> Manifest {
+        let mut manifest = Manifest {
+            manifest_version: 1,
+            tool: ToolInfo::this(),
+            scenario: None,
+            seed: None,
+            model: None,
+            evaluation: None,
+            job: None,
+            files: Vec::new(),
+        };
+        match self {
+            Subject::Run {
+                scenario,
+                text,
+                results,
+                ..
+            } => {
+                manifest.scenario = Some(ScenarioRecord {
+                    name: scenario.config().name.clone(),
+                    sha256: sha256_hex(text.as_bytes()),
+                    text: text.to_string(),
+                });
+                manifest.seed = Some(scenario.seed());
+                manifest.model =
+                    Some(serde_json::to_value(&results.model).expect("the model serializes"));
+            }
+            Subject::Evaluation { record, .. } => manifest.evaluation = Some((*record).clone()),
+        }
+        manifest
+    }
+}
+
+/// Renders every file of a report's bundle: `results.json`, the tables, the figures,
+/// `report.md`, `report.html` and `manifest.json`.
 ///
 /// # Errors
 /// [`ReportError`] when a plot cannot be drawn.
-pub fn build(
-    scenario: &Scenario,
-    scenario_text: &str,
-    results: &Results<'_>,
-    records: &[ProbeRecord],
-) -> Result<Bundle, ReportError> {
+pub fn build(subject: &Subject<'_>) -> Result<Bundle, ReportError> {
+    let results = subject.results();
     let mut files: Vec<(String, Vec<u8>)> = vec![("results.json".into(), results.to_json())];
-    files.extend(tables::tables(&results.estimates));
-    let figures = figures(scenario, results, records)?;
-    let manifest = Manifest {
-        manifest_version: 1,
-        tool: ToolInfo::this(),
-        scenario: Some(ScenarioRecord {
-            name: scenario.config().name.clone(),
-            sha256: sha256_hex(scenario_text.as_bytes()),
-            text: scenario_text.to_string(),
-        }),
-        seed: Some(scenario.seed()),
-        model: Some(serde_json::to_value(&results.model).expect("the model serializes")),
-        evaluation: None,
-        job: None,
-        files: Vec::new(),
-    };
-    Ok(assemble(files, figures, manifest, |refs, hashes| {
-        document::build(&ReportInput {
-            scenario,
-            results,
-            records,
-            figures: refs,
-            hashes,
-        })
-    }))
+    files.extend(tables::tables(results.estimates()));
+    if let Subject::Evaluation { evaluation, .. } = subject
+        && !evaluation.verification.is_empty()
+    {
+        files.extend(tables::verification_tables(&evaluation.verification));
+    }
+    let figures = figures::of(subject)?;
+    Ok(assemble(
+        files,
+        figures,
+        subject.manifest(),
+        |refs, hashes| match subject {
+            Subject::Run {
+                scenario,
+                results,
+                records,
+                ..
+            } => document::build(&ReportInput {
+                scenario,
+                results,
+                records,
+                figures: refs,
+                hashes,
+            }),
+            Subject::Evaluation { record, evaluation } => {
+                document::evaluation::build(record, evaluation, refs, hashes)
+            }
+        },
+    ))
 }
 
 impl ToolInfo {
@@ -254,206 +331,6 @@ impl Manifest {
         bytes.push(b'\n');
         bytes
     }
-}
-
-/// The plots of a run: (path, SVG, caption).
-fn figures(
-    scenario: &Scenario,
-    results: &Results<'_>,
-    records: &[ProbeRecord],
-) -> Result<Vec<(String, String, String)>, ReportError> {
-    let e = &*results.estimates;
-    let overall = &e.slices[0];
-    let h = scenario.headline();
-    let headline = &scenario.thresholds()[h];
-    let n_groups = scenario.n_groups();
-    let markers: Vec<Marker> = scenario
-        .thresholds()
-        .iter()
-        .map(|t| Marker {
-            label: t.label.clone(),
-            score: t.score,
-        })
-        .collect();
-    let point = |x: f64, est: &crate::estimate::Estimate| IntervalPoint {
-        x,
-        value: est.value,
-        lower: est.lower,
-        upper: est.upper,
-    };
-    // Exact FPIR(T) from every non-mated search's highest non-mate score.
-    let mut maxima: Vec<i32> = records
-        .iter()
-        .filter(|r| r.mate.is_none())
-        .map(|r| r.max_nonmate)
-        .collect();
-    maxima.sort_unstable();
-    let n = maxima.len().max(1) as f64;
-    let mut curve = Vec::new();
-    let lo = scenario.thresholds().first().map_or(0.0, |t| t.score) - 0.05;
-    let hi = scenario.thresholds().last().map_or(1.0, |t| t.score) + 0.05;
-    let steps = 200;
-    for i in 0..=steps {
-        let t = lo + (hi - lo) * f64::from(i) / f64::from(steps);
-        let q = crate::quantize::threshold_q(t.clamp(-1.0, 1.0));
-        let above = maxima.len() - maxima.partition_point(|&m| m < q);
-        curve.push((t, above as f64 / n));
-    }
-    let fpir: Vec<IntervalPoint> = overall
-        .thresholds
-        .iter()
-        .filter_map(|r| r.fpir.as_ref().map(|e| point(r.score, e)))
-        .collect();
-    let sel: Vec<IntervalPoint> = overall
-        .thresholds
-        .iter()
-        .filter_map(|r| r.sel.as_ref().map(|e| point(r.score, e)))
-        .collect();
-    let mut out = vec![(
-        "plots/fpir_sel.svg".to_string(),
-        plots::threshold_curves(if maxima.is_empty() { &[] } else { &curve }, &fpir, &sel, &markers)?,
-        "FPIR (left; line: exact at every threshold, dots: the named thresholds with intervals) and SEL (right, log scale) against the threshold; grey lines mark the named thresholds.".to_string(),
-    )];
-    out.push(groups_figure(
-        &e.slices[usize::from(e.slices.len() > 1)..],
-        h,
-        &headline.label,
-        "SEL (detections)",
-        scenario.k(),
-        scenario.config().analysis.confidence_level,
-    )?);
-    let names: Vec<String> = scenario.groups().iter().map(|g| g.name.clone()).collect();
-    out.push(cross_group_figure(
-        &names,
-        &e.cross_group[h],
-        &headline.label,
-        "an archive detection",
-    )?);
-    let per_search: Vec<u64> = records
-        .iter()
-        .filter(|r| r.mate.is_none())
-        .map(|r| r.false_candidates(h, n_groups))
-        .collect();
-    out.push((
-        "plots/false_candidates_per_search.svg".into(),
-        plots::histogram(&format!("False candidates per search at {}", headline.label), &per_search)?,
-        format!("How many false candidates one search for someone not in the archive returns at {}: the spread behind the average (SEL).", headline.label),
-    ));
-    out.push(det_figure(
-        &e.slices,
-        format!("DET: as the threshold falls, fewer people in the archive are missed (FNIR, top {}) and more searches for people not in it return someone (FPIR); normal-deviate axes.", scenario.k()),
-    )?);
-    Ok(out)
-}
-
-/// The 1:N DET plot of every slice: (path, SVG, caption).
-pub(crate) fn det_figure(
-    slices: &[crate::estimate::SliceEstimates],
-    caption: String,
-) -> Result<(String, String, String), ReportError> {
-    let overall = &slices[0];
-    let floor = 0.5
-        / (overall
-            .non_mated_searches
-            .max(overall.mated_searches)
-            .max(1) as f64);
-    let curves: Vec<(String, Vec<(f64, f64)>)> = slices
-        .iter()
-        .map(|s| {
-            (
-                s.probe_group.clone(),
-                s.det.iter().map(|p| (p.fpir, p.fnir)).collect(),
-            )
-        })
-        .collect();
-    Ok(("plots/det.svg".into(), plots::det(&curves, floor)?, caption))
-}
-
-/// FPIR, SEL and FNIR of each slice at threshold `h` (label `label`), as bars with whiskers.
-pub(crate) fn groups_figure(
-    slices: &[crate::estimate::SliceEstimates],
-    h: usize,
-    label: &str,
-    sel_label: &str,
-    k: usize,
-    level: f64,
-) -> Result<(String, String, String), ReportError> {
-    let bars_of =
-        |f: &dyn Fn(&crate::estimate::ThresholdRow) -> Option<&crate::estimate::Estimate>| {
-            slices
-                .iter()
-                .map(|s| Bar {
-                    label: s.probe_group.clone(),
-                    value: f(&s.thresholds[h]).map(|est| IntervalPoint {
-                        x: 0.0,
-                        value: est.value,
-                        lower: est.lower,
-                        upper: est.upper,
-                    }),
-                })
-                .collect::<Vec<Bar>>()
-        };
-    Ok((
-        "plots/groups.svg".into(),
-        plots::bars(
-            &format!("By probe group at {label}"),
-            &[
-                ("FPIR".into(), true, bars_of(&|r| r.fpir.as_ref())),
-                (sel_label.into(), false, bars_of(&|r| r.sel.as_ref())),
-                (
-                    format!("FNIR rank {k}"),
-                    true,
-                    bars_of(&|r| r.fnir_rank_k.as_ref()),
-                ),
-            ],
-        )?,
-        format!(
-            "FPIR, SEL and FNIR by probe group at {label}, with {} intervals.",
-            crate::format::level(level)
-        ),
-    ))
-}
-
-/// The cross-group heat map at one threshold (`label`); `entry` names a gallery entry in the
-/// caption. Rows are the probe groups with cells.
-pub(crate) fn cross_group_figure(
-    names: &[String],
-    table: &crate::estimate::CrossGroupTable,
-    label: &str,
-    entry: &str,
-) -> Result<(String, String, String), ReportError> {
-    let cells = &table.cells;
-    let probe_rows: Vec<String> = names
-        .iter()
-        .filter(|g| cells.iter().any(|c| &c.probe_group == *g))
-        .cloned()
-        .collect();
-    let matrix: Vec<Vec<Option<f64>>> = probe_rows
-        .iter()
-        .map(|pg| {
-            names
-                .iter()
-                .map(|cg| {
-                    cells
-                        .iter()
-                        .find(|c| &c.probe_group == pg && &c.candidate_group == cg)
-                        .map(|c| c.fmr.value)
-                })
-                .collect()
-        })
-        .collect();
-    Ok((
-        "plots/cross_group.svg".into(),
-        plots::heat_map(
-            &format!("False match rate by probe and candidate group at {label}"),
-            &probe_rows,
-            names,
-            &matrix,
-        )?,
-        format!(
-            "Cross-group matrix: false match rate per comparison between a probe of one group and {entry} of another, at {label}."
-        ),
-    ))
 }
 
 /// `provenance.json`: when, where and how the run happened. Never hashed.

@@ -1,11 +1,14 @@
-//! `results.json`: the resolved scenario, the model as resolved, the conventions, every
-//! estimate with its interval and counts, and each search's candidate list.
+//! `results.json`, one model for both kinds of report ([`ResultsFile`]): a simulated run's
+//! (the resolved scenario, the model as resolved, the conventions, every estimate with its
+//! interval and counts, and each search's candidate list) or an evaluation's (the input
+//! files by SHA-256, the settings, the conventions, the data summary and every estimate).
 //!
 //! Invariants: the bytes depend only on (tool version, scenario, seed): no time, host, thread
 //! count or tile size; every map is a list in a fixed order (groups in file order, thresholds
 //! ascending). Writing is the report bundle's job (`report::write`).
 
 use crate::estimate::{Estimates, MateDetection, ProbeRecord};
+use crate::pipeline::evaluate::{CONVENTIONS, Evaluation, EvaluationConventions, EvaluationRecord};
 use crate::pipeline::run::RunOutput;
 use crate::quantize::QUANT_SCALE;
 use crate::quantize::score_value;
@@ -276,10 +279,7 @@ impl<'a> Results<'a> {
 
     /// The JSON bytes (pretty, newline-terminated).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .expect("results contain only finite numbers, strings and lists");
-        bytes.push(b'\n');
-        bytes
+        pretty(self)
     }
 }
 
@@ -311,4 +311,91 @@ fn search_view(scenario: &Scenario, r: &ProbeRecord) -> SearchView {
             })
             .collect(),
     }
+}
+
+/// `results.json` of an evaluation of imported data: the record of its inputs and settings,
+/// the conventions, and everything the evaluation produced (flattened).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvaluationResults<'a> {
+    /// Layout version.
+    pub schema_version: u32,
+    /// Writer.
+    pub tool: Tool,
+    /// Always "evaluation" (a run's file has no `kind`).
+    pub kind: Cow<'static, str>,
+    /// The input files by SHA-256 and the settings.
+    pub evaluation: Cow<'a, EvaluationRecord>,
+    /// Definitions.
+    pub conventions: EvaluationConventions,
+    /// Data summary, plan, estimates, 1:1 estimates, skipped rows, notes.
+    #[serde(flatten)]
+    pub outcome: Cow<'a, Evaluation>,
+}
+
+/// Any `results.json` falsematch writes for a report: a simulated run's or an evaluation's.
+/// The two share the estimates (`estimates`) and differ in where the numbers come from.
+#[derive(Clone, Debug)]
+pub enum ResultsFile<'a> {
+    /// A simulated run (boxed, like the other: both are large).
+    Run(Box<Results<'a>>),
+    /// An evaluation of imported data.
+    Evaluation(Box<EvaluationResults<'a>>),
+}
+
+impl<'a> EvaluationResults<'a> {
+    /// The results of an evaluation.
+    pub fn new(record: &'a EvaluationRecord, evaluation: &'a Evaluation) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::this(),
+            kind: Cow::Borrowed("evaluation"),
+            evaluation: Cow::Borrowed(record),
+            conventions: CONVENTIONS,
+            outcome: Cow::Borrowed(evaluation),
+        }
+    }
+}
+
+impl ResultsFile<'_> {
+    /// Reads either kind of `results.json` (told apart by `kind`); writing it again gives the
+    /// same bytes.
+    ///
+    /// # Errors
+    /// When the bytes are not a results.json of this schema (the path and line in the message).
+    pub fn from_json(bytes: &[u8]) -> Result<ResultsFile<'static>, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Kind {
+            #[serde(default)]
+            kind: Option<String>,
+        }
+        let kind: Kind = serde_json::from_slice(bytes)?;
+        Ok(match kind.kind.as_deref() {
+            Some("evaluation") => ResultsFile::Evaluation(Box::new(serde_json::from_slice(bytes)?)),
+            _ => ResultsFile::Run(Box::new(Results::from_json(bytes)?)),
+        })
+    }
+
+    /// The JSON bytes (pretty, newline-terminated).
+    pub fn to_json(&self) -> Vec<u8> {
+        match self {
+            ResultsFile::Run(r) => pretty(r),
+            ResultsFile::Evaluation(e) => pretty(e),
+        }
+    }
+
+    /// The 1:N estimates, the same model for both kinds.
+    pub fn estimates(&self) -> &Estimates {
+        match self {
+            ResultsFile::Run(r) => &r.estimates,
+            ResultsFile::Evaluation(e) => &e.outcome.estimates,
+        }
+    }
+}
+
+/// Pretty JSON, newline-terminated: the bytes of every `results.json`.
+fn pretty(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .expect("results contain only finite numbers, strings and lists");
+    bytes.push(b'\n');
+    bytes
 }

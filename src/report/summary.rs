@@ -1,14 +1,24 @@
-//! The short plain-text summary `falsematch run` prints: gallery size, thresholds, FPIR and
-//! selectivity per threshold with intervals, and who the false candidates are.
+//! The short plain-text summary `falsematch run` and `falsematch evaluate` print: gallery
+//! size, thresholds, FPIR and selectivity per threshold with intervals, and (runs) who the
+//! false candidates are or (evaluations) the 1:1 error rates.
 //!
-//! A view over [`Results`]: it computes nothing, it only formats (through `format`).
+//! A view over [`ResultsFile`]: it computes nothing, it only formats (through `format`), so a
+//! bundle's summary can be printed again from its `results.json`.
 
 use crate::format::{count, mean, rate, share, with_interval};
-use crate::report::results::Results;
+use crate::report::results::{Results, ResultsFile};
 use std::fmt::Write;
 
-/// Renders the summary of an evaluation of imported data.
-pub fn render_evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
+/// Renders the summary of either kind of results.
+pub fn render(results: &ResultsFile<'_>) -> String {
+    match results {
+        ResultsFile::Run(r) => run(r),
+        ResultsFile::Evaluation(e) => evaluation(&e.outcome),
+    }
+}
+
+/// The summary of an evaluation of imported data.
+fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
     let mut out = String::new();
     let d = &e.data;
     let all = &e.estimates.slices[0];
@@ -70,8 +80,8 @@ pub fn render_evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
     out
 }
 
-/// Renders the summary of a run.
-pub fn render(results: &Results<'_>) -> String {
+/// The summary of a run.
+fn run(results: &Results<'_>) -> String {
     let mut out = String::new();
     let s = &*results.scenario;
     let e = &*results.estimates;

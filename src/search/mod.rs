@@ -14,10 +14,7 @@
 //! Invariants: the kernel never allocates per comparison; mate detections are excluded from
 //! every non-mate count; ties count against the mate (pessimistic rank).
 
-use crate::population::{GalleryLayout, Population, Tile};
 use crate::quantize::{Precision, threshold_q};
-use crate::rng::{Domain, StreamKey};
-use crate::scenario::Scenario;
 use crate::tally::{Candidate, ClusterSums, ProbeTally, Tally};
 use ndarray::Array2;
 
@@ -26,7 +23,7 @@ pub mod int8;
 mod probes;
 
 pub use int16::{Kernel, dot};
-pub use probes::{Mate, NoEnrolledIdentity, ProbeSet};
+pub use probes::{Mate, ProbeSet};
 
 /// What the kernel needs to know about thresholds, precomputed once.
 #[derive(Clone, Debug)]
@@ -36,14 +33,11 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// The integer thresholds of a scenario.
-    pub fn of(scenario: &Scenario) -> Self {
+    /// The integer thresholds of scores given in ascending order (a scenario's
+    /// `thresholds()` scores).
+    pub fn new(scores: impl IntoIterator<Item = f64>) -> Self {
         Self {
-            q: scenario
-                .thresholds()
-                .iter()
-                .map(|t| threshold_q(t.score))
-                .collect(),
+            q: scores.into_iter().map(threshold_q).collect(),
         }
     }
 
@@ -51,6 +45,33 @@ impl Thresholds {
     #[inline]
     fn bucket(&self, score: i32) -> Option<usize> {
         self.q.partition_point(|&t| t <= score).checked_sub(1)
+    }
+}
+
+/// Gallery entries of a tile, generated.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    /// Gallery index of the first entry.
+    pub first_entry: u64,
+    /// Quantized embeddings, one row per entry.
+    pub embeddings: Array2<i16>,
+    /// Identity of each entry.
+    pub identity: Vec<u64>,
+    /// Group of each entry.
+    pub group: Vec<u16>,
+    /// Identities of the tile per group (identities with at least one entry).
+    pub identities_per_group: Vec<u64>,
+}
+
+impl Tile {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.identity.len()
+    }
+
+    /// True when the tile has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.identity.is_empty()
     }
 }
 

@@ -21,11 +21,7 @@
 
 use super::cluster::{Clustering, Unit, design_effect};
 use super::{ProbeRecord, ReplicateOutcome};
-mod laws;
-
-pub use laws::{
-    Expected, SearchExpectation, fmr_matrix, pair_law, pair_model, search_count_law, size_moments,
-};
+use crate::closed_form::pair_law;
 
 use crate::closed_form::search::{ProbeNode, search_count_moments, search_expectations};
 use crate::scenario::Scenario;

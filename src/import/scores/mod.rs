@@ -114,7 +114,7 @@ impl Default for ScoreOptions {
 }
 
 /// How many rows were skipped for one reason.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ReasonCount {
     /// The reason.
     pub reason: String,
@@ -123,7 +123,7 @@ pub struct ReasonCount {
 }
 
 /// A probe left out of the 1:N estimates.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ExcludedProbe {
     /// Probe id.
     pub probe: String,
@@ -132,7 +132,7 @@ pub struct ExcludedProbe {
 }
 
 /// What `--skip-bad-rows` left out.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Skipped {
     /// Rows skipped.
     pub rows: u64,

@@ -353,7 +353,7 @@ pub fn fit_scores(
     let observed: Vec<ObservedPoint> = observed
         .into_iter()
         .map(|mut p| {
-            p.predicted = crate::estimate::pair_law(&fitted, g, g).fmr(p.threshold);
+            p.predicted = crate::closed_form::pair_law(&fitted, g, g).fmr(p.threshold);
             p
         })
         .collect();

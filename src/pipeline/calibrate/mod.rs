@@ -281,16 +281,9 @@ pub(crate) fn solve_rho(
             "group `{name}`: FMR {target:e} at {threshold} is above what the model gives with rho = {MAX_RHO} ({hi_fmr:.3e}); lower the effective dimension or the capture noise"
         )));
     }
-    let (mut lo, mut hi) = (0.0, MAX_RHO);
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if fmr(mid) < target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(0.5 * (lo + hi))
+    Ok(crate::special::bisect(0.0, MAX_RHO, 60, |rho| {
+        fmr(rho) < target
+    }))
 }
 
 /// A target as a simulation of the calibrated scenario measured it.

@@ -27,7 +27,7 @@ use crate::import::scores::{
 use crate::pipeline::run::{RunError, RunOptions, search_gallery};
 use crate::scenario::Threshold;
 use crate::search::{Mate, ProbeSet, dot};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -105,10 +105,10 @@ pub struct EvaluateOptions {
 }
 
 /// The data behind an evaluation, in numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataSummary {
     /// "embeddings" or "scores".
-    pub kind: &'static str,
+    pub kind: String,
     /// Score-file layout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<ScoreFormat>,
@@ -134,7 +134,7 @@ pub struct DataSummary {
 }
 
 /// Everything an evaluation produced, before any file is written.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// The data, in numbers.
     pub data: DataSummary,
@@ -283,7 +283,7 @@ pub fn evaluate_embeddings(
     let estimates = estimate(&plan, None, std::slice::from_ref(&outcome), &records);
     Ok(Evaluation {
         data: DataSummary {
-            kind: "embeddings",
+            kind: "embeddings".into(),
             format: None,
             rows: meta.rows.len() as u64,
             dimension: Some(dim),
@@ -412,7 +412,7 @@ pub fn evaluate_scores(
     let mated = data.probes.iter().filter(|p| p.mated).count() as u64;
     Ok(Evaluation {
         data: DataSummary {
-            kind: "scores",
+            kind: "scores".into(),
             format: Some(data.format),
             rows: data.rows,
             dimension: None,

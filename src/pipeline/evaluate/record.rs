@@ -6,6 +6,7 @@ use crate::import::ImportError;
 use crate::import::scores::ScoreFormat;
 use crate::pipeline::run::RunOptions;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// An input file of an evaluation.
@@ -235,25 +236,35 @@ impl EvaluationRecord {
 }
 
 /// Definitions a reader of `results.json` needs.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvaluationConventions {
     /// When a comparison is a candidate / a match.
-    pub candidate_rule: &'static str,
+    pub candidate_rule: Cow<'static, str>,
     /// Ranks and ties.
-    pub ties: &'static str,
+    pub ties: Cow<'static, str>,
     /// The threshold for a target FMR.
-    pub target_fmr: &'static str,
+    pub target_fmr: Cow<'static, str>,
     /// The EER.
-    pub eer: &'static str,
+    pub eer: Cow<'static, str>,
     /// Intervals.
-    pub intervals: &'static str,
+    pub intervals: Cow<'static, str>,
 }
 
 /// The conventions of every evaluation.
 pub const CONVENTIONS: EvaluationConventions = EvaluationConventions {
-    candidate_rule: "a gallery entry is a candidate (a comparison is a match) when its score >= the threshold; higher scores mean more alike",
-    ties: "a mate's rank counts every non-mate entry scoring >= the mate (pessimistic); FMR counts impostor scores equal to the threshold as matches and FNMR counts genuine scores equal to it as accepted, as bob.measure, pyeer and scikit-learn do",
-    target_fmr: "the lowest impostor score t with FMR(t) <= target (never the nearest); when even the highest impostor score gives more, the next float above it (bob.measure far_threshold)",
-    eer: "(FMR + FNMR) / 2 at the threshold minimizing |FMR - FNMR| over every distinct score and +inf, ties to the higher threshold (bob.measure eer); pyeer's EER can differ when the curves cross between scores",
-    intervals: "rates: Clopper-Pearson exact, rule-of-3 upper bound at zero events, flag under 30 events; SEL: subject bootstrap when drawn, else exact Poisson; 1:1 rates treat comparisons as independent, which understates the uncertainty when subjects repeat",
+    candidate_rule: Cow::Borrowed(
+        "a gallery entry is a candidate (a comparison is a match) when its score >= the threshold; higher scores mean more alike",
+    ),
+    ties: Cow::Borrowed(
+        "a mate's rank counts every non-mate entry scoring >= the mate (pessimistic); FMR counts impostor scores equal to the threshold as matches and FNMR counts genuine scores equal to it as accepted, as bob.measure, pyeer and scikit-learn do",
+    ),
+    target_fmr: Cow::Borrowed(
+        "the lowest impostor score t with FMR(t) <= target (never the nearest); when even the highest impostor score gives more, the next float above it (bob.measure far_threshold)",
+    ),
+    eer: Cow::Borrowed(
+        "(FMR + FNMR) / 2 at the threshold minimizing |FMR - FNMR| over every distinct score and +inf, ties to the higher threshold (bob.measure eer); pyeer's EER can differ when the curves cross between scores",
+    ),
+    intervals: Cow::Borrowed(
+        "rates: Clopper-Pearson exact, rule-of-3 upper bound at zero events, flag under 30 events; SEL: subject bootstrap when drawn, else exact Poisson; 1:1 rates treat comparisons as independent, which understates the uncertainty when subjects repeat",
+    ),
 };

@@ -1,9 +1,9 @@
 //! The closed forms of a scenario: the law of each pair of groups' comparisons, the FMR
 //! matrix, and the expectations of whole searches at any gallery size (over the expected
-//! gallery layout), from [`crate::closed_form`].
+//! gallery layout), from the laws above.
 
-use crate::closed_form::PairModel;
-use crate::closed_form::search::{PairLaw, ProbeNode, RhoLaw, Side, search_expectations};
+use super::PairModel;
+use super::search::{PairLaw, ProbeNode, RhoLaw, Side, search_expectations};
 use crate::scenario::Scenario;
 use rayon::prelude::*;
 
@@ -251,7 +251,7 @@ pub fn search_count_law(scenario: &Scenario, g: usize, n: f64, threshold: f64) -
     let nodes: Vec<Vec<ProbeNode>> = (0..scenario.n_groups())
         .map(|h| pair_law(scenario, g, h).per_probe(threshold, &[]))
         .collect();
-    crate::closed_form::search::search_count_moments(&nodes, &entries, &size_sq)
+    super::search::search_count_moments(&nodes, &entries, &size_sq)
 }
 
 /// Each identity class with its share of identities.

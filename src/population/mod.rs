@@ -23,9 +23,14 @@
 //! a centre score as before; two who do have identity cosine `kappa + (1 - kappa) c'`, c' the
 //! cosine of two random directions in d_eff - 1 dims.
 
+mod probes;
+
+pub use probes::{NoEnrolledIdentity, draw_probes};
+
 use crate::quantize::quantize;
 use crate::rng::{Domain, Stream, StreamKey};
 use crate::scenario::{CountDistribution, Scenario};
+use crate::search::Tile;
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -51,33 +56,6 @@ pub struct Population<'a> {
     probe_identity: StreamKey,
     probe_capture: StreamKey,
     centre: StreamKey,
-}
-
-/// Gallery entries of a tile, generated.
-#[derive(Clone, Debug)]
-pub struct Tile {
-    /// Gallery index of the first entry.
-    pub first_entry: u64,
-    /// Quantized embeddings, one row per entry.
-    pub embeddings: Array2<i16>,
-    /// Identity of each entry.
-    pub identity: Vec<u64>,
-    /// Group of each entry.
-    pub group: Vec<u16>,
-    /// Identities of the tile per group (identities with at least one entry).
-    pub identities_per_group: Vec<u64>,
-}
-
-impl Tile {
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.identity.len()
-    }
-
-    /// True when the tile has no entry.
-    pub fn is_empty(&self) -> bool {
-        self.identity.is_empty()
-    }
 }
 
 impl<'a> Population<'a> {
