@@ -5,8 +5,34 @@
 //! counts:  thousands separators: 2,100,000
 //! means:   >= 1000 -> 30,712;  >= 10 -> 238.4;  else as a rate
 //! shares:  45.2 %
+//! scores in tables: at most 10 decimals, zeros trimmed: 0.34 (not 0.3400000000000001)
 //! input:   `text` with control characters escaped, cut after 60 characters: `abc…` (+N chars)
 //! ```
+
+/// A threshold score as the tables write it: rounded to 10 decimals, below the score
+/// resolution of 1/32767^2 = 9.3e-10 (so it names the same integer threshold), with trailing
+/// zeros trimmed; the float noise of a percent mapping (2 x 0.67 - 1 = 0.3400000000000001)
+/// does not show.
+pub fn score(x: f64) -> String {
+    let text = format!("{x:.10}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
+
+/// A float as tables write it: the shortest text that reads back as the same number, in
+/// positional form (0.0025, 27429.1), or in exponent form below 1e-5 (6.5e-15) where the
+/// positional one would be a row of zeros.
+pub fn float(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-5 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
 
 /// A rate (or any small non-negative number) with 3 significant digits.
 pub fn rate(x: f64) -> String {
@@ -145,6 +171,25 @@ mod tests {
         assert_eq!(mean(238.04), "238.0");
         assert_eq!(mean(2.5), "2.50");
         assert_eq!(share(0.4521), "45.2 %");
+        assert_eq!(score(2.0 * 0.67 - 1.0), "0.34");
+        assert_eq!(score(0.5), "0.5");
+        assert_eq!(score(-0.0), "0");
+        assert_eq!(score(-0.25), "-0.25");
+        assert_eq!(score(1.0), "1");
+        for x in [
+            6.508199893790681e-15,
+            0.0025,
+            27429.1,
+            -3.5e-7,
+            0.0,
+            1e300,
+            123456789.0,
+        ] {
+            assert_eq!(float(x).parse::<f64>().unwrap(), x, "{}", float(x));
+        }
+        assert_eq!(float(6.508199893790681e-15), "6.508199893790681e-15");
+        assert_eq!(float(0.0025), "0.0025");
+        assert_eq!(score(0.6364628603621887), "0.6364628604");
         assert_eq!(level(0.95), "95 %");
         assert_eq!(level(0.995), "99.5 %");
         assert_eq!(percent(0.762), "76.2 %");

@@ -475,7 +475,7 @@ fn renderers_match_their_snapshots() {
     insta::assert_snapshot!("report_html", page);
     // Every tidy table, and the summary printed on the terminal.
     let mut tables = String::new();
-    for (path, bytes) in falsematch::report::tables::tables(&output.estimates) {
+    for (path, bytes) in falsematch::report::tables::tables(&output.estimates, scenario.k()) {
         tables.push_str(&format!(
             "==> {path} <==\n{}\n",
             String::from_utf8(bytes).unwrap()

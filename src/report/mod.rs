@@ -244,7 +244,7 @@ impl<'a> Subject<'a> {
 pub fn build(subject: &Subject<'_>) -> Result<Bundle, ReportError> {
     let results = subject.results();
     let mut files: Vec<(String, Vec<u8>)> = vec![("results.json".into(), results.to_json())];
-    files.extend(tables::tables(results.estimates()));
+    files.extend(tables::tables(results.estimates(), results.k()));
     if let Subject::Evaluation { evaluation, .. } = subject
         && !evaluation.verification.is_empty()
     {

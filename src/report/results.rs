@@ -383,6 +383,14 @@ impl ResultsFile<'_> {
         }
     }
 
+    /// The candidate list length K of the rank-K estimates.
+    pub fn k(&self) -> usize {
+        match self {
+            ResultsFile::Run(r) => r.scenario.search.candidate_list_length,
+            ResultsFile::Evaluation(e) => e.outcome.plan.k,
+        }
+    }
+
     /// The 1:N estimates, the same model for both kinds.
     pub fn estimates(&self) -> &Estimates {
         match self {

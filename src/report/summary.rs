@@ -114,8 +114,13 @@ fn run(results: &Results<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<24} {:>7}  {:<27} {:<30} {:<26} FNIR rank 1",
-        "threshold", "score", "FPIR", "SEL (false detections)", "SEL (distinct people)"
+        "{:<24} {:>7}  {:<27} {:<30} {:<26} FNIR (top {})",
+        "threshold",
+        "score",
+        "FPIR",
+        "SEL (false detections)",
+        "SEL (distinct people)",
+        s.search.candidate_list_length
     );
     for row in &all.thresholds {
         let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
@@ -131,7 +136,7 @@ fn run(results: &Results<'_>) -> String {
             est(&row.fpir, rate),
             est(&row.sel, mean),
             est(&row.sel_people, mean),
-            est(&row.fnir_rank_1, rate)
+            est(&row.fnir_rank_k, rate)
         );
     }
     if all.non_mated_searches > 0 {

@@ -1,22 +1,30 @@
 //! Tidy CSV tables under `tables/`, one row per estimate, loadable directly in pandas or R.
 //!
 //! ```text
-//! estimates.csv          metric, probe_group, candidate_group, threshold, score, rank, replicate,
+//! estimates.csv          metric, probe_group, candidate_group, threshold, label, rank, replicate,
 //!                        value, lower, upper, method, events, trials, few_events
 //! det.csv                probe_group, score, fpir, fnir
-//! false_candidates.csv   probe_group, threshold, score, candidate_group, detections, people, share
-//! closed_form.csv        metric, threshold, probe_group, gallery_group, closed_form, simulated,
-//!                        observed, expected, design_effect, p_value, z
-//! fairness.csv           threshold, score, rate, summary, value   (per-group rates: estimates.csv)
-//! verification.csv       probe_group, operating_point, threshold, score, target, metric, value,
+//! false_candidates.csv   probe_group, threshold, label, candidate_group, detections, people, share
+//! closed_form.csv        metric, threshold, label, probe_group, gallery_group, closed_form,
+//!                        simulated, observed, expected, design_effect, p_value, z
+//! fairness.csv           threshold, label, rate, summary, value   (per-group rates: estimates.csv)
+//! verification.csv       probe_group, operating_point, threshold, label, target, metric, value,
 //!                        lower, upper, events, trials        (imported score files: 1:1 rates)
 //! verification_det.csv   probe_group, score, fmr, fnmr
 //! ```
 //!
-//! Floats are written in Rust's shortest round-trip form, so the text is exact and stable.
+//! Conventions: `threshold` is always the score (a number, see `format::score`), `label` the
+//! name the report gives it ("0.50", "67 % [half_cosine]"); `rank` is the K of a rank-K row
+//! (1 for `fnir_rank_1`, the candidate list length for `fnir_rank_k`, the rank of a CMC point);
+//! `replicate` counts archives from 1, as the report does. A column that is empty in every row
+//! is left out (one replicate: no `replicate`; one group: no `candidate_group`), and
+//! `fairness.csv` holds only the summaries that exist (none with one probe group: no file).
+//! Other floats are written in their shortest round-trip form (`format::float`: 0.0025, and
+//! 6.508199893790681e-15 rather than fifteen zeros), so the text is exact and stable.
 
 use crate::estimate::verification::VerificationSlice;
 use crate::estimate::{Estimate, Estimates, IntervalMethod};
+use crate::format::{float, score};
 
 fn method(m: IntervalMethod) -> &'static str {
     match m {
@@ -29,7 +37,7 @@ fn method(m: IntervalMethod) -> &'static str {
 }
 
 fn opt(x: Option<f64>) -> String {
-    x.map(|v| v.to_string()).unwrap_or_default()
+    x.map(float).unwrap_or_default()
 }
 
 /// One row of `estimates.csv`.
@@ -37,14 +45,28 @@ struct Row<'a> {
     metric: &'a str,
     probe_group: &'a str,
     candidate_group: &'a str,
-    threshold: &'a str,
+    label: &'a str,
     score: Option<f64>,
     rank: Option<usize>,
     replicate: Option<u32>,
     estimate: &'a Estimate,
 }
 
+/// A CSV table: header, then rows; a column empty in every row is left out.
 fn to_csv(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+    let keep: Vec<bool> = (0..header.len())
+        .map(|c| rows.iter().any(|r| !r[c].is_empty()))
+        .collect();
+    let kept = |record: Vec<String>| -> Vec<String> {
+        record
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(x, _)| x)
+            .collect()
+    };
+    let header = kept(header.iter().map(|h| h.to_string()).collect());
+    let rows: Vec<Vec<String>> = rows.into_iter().map(kept).collect();
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -52,49 +74,48 @@ fn to_csv(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
         w.write_record(record)
             .expect("writing CSV to memory cannot fail")
     };
-    write(
-        &mut w,
-        &header.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-    );
+    write(&mut w, &header);
     for row in rows {
         write(&mut w, &row);
     }
     w.into_inner().expect("writing CSV to memory cannot fail")
 }
 
-/// Every table of the bundle, as (file name, bytes).
-pub fn tables(estimates: &Estimates) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![
-        (
-            "tables/estimates.csv".to_string(),
-            estimates_table(estimates),
-        ),
-        ("tables/fairness.csv".to_string(), fairness_table(estimates)),
+/// Every table of the bundle, as (file name, bytes); `k` is the candidate list length.
+pub fn tables(estimates: &Estimates, k: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![(
+        "tables/estimates.csv".to_string(),
+        estimates_table(estimates, k),
+    )];
+    if let Some(table) = fairness_table(estimates) {
+        out.push(("tables/fairness.csv".to_string(), table));
+    }
+    out.extend([
         ("tables/det.csv".to_string(), det_table(estimates)),
         (
             "tables/false_candidates.csv".to_string(),
             false_candidates_table(estimates),
         ),
-    ];
+    ]);
     if let Some(check) = &estimates.closed_form {
         out.push((
             "tables/closed_form.csv".to_string(),
-            closed_form_table(check),
+            closed_form_table(check, estimates),
         ));
     }
     out
 }
 
 /// Every estimate with its interval, one per row (tables/estimates.csv).
-fn estimates_table(estimates: &Estimates) -> Vec<u8> {
-    let rows = estimate_rows(estimates);
+fn estimates_table(estimates: &Estimates, k: usize) -> Vec<u8> {
+    let rows = estimate_rows(estimates, k);
     to_csv(
         &[
             "metric",
             "probe_group",
             "candidate_group",
             "threshold",
-            "score",
+            "label",
             "rank",
             "replicate",
             "value",
@@ -111,13 +132,13 @@ fn estimates_table(estimates: &Estimates) -> Vec<u8> {
                     r.metric.into(),
                     r.probe_group.into(),
                     r.candidate_group.into(),
-                    r.threshold.into(),
-                    opt(r.score),
+                    r.score.map(score).unwrap_or_default(),
+                    r.label.into(),
                     r.rank.map(|x| x.to_string()).unwrap_or_default(),
                     r.replicate.map(|x| x.to_string()).unwrap_or_default(),
-                    r.estimate.value.to_string(),
-                    r.estimate.lower.to_string(),
-                    r.estimate.upper.to_string(),
+                    float(r.estimate.value),
+                    float(r.estimate.lower),
+                    float(r.estimate.upper),
                     method(r.estimate.method).into(),
                     r.estimate.events.to_string(),
                     r.estimate.trials.to_string(),
@@ -130,26 +151,26 @@ fn estimates_table(estimates: &Estimates) -> Vec<u8> {
 
 /// The rows of tables/estimates.csv: each slice's rates per threshold and its CMC, the
 /// cross-group FMR cells, and each replicate gallery's FPIR and SEL.
-fn estimate_rows(estimates: &Estimates) -> Vec<Row<'_>> {
+fn estimate_rows(estimates: &Estimates, k: usize) -> Vec<Row<'_>> {
     let mut rows: Vec<Row<'_>> = Vec::new();
     for slice in &estimates.slices {
         for t in &slice.thresholds {
             let metrics = [
-                ("fpir", &t.fpir),
-                ("sel_detections", &t.sel),
-                ("sel_people", &t.sel_people),
-                ("fnir_rank_1", &t.fnir_rank_1),
-                ("fnir_rank_k", &t.fnir_rank_k),
+                ("fpir", &t.fpir, None),
+                ("sel_detections", &t.sel, None),
+                ("sel_people", &t.sel_people, None),
+                ("fnir_rank_1", &t.fnir_rank_1, Some(1)),
+                ("fnir_rank_k", &t.fnir_rank_k, Some(k)),
             ];
-            for (metric, e) in metrics {
+            for (metric, e, rank) in metrics {
                 if let Some(e) = e {
                     rows.push(Row {
                         metric,
                         probe_group: &slice.probe_group,
                         candidate_group: "",
-                        threshold: &t.threshold,
+                        label: &t.threshold,
                         score: Some(t.score),
-                        rank: None,
+                        rank,
                         replicate: None,
                         estimate: e,
                     });
@@ -161,7 +182,7 @@ fn estimate_rows(estimates: &Estimates) -> Vec<Row<'_>> {
                 metric: "identification_rate",
                 probe_group: &slice.probe_group,
                 candidate_group: "",
-                threshold: "",
+                label: "",
                 score: None,
                 rank: Some(i + 1),
                 replicate: None,
@@ -175,7 +196,7 @@ fn estimate_rows(estimates: &Estimates) -> Vec<Row<'_>> {
                 metric: "fmr",
                 probe_group: &cell.probe_group,
                 candidate_group: &cell.candidate_group,
-                threshold: &table.threshold,
+                label: &table.threshold,
                 score: Some(table.score),
                 rank: None,
                 replicate: None,
@@ -191,10 +212,10 @@ fn estimate_rows(estimates: &Estimates) -> Vec<Row<'_>> {
                         metric,
                         probe_group: "all",
                         candidate_group: "",
-                        threshold: &t.threshold,
-                        score: None,
+                        label: &t.threshold,
+                        score: score_of(estimates, &t.threshold),
                         rank: None,
-                        replicate: Some(rep.replicate),
+                        replicate: Some(rep.replicate + 1),
                         estimate: e,
                     });
                 }
@@ -215,9 +236,9 @@ fn det_table(estimates: &Estimates) -> Vec<u8> {
                 s.det.iter().map(move |p| {
                     vec![
                         s.probe_group.clone(),
-                        p.score.to_string(),
-                        p.fpir.to_string(),
-                        p.fnir.to_string(),
+                        float(p.score),
+                        float(p.fpir),
+                        float(p.fnir),
                     ]
                 })
             })
@@ -231,7 +252,7 @@ fn false_candidates_table(estimates: &Estimates) -> Vec<u8> {
         &[
             "probe_group",
             "threshold",
-            "score",
+            "label",
             "candidate_group",
             "detections",
             "people",
@@ -245,12 +266,12 @@ fn false_candidates_table(estimates: &Estimates) -> Vec<u8> {
                     t.false_candidates.iter().map(move |c| {
                         vec![
                             s.probe_group.clone(),
+                            score(t.score),
                             t.threshold.clone(),
-                            t.score.to_string(),
                             c.group.clone(),
                             c.detections.to_string(),
                             c.people.to_string(),
-                            c.share.to_string(),
+                            float(c.share),
                         ]
                     })
                 })
@@ -259,8 +280,8 @@ fn false_candidates_table(estimates: &Estimates) -> Vec<u8> {
     )
 }
 
-/// The differential summaries across probe groups (tables/fairness.csv).
-fn fairness_table(estimates: &Estimates) -> Vec<u8> {
+/// The differential summaries across probe groups that exist (tables/fairness.csv), or none.
+fn fairness_table(estimates: &Estimates) -> Option<Vec<u8>> {
     let mut fairness_rows = Vec::new();
     for row in &estimates.fairness {
         for (summary, value) in [
@@ -275,8 +296,8 @@ fn fairness_table(estimates: &Estimates) -> Vec<u8> {
             ("inequity_rate_verification", row.inequity_rate_verification),
         ] {
             fairness_rows.push(vec![
+                score(row.score),
                 row.threshold.clone(),
-                row.score.to_string(),
                 "".into(),
                 summary.into(),
                 opt(value),
@@ -296,8 +317,8 @@ fn fairness_table(estimates: &Estimates) -> Vec<u8> {
                 ("gini", d.gini),
             ] {
                 fairness_rows.push(vec![
+                    score(row.score),
                     row.threshold.clone(),
-                    row.score.to_string(),
                     rate.into(),
                     summary.into(),
                     opt(value),
@@ -306,38 +327,54 @@ fn fairness_table(estimates: &Estimates) -> Vec<u8> {
         }
         for t in &row.threshold_shift {
             fairness_rows.push(vec![
+                score(row.score),
                 row.threshold.clone(),
-                row.score.to_string(),
                 format!("threshold_shift:{}", t.group),
                 "equalizing_threshold".into(),
-                t.threshold.to_string(),
+                float(t.threshold),
             ]);
         }
     }
-    to_csv(
-        &["threshold", "score", "rate", "summary", "value"],
-        fairness_rows,
-    )
+    fairness_rows.retain(|r| !r[4].is_empty());
+    (!fairness_rows.is_empty()).then(|| {
+        to_csv(
+            &["threshold", "label", "rate", "summary", "value"],
+            fairness_rows,
+        )
+    })
+}
+
+/// The score of a threshold label, from the overall slice.
+fn score_of(estimates: &Estimates, label: &str) -> Option<f64> {
+    estimates.slices.first().and_then(|s| {
+        s.thresholds
+            .iter()
+            .find(|t| t.threshold == label)
+            .map(|t| t.score)
+    })
 }
 
 /// The closed-form check, row by row (tables/closed_form.csv).
-fn closed_form_table(check: &crate::estimate::ClosedFormCheck) -> Vec<u8> {
+fn closed_form_table(check: &crate::estimate::ClosedFormCheck, estimates: &Estimates) -> Vec<u8> {
     let rows: Vec<Vec<String>> = check
         .rows
         .iter()
         .map(|r| {
             vec![
                 r.metric.clone(),
+                score_of(estimates, &r.threshold)
+                    .map(score)
+                    .unwrap_or_default(),
                 r.threshold.clone(),
                 r.probe_group.clone(),
                 r.gallery_group.clone().unwrap_or_default(),
-                r.closed_form.to_string(),
-                r.simulated.to_string(),
+                float(r.closed_form),
+                float(r.simulated),
                 r.observed.to_string(),
-                r.expected.to_string(),
-                r.design_effect.to_string(),
-                r.p_value.to_string(),
-                r.z.to_string(),
+                float(r.expected),
+                float(r.design_effect),
+                float(r.p_value),
+                float(r.z),
             ]
         })
         .collect();
@@ -345,6 +382,7 @@ fn closed_form_table(check: &crate::estimate::ClosedFormCheck) -> Vec<u8> {
         &[
             "metric",
             "threshold",
+            "label",
             "probe_group",
             "gallery_group",
             "closed_form",
@@ -372,13 +410,13 @@ pub fn verification_tables(slices: &[VerificationSlice]) -> Vec<(String, Vec<u8>
         vec![
             group.to_string(),
             point.to_string(),
+            float(score),
             label.to_string(),
-            score.to_string(),
             opt(target),
             metric.to_string(),
-            e.value.to_string(),
-            e.lower.to_string(),
-            e.upper.to_string(),
+            float(e.value),
+            float(e.lower),
+            float(e.upper),
             e.events.to_string(),
             e.trials.to_string(),
         ]
@@ -427,11 +465,11 @@ pub fn verification_tables(slices: &[VerificationSlice]) -> Vec<(String, Vec<u8>
                 rows.push(vec![
                     g.to_string(),
                     "eer".into(),
+                    float(e.threshold),
                     String::new(),
-                    e.threshold.to_string(),
                     String::new(),
                     metric.into(),
-                    value.to_string(),
+                    float(value),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -446,9 +484,9 @@ pub fn verification_tables(slices: &[VerificationSlice]) -> Vec<(String, Vec<u8>
             s.det.iter().map(|p| {
                 vec![
                     s.probe_group.clone(),
-                    p.score.to_string(),
-                    p.fmr.to_string(),
-                    p.fnmr.to_string(),
+                    float(p.score),
+                    float(p.fmr),
+                    float(p.fnmr),
                 ]
             })
         })
@@ -461,7 +499,7 @@ pub fn verification_tables(slices: &[VerificationSlice]) -> Vec<(String, Vec<u8>
                     "probe_group",
                     "operating_point",
                     "threshold",
-                    "score",
+                    "label",
                     "target",
                     "metric",
                     "value",

@@ -415,6 +415,15 @@ impl PercentMapping {
         }
     }
 
+    /// How a percent is read as a score, in words ("67 % read as ..."), as the reports say it.
+    pub fn reading(&self) -> String {
+        match self {
+            PercentMapping::Identity => "the score itself".into(),
+            PercentMapping::HalfCosine => "(1 + score)/2".into(),
+            other => other.formula(),
+        }
+    }
+
     /// The formula, as shown in reports.
     pub fn formula(&self) -> String {
         match self {

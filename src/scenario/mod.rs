@@ -89,7 +89,7 @@ pub struct Threshold {
     pub label: String,
     /// Raw score T (a candidate is returned when score >= T).
     pub score: f64,
-    /// Where it comes from, e.g. "raw" or "67 % via score = %/100".
+    /// Where it comes from, in words: "raw score", or e.g. "67 % read as (1 + score)/2".
     pub origin: String,
 }
 

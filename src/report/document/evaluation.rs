@@ -67,7 +67,7 @@ pub fn build(
             eer.threshold
         ));
     }
-    b.push(Block::Paragraph(summary.join(" ")));
+    b.push(Block::List(summary));
 
     data_section(record, e, &mut b);
 

@@ -153,7 +153,7 @@ fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
         b.push(Block::Table {
             header: vec![
                 "setting".into(),
-                "mapping".into(),
+                "read as".into(),
                 "score".into(),
                 "FPIR".into(),
                 "SEL (detections)".into(),
@@ -164,8 +164,9 @@ fn percent_settings(input: &ReportInput<'_>, b: &mut Vec<Block>) {
                 .iter()
                 .map(|(t, r)| {
                     let origin = &s.thresholds()[*t].origin;
-                    let (setting, mapping) =
-                        origin.split_once(" via ").unwrap_or((origin.as_str(), ""));
+                    let (setting, mapping) = origin
+                        .split_once(" read as ")
+                        .unwrap_or((origin.as_str(), ""));
                     vec![
                         setting.to_string(),
                         mapping.to_string(),

@@ -82,7 +82,7 @@ pub(super) fn check_thresholds(
             thresholds.push(Threshold {
                 label: format!("{percent} % [{}]", mapping.name()),
                 score,
-                origin: format!("{percent} % via {}", mapping.formula()),
+                origin: format!("{percent} % read as {}", mapping.reading()),
             });
         }
     }
