@@ -80,14 +80,17 @@ fn run(
         plots::threshold_curves(if maxima.is_empty() { &[] } else { &curve }, &fpir, &sel, &markers)?,
         "FPIR (left; line: exact at every threshold, dots: the named thresholds with intervals) and SEL (right, log scale) against the threshold; grey lines mark the named thresholds.".to_string(),
     )];
-    out.push(groups_figure(
-        &e.slices[usize::from(e.slices.len() > 1)..],
-        h,
-        &headline.label,
-        "SEL (detections)",
-        scenario.k(),
-        scenario.config().analysis.confidence_level,
-    )?);
+    // Per-group bars only when there are groups to compare (slice 0 is all searches).
+    if e.slices.len() > 2 {
+        out.push(groups_figure(
+            &e.slices[1..],
+            h,
+            &headline.label,
+            "SEL (detections)",
+            scenario.k(),
+            scenario.config().analysis.confidence_level,
+        )?);
+    }
     let names: Vec<String> = scenario.groups().iter().map(|g| g.name.clone()).collect();
     out.push(cross_group_figure(
         &names,
@@ -117,6 +120,12 @@ fn det_figure(
     slices: &[crate::estimate::SliceEstimates],
     caption: String,
 ) -> Result<(String, String, String), ReportError> {
+    // With one probe group its curve is the overall one: draw it once, not hidden under it.
+    let slices = if slices.len() == 2 {
+        &slices[..1]
+    } else {
+        slices
+    };
     let overall = &slices[0];
     let floor = 0.5
         / (overall
@@ -260,7 +269,7 @@ fn evaluation(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportErr
             "1:1 DET from every comparison in the score file, per probe group; normal-deviate axes.".into(),
         ));
     }
-    if est.slices.len() > 1 {
+    if est.slices.len() > 2 {
         out.push(groups_figure(
             &est.slices[1..],
             h,

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Conventions: `threshold` is always the score (a number, see `format::score`), `label` the
-//! name the report gives it ("0.50", "67 % [half_cosine]"); `rank` is the K of a rank-K row
+//! name the report gives it (`0.50`, `67 % [half_cosine]`); `rank` is the K of a rank-K row
 //! (1 for `fnir_rank_1`, the candidate list length for `fnir_rank_k`, the rank of a CMC point);
 //! `replicate` counts archives from 1, as the report does. A column that is empty in every row
 //! is left out (one replicate: no `replicate`; one group: no `candidate_group`), and

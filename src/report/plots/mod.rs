@@ -119,12 +119,18 @@ pub fn threshold_curves(
             .build_cartesian_2d(x_lo..x_hi, 0.0..1.05)
             .map_err(fail("threshold curves"))?;
         left.configure_mesh()
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
             .x_desc("threshold (score)")
             .y_desc("FPIR")
+            .x_label_formatter(&|v| sweep::log_tick(*v))
+            .y_label_formatter(&|v| sweep::log_tick(*v))
             .light_line_style(WHITE)
             .draw()
             .map_err(fail("threshold curves"))?;
-        draw_markers(&mut left, markers, 0.0, 1.05)?;
+        draw_markers(&mut left, markers, (0.0, 1.05), 0.03)?;
         left.draw_series(LineSeries::new(
             fpir_curve.iter().copied(),
             BLUE.stroke_width(2),
@@ -142,13 +148,21 @@ pub fn threshold_curves(
             .map_err(fail("threshold curves"))?;
         right
             .configure_mesh()
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
             .x_desc("threshold (score)")
             .y_desc("false candidates per search")
-            .y_label_formatter(&|v| format::mean(*v))
+            .x_label_formatter(&|v| sweep::log_tick(*v))
+            .y_label_formatter(&|v| sweep::log_tick(*v))
             .light_line_style(WHITE)
             .draw()
             .map_err(fail("threshold curves"))?;
-        draw_markers(&mut right, markers, y_lo, y_hi)?;
+        draw_markers(
+            &mut right,
+            markers,
+            (y_lo, y_hi),
+            y_lo * (y_hi / y_lo).powf(0.03),
+        )?;
         let shown: Vec<IntervalPoint> = sel.iter().filter(|p| p.value > 0.0).cloned().collect();
         right
             .draw_series(LineSeries::new(
@@ -164,33 +178,32 @@ pub fn threshold_curves(
 
 type Chart<'a, X, Y> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>;
 
+/// Grey vertical lines at the named thresholds, each labelled along its line (text running
+/// upwards from `label_y`), so neighbouring labels never overlap or leave the chart.
 fn draw_markers<Y>(
     chart: &mut Chart<'_, plotters::coord::types::RangedCoordf64, Y>,
     markers: &[Marker],
-    y_lo: f64,
-    y_hi: f64,
+    (y_lo, y_hi): (f64, f64),
+    label_y: f64,
 ) -> Result<(), PlotError>
 where
     Y: Ranged<ValueType = f64>,
 {
-    for (i, m) in markers.iter().enumerate() {
+    for m in markers {
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(m.score, y_lo), (m.score, y_hi)],
                 GREY.mix(0.6),
             )))
             .map_err(fail("threshold markers"))?;
-        // Stagger labels so neighbours do not overlap.
-        let y = if i % 2 == 0 {
-            y_hi
-        } else {
-            y_lo + 0.9 * (y_hi - y_lo)
-        };
         chart
             .draw_series(std::iter::once(Text::new(
                 m.label.clone(),
-                (m.score, y),
-                (FONT, 11).into_font().color(&GREY),
+                (m.score, label_y),
+                (FONT, 12)
+                    .into_font()
+                    .transform(FontTransform::Rotate270)
+                    .color(&GREY),
             )))
             .map_err(fail("threshold markers"))?;
     }
@@ -222,6 +235,79 @@ where
     Ok(())
 }
 
+/// A normal-deviate (probit) axis whose ticks sit at plain probabilities and are labelled in
+/// words (see [`in_words`]).
+struct ProbitAxis {
+    range: (f64, f64),
+    ticks: Vec<f64>,
+}
+
+impl Ranged for ProbitAxis {
+    type FormatOption = plotters::coord::ranged1d::NoDefaultFormatting;
+    type ValueType = f64;
+
+    /// As plotters maps a plain f64 range.
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let (lo, hi) = self.range;
+        let t = (v - lo) / (hi - lo);
+        let length = limit.1 - limit.0;
+        if length >= 0 {
+            limit.0 + (f64::from(length) * t + 1e-3).floor() as i32
+        } else {
+            limit.0 + (f64::from(length) * t - 1e-3).ceil() as i32
+        }
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.0..self.range.1
+    }
+}
+
+impl plotters::coord::ranged1d::ValueFormatter<f64> for ProbitAxis {
+    fn format(value: &f64) -> String {
+        in_words(0.5 * libm::erfc(-value / std::f64::consts::SQRT_2))
+    }
+}
+
+/// The ascending `ticks`, thinned so neighbours are at least `gap` apart, keeping the one
+/// nearest 0 (50 % on a probit axis) and walking outwards from it.
+fn spaced(ticks: &[f64], gap: f64) -> Vec<f64> {
+    let Some(centre) = (0..ticks.len()).min_by(|&a, &b| ticks[a].abs().total_cmp(&ticks[b].abs()))
+    else {
+        return Vec::new();
+    };
+    let mut kept = vec![ticks[centre]];
+    let mut last = ticks[centre];
+    for &t in &ticks[centre + 1..] {
+        if t - last >= gap {
+            kept.push(t);
+            last = t;
+        }
+    }
+    last = ticks[centre];
+    for &t in ticks[..centre].iter().rev() {
+        if last - t >= gap {
+            kept.push(t);
+            last = t;
+        }
+    }
+    kept.sort_by(f64::total_cmp);
+    kept
+}
+
+/// A probability as a lay reader says it: "1 in 1,000" below 5 %, else a percentage.
+fn in_words(p: f64) -> String {
+    if p < 0.045 {
+        format!("1 in {}", format::count((1.0 / p).round() as u64))
+    } else {
+        format!("{} %", (100.0 * p).round())
+    }
+}
+
 /// Probit position of a rate, clamped to the plot's range.
 fn probit(p: f64, floor: f64) -> f64 {
     normal_quantile(p.clamp(floor, 1.0 - floor))
@@ -251,16 +337,40 @@ pub fn det_with(
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + 60)).into_drawing_area();
         root.fill(&WHITE).map_err(fail("DET"))?;
         let (lo, hi) = (probit(floor, floor), probit(1.0 - floor, floor));
+        // Ticks at plain probabilities, named in words ("1 in 1,000", "50 %").
+        let ticks: Vec<f64> = [
+            1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999,
+        ]
+        .iter()
+        .map(|&p| normal_quantile(p))
+        .filter(|z| (lo..=hi).contains(z))
+        .collect();
+        // Keep ticks at least one label's width apart (about 90 of the ~760 px), going out
+        // from 50 % both ways, so "1 in 100,000" and "1 in 10,000" never collide.
+        let ticks = spaced(&ticks, (hi - lo) * 90.0 / 760.0);
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, (FONT, 15))
             .margin(14)
+            .margin_right(40)
             .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d(lo..hi, lo..hi)
+            .y_label_area_size(84)
+            .build_cartesian_2d(
+                ProbitAxis {
+                    range: (lo, hi),
+                    ticks: ticks.clone(),
+                },
+                ProbitAxis {
+                    range: (lo, hi),
+                    ticks,
+                },
+            )
             .map_err(fail("DET"))?;
-        let label = |v: &f64| format::rate(0.5 * libm::erfc(-v / std::f64::consts::SQRT_2));
+        let label =
+            |v: &f64| <ProbitAxis as plotters::coord::ranged1d::ValueFormatter<f64>>::format(v);
         chart
             .configure_mesh()
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&label)
@@ -315,10 +425,40 @@ pub fn det_with(
 pub fn bars(title: &str, panels: &[(String, bool, Vec<Bar>)]) -> Result<String, PlotError> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        // Bars are named under them while the names fit; otherwise numbered, with a key of
+        // the numbers below the panels (three columns), so no name is cut or overlaps.
+        let k = panels.len().max(1);
+        let n_max = panels.iter().map(|p| p.2.len()).max().unwrap_or(1).max(1);
+        let longest = panels
+            .iter()
+            .flat_map(|p| p.2.iter().map(|b| b.label.chars().count()))
+            .max()
+            .unwrap_or(0);
+        let numbered = (n_max * (longest * 7 + 12)) as u32 + 80 > WIDTH / k as u32;
+        let names: Vec<String> = panels
+            .first()
+            .map(|p| p.2.iter().map(|b| b.label.clone()).collect())
+            .unwrap_or_default();
+        let key_rows = if numbered {
+            names.len().div_ceil(3) as u32
+        } else {
+            0
+        };
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + 20 * key_rows)).into_drawing_area();
         root.fill(&WHITE).map_err(fail("bars"))?;
         let root = root.titled(title, (FONT, 16)).map_err(fail("bars"))?;
-        let areas = root.split_evenly((1, panels.len().max(1)));
+        let (plot, key) = root.split_vertically(HEIGHT - 30);
+        for (i, name) in names.iter().enumerate().filter(|_| numbered) {
+            let (row, column) = ((i / 3) as i32, (i % 3) as i32);
+            key.draw(&Text::new(
+                format!("{} = {name}", i + 1),
+                (20 + column * 290, 6 + row * 20),
+                (FONT, 12),
+            ))
+            .map_err(fail("bars"))?;
+        }
+        let areas = plot.split_evenly((1, k));
         for ((metric, is_rate, bars), area) in panels.iter().zip(&areas) {
             let top = bars
                 .iter()
@@ -330,7 +470,17 @@ pub fn bars(title: &str, panels: &[(String, bool, Vec<Bar>)]) -> Result<String, 
                 (top * 1.1).max(1e-9)
             };
             let n = bars.len().max(1);
-            let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+            let labels: Vec<String> = bars
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    if numbered {
+                        (i + 1).to_string()
+                    } else {
+                        b.label.clone()
+                    }
+                })
+                .collect();
             let mut chart = ChartBuilder::on(area)
                 .caption(metric, (FONT, 14))
                 .margin(10)
@@ -340,6 +490,8 @@ pub fn bars(title: &str, panels: &[(String, bool, Vec<Bar>)]) -> Result<String, 
                 .map_err(fail("bars"))?;
             chart
                 .configure_mesh()
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
                 .disable_x_mesh()
                 .x_labels(n)
                 .x_label_formatter(&|x| {
@@ -350,13 +502,7 @@ pub fn bars(title: &str, panels: &[(String, bool, Vec<Bar>)]) -> Result<String, 
                         String::new()
                     }
                 })
-                .y_label_formatter(&|v| {
-                    if *is_rate {
-                        format::rate(*v)
-                    } else {
-                        format::mean(*v)
-                    }
-                })
+                .y_label_formatter(&|v| sweep::log_tick(*v))
                 .light_line_style(WHITE)
                 .draw()
                 .map_err(fail("bars"))?;
@@ -406,22 +552,74 @@ pub fn heat_map(
         let height = (120 + 60 * rows.len().max(1)) as u32;
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height.max(260))).into_drawing_area();
         root.fill(&WHITE).map_err(fail("heat map"))?;
+        let (plot, scale) = root.split_horizontally(WIDTH - 120);
         let (nr, nc) = (rows.len().max(1), columns.len().max(1));
-        let mut chart = ChartBuilder::on(&root)
+        // Column names under the cells while they fit; otherwise the columns are numbered and
+        // each row names its number ("region A, male (1)"), with the unnumbered rest listed
+        // in the axis name.
+        let label_area = |longest: usize| (longest as u32 * 7 + 40).clamp(80, 320);
+        let longest_row = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+        let plot_width = (WIDTH - 120 - label_area(longest_row + 5) - 24) as usize;
+        let numbered = columns
+            .iter()
+            .map(|c| c.chars().count() * 7 + 12)
+            .max()
+            .unwrap_or(0)
+            * nc
+            > plot_width;
+        let row_names: Vec<String> = rows
+            .iter()
+            .map(|r| match columns.iter().position(|c| c == r) {
+                Some(i) if numbered => format!("{r} ({})", i + 1),
+                _ => r.clone(),
+            })
+            .collect();
+        let column_names: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if numbered {
+                    format!("({})", i + 1)
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        let unlisted: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| numbered && !rows.contains(c))
+            .map(|(i, c)| format!("{} = {c}", i + 1))
+            .collect();
+        let x_desc = if !numbered {
+            "candidate group".to_string()
+        } else if unlisted.is_empty() {
+            "candidate group (numbered as the probe groups)".to_string()
+        } else {
+            format!("candidate group ({})", unlisted.join(", "))
+        };
+        let longest = row_names
+            .iter()
+            .map(|r| r.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, (FONT, 15))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(130)
+            .y_label_area_size(label_area(longest))
             .build_cartesian_2d(0.0..nc as f64, 0.0..nr as f64)
             .map_err(fail("heat map"))?;
         chart
             .configure_mesh()
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
             .disable_mesh()
             .x_labels(nc * 2 + 1)
             .y_labels(nr * 2 + 1)
-            .x_label_formatter(&|x| cell_label(*x, columns))
-            .y_label_formatter(&|y| cell_label(*y, rows))
-            .x_desc("candidate group")
+            .x_label_formatter(&|x| cell_label(*x, &column_names))
+            .y_label_formatter(&|y| cell_label(*y, &row_names))
+            .x_desc(x_desc.as_str())
             .y_desc("probe group")
             .draw()
             .map_err(fail("heat map"))?;
@@ -440,18 +638,7 @@ pub fn heat_map(
             for (c, value) in row.iter().enumerate() {
                 let y = (nr - 1 - r) as f64;
                 let (fill, text) = match value {
-                    Some(v) if *v > 0.0 => {
-                        let t = if hi > lo {
-                            (v.log10() - lo) / (hi - lo)
-                        } else {
-                            1.0
-                        };
-                        let shade = (235.0 - 200.0 * t) as u8;
-                        (
-                            RGBColor(255, shade, shade.saturating_sub(20)),
-                            format::rate(*v),
-                        )
-                    }
+                    Some(v) if *v > 0.0 => (shade(v.log10(), lo, hi), format::rate(*v)),
                     Some(_) => (RGBColor(245, 245, 245), "0".to_string()),
                     None => (RGBColor(255, 255, 255), "-".to_string()),
                 };
@@ -470,9 +657,52 @@ pub fn heat_map(
                     .map_err(fail("heat map"))?;
             }
         }
+        if lo.is_finite() {
+            colour_scale(&scale, lo, hi)?;
+        }
         root.present().map_err(fail("heat map"))?;
     }
     Ok(svg)
+}
+
+/// The fill of a cell whose log10 value is `l` on a scale from `lo` (light) to `hi` (dark).
+fn shade(l: f64, lo: f64, hi: f64) -> RGBColor {
+    let t = if hi > lo { (l - lo) / (hi - lo) } else { 1.0 };
+    let shade = (235.0 - 200.0 * t) as u8;
+    RGBColor(255, shade, shade.saturating_sub(20))
+}
+
+/// The heat map's colour scale: a vertical bar from the lowest value (bottom) to the
+/// highest (top), with both ends and the middle labelled.
+fn colour_scale(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    lo: f64,
+    hi: f64,
+) -> Result<(), PlotError> {
+    let (_, h) = area.dim_in_pixel();
+    let (top, bottom) = (50i32, h as i32 - 60);
+    let steps = 20;
+    for i in 0..steps {
+        let t0 = f64::from(i) / f64::from(steps);
+        let y0 = bottom - ((bottom - top) as f64 * (t0 + 1.0 / f64::from(steps))) as i32;
+        let y1 = bottom - ((bottom - top) as f64 * t0) as i32;
+        area.draw(&Rectangle::new(
+            [(10, y0), (30, y1)],
+            shade(lo + t0 * (hi - lo), lo, hi).filled(),
+        ))
+        .map_err(fail("colour scale"))?;
+    }
+    let label = |t: f64| format::rate(10f64.powf(lo + t * (hi - lo)));
+    for (t, y) in [(1.0, top), (0.5, (top + bottom) / 2), (0.0, bottom)] {
+        if t == 0.5 && hi <= lo {
+            continue;
+        }
+        area.draw(&Text::new(label(t), (36, y - 6), (FONT, 12)))
+            .map_err(fail("colour scale"))?;
+    }
+    area.draw(&Text::new("FMR (log)", (4, top - 24), (FONT, 12)))
+        .map_err(fail("colour scale"))?;
+    Ok(())
 }
 
 /// The label of the cell whose centre is at `v` (axes tick at half-cell steps).
@@ -481,6 +711,15 @@ fn cell_label(v: f64, names: &[String]) -> String {
     let i = centre.round();
     if (centre - i).abs() < 1e-6 && i >= 0.0 {
         names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// A count axis label: whole numbers only (thousands separated), nothing between them.
+fn whole(v: f64) -> String {
+    if v >= 0.0 && (v - v.round()).abs() < 1e-9 {
+        format::count(v.round() as u64)
     } else {
         String::new()
     }
@@ -510,15 +749,19 @@ pub fn histogram(title: &str, counts: &[u64]) -> Result<String, PlotError> {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 15))
             .margin(12)
+            .margin_right(36)
             .x_label_area_size(40)
             .y_label_area_size(52)
             .build_cartesian_2d(start..start + n_bins as f64 * width, 0.0..top * 1.1)
             .map_err(fail("histogram"))?;
         chart
             .configure_mesh()
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
             .x_desc("false candidates in one search")
             .y_desc("searches")
-            .x_label_formatter(&|v| format::mean(v.max(0.0)))
+            .x_label_formatter(&|v| whole(*v))
+            .y_label_formatter(&|v| whole(*v))
             .light_line_style(WHITE)
             .draw()
             .map_err(fail("histogram"))?;

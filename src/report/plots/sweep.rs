@@ -59,13 +59,7 @@ pub fn sweep(fpir: &[SweepSeries], sel: &[SweepSeries]) -> Result<String, PlotEr
                 .x_label_area_size(40)
                 .y_label_area_size(56);
             let x_fmt = |v: &f64| log_tick(*v);
-            let y_fmt = |v: &f64| {
-                if log_y {
-                    log_tick(*v)
-                } else {
-                    format::rate(*v)
-                }
-            };
+            let y_fmt = |v: &f64| log_tick(*v);
             macro_rules! draw {
                 ($chart:expr) => {{
                     let mut chart = $chart;
@@ -147,10 +141,14 @@ fn significant(x: f64) -> String {
     }
 }
 
-/// A tick label on a log axis, short enough to stay inside its panel and one style per range:
+/// A tick label on any axis (log or linear), short enough to stay inside its panel and one
+/// style per range:
 /// "1e-12" below 0.001, "0.01" and "250" in between, "10,000" below a million, then "1 million"
 /// and "10 billion".
 pub(super) fn log_tick(v: f64) -> String {
+    if v < 0.0 {
+        return format!("-{}", log_tick(-v));
+    }
     if v >= 1e9 {
         format!("{} billion", significant(v / 1e9))
     } else if v >= 1e6 {
