@@ -21,6 +21,9 @@ pub enum Error {
     /// A shard is not `i/n`.
     #[error(transparent)]
     Shard(#[from] crate::pipeline::shard::BadShard),
+    /// The environment names no usable shard (`--shard-from-env`).
+    #[error(transparent)]
+    ShardEnv(#[from] crate::pipeline::shard::ShardEnvError),
     /// A part file or checkpoint is unusable.
     #[error(transparent)]
     Part(#[from] crate::pipeline::shard::PartError),

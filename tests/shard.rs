@@ -493,3 +493,78 @@ fn a_changed_or_impossible_part_file_is_refused_by_merge() {
         refused(what, "cannot be trusted");
     }
 }
+
+#[test]
+fn a_shard_from_a_job_arrays_environment_is_the_same_part_as_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = |name: &str| dir.path().join(name);
+    let p = |name: &str| part(name).display().to_string();
+    let flag = run(&[
+        "run",
+        &small(),
+        "--shard",
+        "1/3",
+        "--out",
+        &p("flag.json"),
+        "--quiet",
+    ]);
+    assert!(
+        flag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flag.stderr)
+    );
+    let slurm = falsematch()
+        .args([
+            "run",
+            &small(),
+            "--shard-from-env",
+            "--out",
+            &p("slurm.json"),
+            "--quiet",
+        ])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert!(
+        slurm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&slurm.stderr)
+    );
+    let k8s = falsematch()
+        .args(["run", &small(), "--shard-from-env", "--shard-count", "3"])
+        .args(["--out", &p("k8s.json"), "--quiet"])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env("JOB_COMPLETION_INDEX", "1")
+        .output()
+        .unwrap();
+    assert!(
+        k8s.status.success(),
+        "{}",
+        String::from_utf8_lossy(&k8s.stderr)
+    );
+    let bytes = |name: &str| std::fs::read(part(name)).unwrap();
+    assert!(bytes("flag.json") == bytes("slurm.json"));
+    assert!(bytes("flag.json") == bytes("k8s.json"));
+    // Outside a job array: exit code 2, one line saying what is missing, no part.
+    let outside = falsematch()
+        .args([
+            "run",
+            &small(),
+            "--shard-from-env",
+            "--out",
+            &p("none.json"),
+        ])
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(
+        err.contains("SLURM_ARRAY_TASK_ID") && err.contains("JOB_COMPLETION_INDEX"),
+        "{err}"
+    );
+    assert!(!part("none.json").exists());
+}

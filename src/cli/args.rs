@@ -136,6 +136,15 @@ pub struct RunArgs {
     /// `falsematch merge`) instead of a report.
     #[arg(long, value_parser = falsematch::pipeline::shard::Shard::parse)]
     pub shard: Option<falsematch::pipeline::shard::Shard>,
+    /// Take the shard from a cluster's job array: Slurm's SLURM_ARRAY_TASK_ID of
+    /// SLURM_ARRAY_TASK_COUNT, or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX of
+    /// --shard-count.
+    #[arg(long, conflicts_with = "shard")]
+    pub shard_from_env: bool,
+    /// The number of shards, for --shard-from-env where the environment does not say it
+    /// (Kubernetes: the Job's completions).
+    #[arg(long, requires = "shard_from_env", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shard_count: Option<u32>,
     /// Continue from the checkpoint an interrupted run left (OUT.checkpoint.json), if any.
     #[arg(long)]
     pub resume: bool,

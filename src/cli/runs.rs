@@ -2,7 +2,13 @@
 
 use super::*;
 
-pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
+pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
+    if args.shard_from_env {
+        args.shard = Some(falsematch::pipeline::shard::Shard::from_env(
+            |name| std::env::var(name).ok(),
+            args.shard_count,
+        )?);
+    }
     let name = args.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO);
     let (mut scenario, text) = Scenario::load(name)?;
     if let Some(seed) = args.seed {
