@@ -10,7 +10,10 @@ use std::sync::Arc;
 pub trait Progress: Send + Sync {
     /// A new stage of the work begins (`"replicate 1/2: laying out gallery"`).
     fn stage(&self, _message: &str) {}
-    /// The whole work is `units` units long (tiles of a run).
+    /// What the units of the following reports count (`"tiles"`, `"detections"`).
+    fn set_unit(&self, _unit: &str) {}
+    /// The whole work (of this unit) is `units` units long; a display restarts its rate and
+    /// time estimate here.
     fn set_length(&self, _units: u64) {}
     /// `done` units were already done before this process started (a resumed run).
     fn set_position(&self, _done: u64) {}

@@ -516,3 +516,50 @@ fn completions_and_the_man_page_cover_every_command() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }
+
+#[test]
+fn png_copies_are_the_same_bytes_on_any_thread_count_and_verify_checks_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    run_to(&one, &["--threads", "1", "--png"]);
+    run_to(&two, &["--threads", "2", "--tile-size", "300", "--png"]);
+    let mut copies = 0;
+    for entry in std::fs::read_dir(one.join("plots")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            let png = std::fs::read(path.with_extension("png")).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
+            let name = path.with_extension("png");
+            let other = two.join("plots").join(name.file_name().unwrap());
+            assert!(png == std::fs::read(other).unwrap(), "{}", name.display());
+            copies += 1;
+        }
+    }
+    assert!(copies >= 3, "only {copies} PNG copies");
+    let manifest = std::fs::read_to_string(one.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"png_copies\": true") && manifest.contains("plots/det.png"),
+        "{manifest}"
+    );
+    falsematch()
+        .args(["verify", one.to_str().unwrap(), "--quiet"])
+        .assert()
+        .success()
+        .stdout("reproduced\n");
+    // A PNG changed after the fact is noticed.
+    let det = one.join("plots/det.png");
+    let mut bytes = std::fs::read(&det).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 1;
+    std::fs::write(&det, bytes).unwrap();
+    let o = falsematch()
+        .args(["verify", one.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("plots/det.png"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

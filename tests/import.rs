@@ -525,3 +525,119 @@ fn an_evaluation_bundle_made_with_relative_paths_verifies_from_any_directory() {
         );
     }
 }
+
+#[test]
+fn pyeers_two_files_give_the_same_one_to_one_rates_as_the_same_scores_with_ids() {
+    // The parity file's comparisons, split into pyeer's genuine and impostor files (the
+    // impostor lines keep their ids in front, as pyeer allows: the score is the last field).
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        "{}/tests/data/parity/continuous.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&source).unwrap();
+    let (mut genuine, mut impostor) = (String::new(), String::new());
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[3] == "1" {
+            genuine.push_str(&format!("{}\n", f[2]));
+        } else {
+            impostor.push_str(&format!("{} {} {}\n\n", f[0], f[1], f[2]));
+        }
+    }
+    let g = file(dir.path(), "genuine.txt", &genuine);
+    let i = file(dir.path(), "impostor.txt", &impostor);
+    let with_ids = evaluate_scores_cli(dir.path(), &source, &["--bootstrap-draws", "0"]);
+    let pairs = dir.path().join("pairs");
+    let o = falsematch()
+        .args(["evaluate", "--genuine", &g, "--impostor", &i, "--out"])
+        .arg(&pairs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(summary.contains("no ids, so no searches"), "{summary}");
+    // Only the overall slice: the two files carry no groups.
+    let overall = |d: &Path, table: &str| -> Vec<String> {
+        std::fs::read_to_string(d.join("tables").join(table))
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("all,") || !l.contains(','))
+            .map(String::from)
+            .collect()
+    };
+    for table in ["verification.csv", "verification_det.csv"] {
+        let (a, b) = (overall(&with_ids, table), overall(&pairs, table));
+        assert!(a.len() > 3, "tables/{table}: {a:?}");
+        assert_eq!(a[1..], b[1..], "tables/{table}");
+    }
+    // No searches, so no 1:N tables or figures, and a report that says why.
+    for absent in ["tables/estimates.csv", "tables/det.csv", "plots/det.svg"] {
+        assert!(!pairs.join(absent).exists(), "{absent} was written");
+    }
+    let report = std::fs::read_to_string(pairs.join("report.md")).unwrap();
+    assert!(
+        report.contains("only one-to-one rates are given"),
+        "{report}"
+    );
+    assert!(!report.contains("FPIR(T)"), "{report}");
+    falsematch()
+        .current_dir("/")
+        .args(["verify", pairs.to_str().unwrap(), "--quiet"])
+        .assert()
+        .success()
+        .stdout("reproduced\n");
+}
+
+#[test]
+fn a_bad_line_in_pyeers_files_is_an_error_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = file(dir.path(), "g.txt", "0.9\n0.8\n");
+    let i = file(dir.path(), "i.txt", "0.1\n\nscore 0.2x\n");
+    let out = dir.path().join("out");
+    let o = falsematch()
+        .args(["evaluate", "--genuine", &g, "--impostor", &i, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{i}:3:")) && err.contains("`0.2x` is not a number"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // With --skip-bad-rows the line is counted, not fatal.
+    falsematch()
+        .args([
+            "evaluate",
+            "--genuine",
+            &g,
+            "--impostor",
+            &i,
+            "--skip-bad-rows",
+        ])
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("1 row(s) were skipped"), "{report}");
+    // --impostor alone, or with --scores, is refused by the argument parser.
+    falsematch()
+        .args(["evaluate", "--impostor", &i])
+        .assert()
+        .code(2);
+    falsematch()
+        .args([
+            "evaluate",
+            "--genuine",
+            &g,
+            "--impostor",
+            &i,
+            "--scores",
+            &g,
+        ])
+        .assert()
+        .code(2);
+}

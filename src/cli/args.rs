@@ -17,7 +17,7 @@ pub struct ExportArgs {
 
 /// Arguments of `falsematch evaluate`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["embeddings", "scores"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["embeddings", "scores", "genuine"])))]
 pub struct EvaluateArgs {
     /// Embeddings: a 2-D float32/float64 .npy file, one row per metadata row (needs --metadata).
     #[arg(long, requires = "metadata")]
@@ -26,6 +26,13 @@ pub struct EvaluateArgs {
     /// a candidate list (`probe_id,rank,gallery_id,score,enrolled`, optional `mated`, groups).
     #[arg(long, conflicts_with = "embeddings")]
     pub scores: Option<PathBuf>,
+    /// Genuine scores, one per line in the line's last field (pyeer's layout, with
+    /// --impostor): 1:1 rates only, since the files name no probe or gallery.
+    #[arg(long, requires = "impostor", conflicts_with_all = ["embeddings", "scores", "metadata", "format"])]
+    pub genuine: Option<PathBuf>,
+    /// Impostor scores, one per line in the line's last field (pyeer's layout, with --genuine).
+    #[arg(long, requires = "genuine")]
+    pub impostor: Option<PathBuf>,
     /// Metadata CSV: subject, role (gallery/probe), optional id and capture, group columns.
     /// One row per embedding; with --scores, an `id` column naming probe and gallery ids.
     #[arg(long)]
@@ -75,6 +82,10 @@ pub struct EvaluateArgs {
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
+    /// slides and word processors; the manifest lists them and verify makes them again.
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// Arguments of `falsematch search`.
@@ -132,6 +143,10 @@ pub struct RunArgs {
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
+    /// slides and word processors; the manifest lists them and verify makes them again.
+    #[arg(long)]
+    pub png: bool,
     /// Compute only shard i of n (0-based) and write its tallies to --out (a part file, for
     /// `falsematch merge`) instead of a report.
     #[arg(long, value_parser = falsematch::pipeline::shard::Shard::parse)]
@@ -333,6 +348,10 @@ pub struct SweepArgs {
     /// No progress and no table on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
+    /// slides and word processors; the manifest lists them and verify makes them again.
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// Parses a duration such as 90s, 30m, 2h, 1d or a plain number of seconds.
@@ -369,6 +388,10 @@ pub struct MergeArgs {
     /// No summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
+    /// slides and word processors; the manifest lists them and verify makes them again.
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// Parses a size such as 512M, 8G, 1.5T or a plain number of bytes.

@@ -119,7 +119,8 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
         .embeddings
         .as_ref()
         .or(args.scores.as_ref())
-        .expect("clap requires --embeddings or --scores");
+        .or(args.genuine.as_ref())
+        .expect("clap requires --embeddings, --scores or --genuine");
     let out_dir = args.out.clone().unwrap_or_else(|| {
         let stem = main_input
             .file_stem()
@@ -130,6 +131,15 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     report::check_target(&out_dir)?;
     let mut inputs = Vec::new();
     let (kind, format) = match (&args.embeddings, &args.scores) {
+        _ if args.genuine.is_some() => {
+            for (role, file) in [("genuine", &args.genuine), ("impostor", &args.impostor)] {
+                let file = file
+                    .as_ref()
+                    .expect("clap requires --genuine with --impostor");
+                inputs.push(InputFile::of(role, file)?);
+            }
+            ("pairs", None)
+        }
         (Some(e), _) => {
             // The int16 copy of every row, plus gallery and probe copies of it.
             let (rows, cols) = falsematch::import::npy::npy_shape(e)?;
@@ -178,7 +188,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let evaluation = record.evaluate(run.clone())?;
     let subject = report::Subject::evaluation(&record, &evaluation);
-    let bundle = report::build(&subject)?;
+    let bundle = with_png(report::build(&subject)?, args.png)?;
     let provenance = report::provenance(
         run.threads.unwrap_or_else(rayon::current_num_threads),
         run.tile_entries,

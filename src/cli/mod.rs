@@ -307,6 +307,15 @@ pub(super) fn write_bundle(
     Ok(())
 }
 
+/// The bundle, with PNG copies of its figures when `png` (`--png`).
+pub(super) fn with_png(bundle: report::Bundle, png: bool) -> anyhow::Result<report::Bundle> {
+    Ok(if png {
+        bundle.with_png_copies()?
+    } else {
+        bundle
+    })
+}
+
 /// Refuses work needing more than 90 % of the memory available, saying what to change.
 pub(super) fn refuse_beyond_memory(what: &str, bytes: f64, advice: &str) -> anyhow::Result<()> {
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
@@ -337,12 +346,19 @@ fn progress_bar(shown: bool) -> falsematch::progress::ProgressSink {
     }
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} tiles ({percent} %, {per_sec}), eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    // {prefix} is the unit (tiles, detections); the rate is a whole number with separators and
+    // the ETA in hours, minutes and seconds, as the start-up estimate is printed.
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {prefix} ({percent} %, {rate}/s), eta {eta_precise}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&falsematch::format::count(state.per_sec().round() as u64));
+        },
     );
+    bar.set_style(style);
     Some(std::sync::Arc::new(Bar(bar)))
 }
 
@@ -357,8 +373,15 @@ impl falsematch::progress::Progress for Bar {
         self.0
             .enable_steady_tick(std::time::Duration::from_millis(500));
     }
+    fn set_unit(&self, unit: &str) {
+        self.0.set_prefix(unit.to_string());
+    }
     fn set_length(&self, units: u64) {
+        // A new length starts a new kind of work (laying out, then searching): its rate and
+        // ETA must not average in the one before.
+        self.0.set_position(0);
         self.0.set_length(units);
+        self.0.reset_eta();
     }
     fn set_position(&self, done: u64) {
         self.0.set_position(done);

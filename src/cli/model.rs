@@ -275,7 +275,10 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             eprintln!("falsematch: N = {}", count(n));
         }
     })?;
-    let bundle = report::sweep::sweep_bundle(&scenario, &text, &settings, &rows)?;
+    let bundle = with_png(
+        report::sweep::sweep_bundle(&scenario, &text, &settings, &rows)?,
+        args.png,
+    )?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         options.tile_entries,

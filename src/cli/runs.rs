@@ -112,7 +112,7 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let output = falsematch::pipeline::run::finish(&scenario, &[part])?;
     let _ = std::fs::remove_file(&checkpoint);
     let subject = report::Subject::run(&scenario, &text, &output);
-    let bundle = report::build(&subject)?;
+    let bundle = with_png(report::build(&subject)?, args.png)?;
     let provenance = report::provenance(
         work.threads,
         options.tile_entries,
@@ -292,7 +292,7 @@ fn check_size(
     }
     if !args.quiet {
         eprintln!(
-            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} s on {} thread(s) at the reference machine's speed",
+            "falsematch: {} comparisons ({} replicate(s) x {} searches x {} detections{}), about {} MiB of memory, roughly {} on {} thread(s) at the reference machine's speed",
             count(work.comparisons as u64),
             scenario.config().replicates,
             scenario.n_probes(),
@@ -303,11 +303,25 @@ fn check_size(
                 String::new()
             },
             mib(work.memory_bytes),
-            count((work.seconds / f64::from(shard.count)).ceil() as u64),
+            duration((work.seconds / f64::from(shard.count)).ceil() as u64),
             work.threads
         );
     }
     Ok(work)
+}
+
+/// Seconds as "5,886 s (01:38:06)", the second form as the progress bar's ETA shows it.
+fn duration(seconds: u64) -> String {
+    if seconds < 60 {
+        return format!("{seconds} s");
+    }
+    format!(
+        "{} s ({:02}:{:02}:{:02})",
+        count(seconds),
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
 }
 
 /// A shard's output may replace only a part file.
@@ -399,7 +413,7 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         other => other.into(),
     })?;
     let subject = report::Subject::run(&scenario, &text, &output);
-    let bundle = report::build(&subject)?;
+    let bundle = with_png(report::build(&subject)?, args.png)?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         0,

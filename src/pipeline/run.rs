@@ -120,6 +120,9 @@ pub struct WorkEstimate {
 /// 2-core machine of benches/README.md; both scale about as 1/d.
 const REFERENCE_COMPARISONS_PER_SEC_D512: f64 = 8.0e7;
 const REFERENCE_ENTRIES_PER_SEC_D512: f64 = 2.3e5;
+/// Gallery detections laid out (every identity's detection count drawn) per second and
+/// thread: moscow-citywide's 1.575e9 detections took 27 s on 2 threads.
+const REFERENCE_LAYOUT_DETECTIONS_PER_SEC: f64 = 1.45e7;
 /// Bootstrap resampling steps (one search, one threshold) per second and thread, measured
 /// with a 20,000-draw bootstrap of 10,000 searches at 4 thresholds (2.4e9 steps in 8.7 s).
 pub const REFERENCE_BOOTSTRAP_STEPS_PER_SEC: f64 = 2.5e8;
@@ -163,7 +166,8 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     let scale = d / 512.0;
     let cpu_seconds = scale
         * (comparisons / REFERENCE_COMPARISONS_PER_SEC_D512
-            + n * replicates / REFERENCE_ENTRIES_PER_SEC_D512);
+            + n * replicates / REFERENCE_ENTRIES_PER_SEC_D512)
+        + n * replicates / REFERENCE_LAYOUT_DETECTIONS_PER_SEC;
     // The estimates: the bootstrap over all searches and each probe group, and the closed
     // forms (the check, the published comparisons and the sensitivity table).
     let groups_with_probes = scenario
@@ -250,7 +254,15 @@ pub fn simulate_part(
             "replicate {}/{replicates}: laying out gallery",
             replicate + 1
         ));
-        let layout = pool.install(|| GalleryLayout::build(&population));
+        // The first replicate's layout shows its own progress, in detections; a later one
+        // leaves the run's tile count on display.
+        let layout = if replicate == 0 {
+            bar.set_unit("detections");
+            bar.set_length(scenario.config().gallery.detections);
+            pool.install(|| GalleryLayout::build_reporting(&population, bar))
+        } else {
+            pool.install(|| GalleryLayout::build(&population))
+        };
         let shard_blocks = part.shard.blocks(layout.n_blocks());
         let probes = crate::population::draw_probes(&population, &layout, replicate)?;
         let mate_counts = probes.mate_counts();
@@ -289,6 +301,7 @@ pub fn simulate_part(
             let all = layout
                 .tiles_in(shard_blocks.clone(), options.tile_entries)
                 .len();
+            bar.set_unit("tiles");
             bar.set_length(all as u64 * u64::from(replicates));
             bar.set_position((all - tiles.len()) as u64);
         }
@@ -524,6 +537,7 @@ pub fn search_gallery(
         start = end;
     }
     let bar = report(&options.progress);
+    bar.set_unit("tiles");
     bar.set_length(ranges.len() as u64);
     bar.stage("searching");
     let mate_counts = probes.mate_counts();

@@ -252,6 +252,15 @@ pub struct GalleryLayout {
 impl GalleryLayout {
     /// Counts every identity's detections (in parallel, by block) until N entries are reached.
     pub fn build(population: &Population<'_>) -> Self {
+        Self::build_reporting(population, crate::progress::report(&None))
+    }
+
+    /// As [`GalleryLayout::build`], advancing `progress` by the detections laid out (a
+    /// city-sized gallery takes tens of seconds).
+    pub fn build_reporting(
+        population: &Population<'_>,
+        progress: &dyn crate::progress::Progress,
+    ) -> Self {
         let detections = population.scenario.config().gallery.detections;
         let mut block_start = vec![0u64];
         let mut total = 0u64;
@@ -274,6 +283,7 @@ impl GalleryLayout {
                         .sum()
                 })
                 .collect();
+            let before = total;
             for sum in sums {
                 if total >= detections {
                     break;
@@ -282,6 +292,7 @@ impl GalleryLayout {
                 block_start.push(total);
                 next_block += 1;
             }
+            progress.advance(total - before);
         }
         // Identities of the last block that still have entries.
         let last_block = block_start.len() as u64 - 2;

@@ -78,7 +78,7 @@ fn run(
     let mut out = vec![(
         "plots/fpir_sel.svg".to_string(),
         plots::threshold_curves(if maxima.is_empty() { &[] } else { &curve }, &fpir, &sel, &markers)?,
-        "FPIR (left; line: exact at every threshold, dots: the named thresholds with intervals) and SEL (right, log scale) against the threshold; grey lines mark the named thresholds.".to_string(),
+        "FPIR (first panel; line: exact at every threshold, dots: the named thresholds with intervals) and SEL (second panel, log scale) against the threshold; grey lines mark the named thresholds.".to_string(),
     )];
     // Per-group bars only when there are groups to compare (slice 0 is all searches).
     if e.slices.len() > 2 {
@@ -236,13 +236,17 @@ fn evaluation(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportErr
     let est = &e.estimates;
     let h = e.plan.headline;
     let headline = &e.plan.thresholds[h];
-    let mut out = vec![det_figure(
-        &est.slices,
-        format!(
-            "1:N DET: as the threshold falls, fewer mated searches miss their mate (FNIR, top {}) and more non-mated searches return someone (FPIR); normal-deviate axes.",
-            e.plan.k
-        ),
-    )?];
+    let mut out = Vec::new();
+    // Score files without ids (pyeer's two files) have no searches, so no 1:N DET.
+    if !est.slices.is_empty() {
+        out.push(det_figure(
+            &est.slices,
+            format!(
+                "1:N DET: as the threshold falls, fewer mated searches miss their mate (FNIR, top {}) and more non-mated searches return someone (FPIR); normal-deviate axes.",
+                e.plan.k
+            ),
+        )?);
+    }
     if let Some(all) = e.verification.first() {
         let floor = 0.5 / (all.impostor.max(all.genuine).max(1) as f64);
         let curves: Vec<(String, Vec<(f64, f64)>)> = e
@@ -266,7 +270,7 @@ fn evaluation(e: &Evaluation) -> Result<Vec<(String, String, String)>, ReportErr
                     "FNMR",
                 ],
             )?,
-            "1:1 DET from every comparison in the score file, per probe group; normal-deviate axes.".into(),
+            "1:1 DET from every comparison in the score files, per probe group; normal-deviate axes.".into(),
         ));
     }
     if est.slices.len() > 2 {

@@ -287,6 +287,11 @@ pub fn verify(
             )));
         }
     };
+    let fresh = if manifest.png_copies {
+        fresh.with_png_copies()?
+    } else {
+        fresh
+    };
     let mut notes = Vec::new();
     for (path, bytes) in &fresh.files {
         let Ok(on_disk) = std::fs::read(dir.join(path)) else {

@@ -18,6 +18,7 @@ pub mod html;
 pub mod infer;
 pub mod markdown;
 pub mod plots;
+pub mod png;
 pub mod results;
 pub mod search;
 pub mod summary;
@@ -47,6 +48,9 @@ pub enum ReportError {
     /// A plot failed.
     #[error(transparent)]
     Plot(#[from] plots::PlotError),
+    /// A figure's PNG copy could not be made.
+    #[error("{0}")]
+    Png(String),
 }
 
 /// The tool, as recorded in a manifest.
@@ -105,6 +109,9 @@ pub struct Manifest {
     /// recorded scenario (absent for runs and evaluations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<Job>,
+    /// True when every figure has a PNG copy beside it (`--png`; see [`Bundle::with_png_copies`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub png_copies: bool,
     /// Every other file of the bundle except `provenance.json`.
     pub files: Vec<FileRecord>,
 }
@@ -134,6 +141,45 @@ impl Bundle {
             .iter()
             .find(|f| f.0 == path)
             .map(|f| f.1.as_slice())
+    }
+
+    /// The bundle with a PNG copy of every figure (`plots/NAME.png` after `plots/NAME.svg`,
+    /// see [`png::render`]), listed in the manifest, which records that it has them so that
+    /// `verify` makes them too. The reports themselves still show the SVGs.
+    ///
+    /// # Errors
+    /// [`ReportError::Png`] when a figure cannot be drawn, or the bundle has no manifest.
+    pub fn with_png_copies(self) -> Result<Bundle, ReportError> {
+        let mut files = Vec::with_capacity(self.files.len() * 2);
+        let mut manifest = None;
+        for (path, bytes) in self.files {
+            if path == MANIFEST {
+                manifest = serde_json::from_slice::<Manifest>(&bytes).ok();
+                continue;
+            }
+            let copy = match path.strip_suffix(".svg") {
+                Some(stem) if path.starts_with("plots/") => Some((
+                    format!("{stem}.png"),
+                    png::render(&String::from_utf8_lossy(&bytes))?,
+                )),
+                _ => None,
+            };
+            files.push((path, bytes));
+            files.extend(copy);
+        }
+        let mut manifest = manifest
+            .ok_or_else(|| ReportError::Png("PNG copies: the bundle has no manifest".into()))?;
+        manifest.png_copies = true;
+        manifest.files = files
+            .iter()
+            .map(|(p, b)| FileRecord {
+                path: p.clone(),
+                sha256: sha256_hex(b),
+                bytes: b.len() as u64,
+            })
+            .collect();
+        files.push((MANIFEST.into(), manifest.to_bytes()));
+        Ok(Bundle { files })
     }
 }
 
@@ -212,6 +258,7 @@ impl<'a> Subject<'a> {
             model: None,
             evaluation: None,
             job: None,
+            png_copies: false,
             files: Vec::new(),
         };
         match self {

@@ -21,7 +21,6 @@ pub fn render(results: &ResultsFile<'_>) -> String {
 fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
     let mut out = String::new();
     let d = &e.data;
-    let all = &e.estimates.slices[0];
     let _ = writeln!(
         out,
         "falsematch {} - evaluation of {} ({} rows)",
@@ -29,6 +28,34 @@ fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
         d.kind,
         count(d.rows)
     );
+    let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
+        x.as_ref().map_or("-".to_string(), |x| {
+            with_interval(x.value, x.lower, x.upper, f)
+        })
+    };
+    let Some(all) = e.estimates.slices.first() else {
+        // Genuine and impostor scores without ids: 1:1 only.
+        if let Some(v) = e.verification.first() {
+            let _ = writeln!(
+                out,
+                "Comparisons: {} genuine, {} impostor (no ids, so no searches: 1:1 rates only).",
+                count(v.genuine),
+                count(v.impostor)
+            );
+            let _ = writeln!(out, "\n{:<12} {:<27} FNMR", "threshold", "FMR");
+            for row in &v.thresholds {
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<27} {}",
+                    row.threshold,
+                    est(&row.fmr, rate),
+                    est(&row.fnmr, rate)
+                );
+            }
+        }
+        eer_line(e, &mut out);
+        return out;
+    };
     let _ = writeln!(
         out,
         "Gallery: {} entries. Searches: {} non-mated, {} mated. A candidate is any entry scoring >= the threshold.",
@@ -44,11 +71,6 @@ fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
             count(e.skipped.excluded_probes.len() as u64)
         );
     }
-    let est = |x: &Option<crate::estimate::Estimate>, f: fn(f64) -> String| {
-        x.as_ref().map_or("-".to_string(), |x| {
-            with_interval(x.value, x.lower, x.upper, f)
-        })
-    };
     let _ = writeln!(
         out,
         "\n{:<12} {:<27} {:<30} {:<27} FNMR (1:1)",
@@ -69,6 +91,12 @@ fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
             fnmr
         );
     }
+    eer_line(e, &mut out);
+    out
+}
+
+/// The 1:1 equal error rate, when the data give one.
+fn eer_line(e: &crate::pipeline::evaluate::Evaluation, out: &mut String) {
     if let Some(eer) = e.verification.first().and_then(|v| v.eer.as_ref()) {
         let _ = writeln!(
             out,
@@ -77,7 +105,6 @@ fn evaluation(e: &crate::pipeline::evaluate::Evaluation) -> String {
             eer.threshold
         );
     }
-    out
 }
 
 /// The summary of a run.

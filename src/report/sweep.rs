@@ -48,6 +48,7 @@ fn manifest(scenario: &Scenario, text: &str, job: Job, files: &[(String, Vec<u8>
         model: None,
         evaluation: None,
         job: Some(job),
+        png_copies: false,
         files: files
             .iter()
             .map(|(p, b)| FileRecord {

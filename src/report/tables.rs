@@ -52,8 +52,12 @@ struct Row<'a> {
     estimate: &'a Estimate,
 }
 
-/// A CSV table: header, then rows; a column empty in every row is left out.
+/// A CSV table: header, then rows; a column empty in every row is left out, and a table
+/// without rows is no bytes at all (left out of the bundle).
 fn to_csv(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
     let keep: Vec<bool> = (0..header.len())
         .map(|c| rows.iter().any(|r| !r[c].is_empty()))
         .collect();
@@ -103,6 +107,8 @@ pub fn tables(estimates: &Estimates, k: usize) -> Vec<(String, Vec<u8>)> {
             closed_form_table(check, estimates),
         ));
     }
+    // A table with no rows (no searches, so no 1:N estimates) is left out, not written empty.
+    out.retain(|(_, bytes)| !bytes.is_empty());
     out
 }
 

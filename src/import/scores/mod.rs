@@ -8,6 +8,8 @@
 //! candidates  probe_id,rank,gallery_id,score,enrolled[,mated][,GROUP...]
 //!             (a NIST 1:N candidate list: the top L per search, and whether the probe's
 //!             subject is enrolled)
+//! pairs       two files, genuine and impostor scores, one per line in its last field
+//!             (pyeer's layout; 1:1 only: no ids, so no searches)
 //! ```
 //!
 //! In bob's formats the probe is `test_label`, the gallery entry is `model_label` (5 columns)
@@ -21,8 +23,11 @@
 //! Invariants: a row is checked completely before it changes any state, so a skipped row
 //! (`--skip-bad-rows`) leaves no trace but its count; every error names the file and line.
 
+mod pairs;
 mod parse;
 mod state;
+
+pub use pairs::{PairScores, read_pairs};
 
 use super::ImportError;
 use super::metadata::Metadata;

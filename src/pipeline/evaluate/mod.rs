@@ -6,6 +6,8 @@
 //!             -> estimate (as a simulated run, without the closed forms)
 //! scores:     S (+ M.csv) -> per-probe summaries -> estimate::slice (1:N)
 //!                         -> sorted genuine/impostor streams -> verification (1:1)
+//! pairs:      G + I (pyeer's two files) -> sorted genuine/impostor streams -> verification
+//!             (1:1 only: without ids there are no searches, so no 1:N estimates)
 //! ```
 //!
 //! Invariants: an imported search goes through the same estimate code as a simulated one
@@ -16,13 +18,16 @@ mod record;
 
 pub use record::{CONVENTIONS, EvaluationConventions, EvaluationRecord, InputFile};
 
+/// The note every evaluation of score files carries on how scores are read.
+const SCORES_AS_GIVEN: &str = "Scores are used as given: higher means more alike, and a comparison is a match (a candidate) when score >= threshold.";
+
 use crate::estimate::fairness::{FairnessRow, GroupRates};
 use crate::estimate::verification::{VerificationSlice, verification};
 use crate::estimate::{Estimates, Plan, ReplicateOutcome, Search, estimate, records, slice};
 use crate::import::ImportError;
 use crate::import::metadata::{Metadata, Role};
 use crate::import::scores::{
-    ScoreData, ScoreFormat, ScoreOptions, ScoredProbe, Skipped, read_scores,
+    ScoreData, ScoreFormat, ScoreOptions, ScoredProbe, Skipped, read_pairs, read_scores,
 };
 use crate::pipeline::run::{RunError, RunOptions, search_gallery};
 use crate::scenario::Threshold;
@@ -401,7 +406,7 @@ pub fn evaluate_scores(
     })?;
     let fairness = fairness_rows(&plan, &slices, &verification);
     let mut notes = vec![
-        "Scores are used as given: higher means more alike, and a comparison is a match (a candidate) when score >= threshold. Ranks are recomputed from the scores, pessimistically: a mate's rank counts every non-mate scoring at least as high.".to_string(),
+        format!("{SCORES_AS_GIVEN} Ranks are recomputed from the scores, pessimistically: a mate's rank counts every non-mate scoring at least as high."),
         "Selectivity counts rows (gallery entries), not people: a score file does not say which gallery entries are the same person.".to_string(),
     ];
     if let Some(l) = data.list_length {
@@ -435,6 +440,64 @@ pub fn evaluate_scores(
         verification,
         skipped: data.skipped,
         notes,
+    })
+}
+
+/// Evaluates pyeer's two files, genuine and impostor scores (1:1 only).
+///
+/// # Errors
+/// [`EvaluateError`] naming the file and line of bad input.
+pub fn evaluate_pairs(
+    genuine: &Path,
+    impostor: &Path,
+    o: &EvaluateOptions,
+) -> Result<Evaluation, EvaluateError> {
+    let data = read_pairs(genuine, impostor, o.skip_bad_rows, o.spill_budget)?;
+    let plan = plan(vec!["all".into()], vec!["all".into()], o);
+    let read_back = |e: std::io::Error| ImportError::File {
+        file: genuine.display().to_string(),
+        message: format!("cannot read back a temporary file: {e}"),
+    };
+    let slice = verification(
+        "all",
+        data.spill.sorted(&[data.genuine]).map_err(read_back)?,
+        data.spill.len(data.genuine),
+        data.spill.sorted(&[data.impostor]).map_err(read_back)?,
+        data.spill.len(data.impostor),
+        &plan.thresholds,
+        &o.targets,
+        plan.confidence_level,
+    )
+    .map_err(read_back)?;
+    Ok(Evaluation {
+        data: DataSummary {
+            kind: "pairs".into(),
+            format: None,
+            rows: data.rows,
+            dimension: None,
+            gallery_entries: 0,
+            gallery_subjects: None,
+            probes: 0,
+            mated_probes: 0,
+            non_mated_probes: 0,
+            candidate_list_length: None,
+        },
+        estimates: Estimates {
+            slices: Vec::new(),
+            cross_group: Vec::new(),
+            replicates: Vec::new(),
+            closed_form: None,
+            fairness: Vec::new(),
+            published: Vec::new(),
+        },
+        plan,
+        verification: vec![slice],
+        skipped: data.skipped,
+        notes: vec![
+            SCORES_AS_GIVEN.into(),
+            "The two files hold scores without ids (pyeer's layout), so there are no searches: only 1:1 rates (FMR, FNMR, EER) are given, not FPIR, SEL, FNIR or a CMC; for those, give a score file with probe and gallery ids (--scores).".into(),
+            "Without ids, the intervals treat every comparison as independent; when one person appears in many comparisons (as in every all-against-all protocol), the true uncertainty is larger than these intervals say.".into(),
+        ],
     })
 }
 

@@ -1,7 +1,10 @@
 //! What an evaluation read and how, recorded in its bundle's manifest: enough to repeat it
 //! (`verify`) and to say which input changed since.
 
-use super::{EvaluateError, EvaluateOptions, Evaluation, evaluate_embeddings, evaluate_scores};
+use super::{
+    EvaluateError, EvaluateOptions, Evaluation, evaluate_embeddings, evaluate_pairs,
+    evaluate_scores,
+};
 use crate::import::ImportError;
 use crate::import::scores::ScoreFormat;
 use crate::pipeline::run::RunOptions;
@@ -12,7 +15,7 @@ use std::path::Path;
 /// An input file of an evaluation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputFile {
-    /// "embeddings", "metadata" or "scores".
+    /// "embeddings", "metadata", "scores", "genuine" or "impostor".
     pub role: String,
     /// The path as given on the command line.
     pub path: String,
@@ -105,7 +108,7 @@ impl InputFile {
 /// What an evaluation read and how: enough to repeat it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvaluationRecord {
-    /// "embeddings" or "scores".
+    /// "embeddings", "scores" or "pairs" (genuine and impostor score files).
     pub kind: String,
     /// The input files.
     pub inputs: Vec<InputFile>,
@@ -164,6 +167,9 @@ impl EvaluationRecord {
     /// [`EvaluateError`] as for a first run.
     pub fn evaluate(&self, run: RunOptions) -> Result<Evaluation, EvaluateError> {
         let o = self.options(run);
+        if let (Some(g), Some(i)) = (self.input("genuine"), self.input("impostor")) {
+            return evaluate_pairs(g, i, &o);
+        }
         match (
             self.input("embeddings"),
             self.input("scores"),
@@ -173,7 +179,7 @@ impl EvaluationRecord {
             (_, Some(s), m) => evaluate_scores(s, m, &o),
             _ => Err(ImportError::File {
                 file: "manifest.json".into(),
-                message: "the recorded evaluation names no embeddings+metadata or scores file"
+                message: "the recorded evaluation names no embeddings+metadata, scores, or genuine+impostor files"
                     .into(),
             }
             .into()),

@@ -3,6 +3,7 @@
 
 use super::results::{fairness_blocks, threshold_table};
 use super::{Block, Document, FigureRef, cell, push_figure, spoken, with_ci};
+use crate::estimate::ThresholdRow;
 use crate::estimate::verification::VerificationSlice;
 use crate::format::{count, level, mean, rate};
 use crate::pipeline::evaluate::Evaluation;
@@ -18,9 +19,6 @@ pub fn build(
     let mut b = Vec::new();
     let lv = level(e.plan.confidence_level);
     let h = e.plan.headline;
-    let headline = &e.plan.thresholds[h];
-    let overall = &e.estimates.slices[0];
-    let row = &overall.thresholds[h];
     let source = record
         .inputs
         .iter()
@@ -28,6 +26,57 @@ pub fn build(
         .collect::<Vec<_>>()
         .join(" and ");
     b.push(Block::Heading(1, "1. Summary".into()));
+    let mut summary = match e.estimates.slices.first() {
+        Some(overall) => searches_summary(e, &source, &overall.thresholds[h]),
+        None => comparisons_summary(e, &source),
+    };
+    if let Some(eer) = e.verification.first().and_then(|v| v.eer.as_ref()) {
+        summary.push(format!(
+            "Comparing one pair at a time (1:1), the equal error rate is {} at threshold {}.",
+            rate(eer.eer),
+            eer.threshold
+        ));
+    }
+    b.push(Block::List(summary));
+
+    data_section(record, e, &mut b);
+
+    b.push(Block::Heading(1, "3. Method".into()));
+    let searched = !e.estimates.slices.is_empty();
+    let identification = [
+        "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T."
+            .into(),
+        "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
+        format!(
+            "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
+            e.plan.k
+        ),
+    ];
+    let mut method: Vec<String> = if searched {
+        identification.to_vec()
+    } else {
+        Vec::new()
+    };
+    method.extend([
+        "FMR(T) and FNMR(T): shares of impostor comparisons scoring >= T and of genuine comparisons scoring < T.".into(),
+        format!("Candidates and matches: {}.", CONVENTIONS.candidate_rule),
+        format!("Ties: {}.", CONVENTIONS.ties),
+        format!("Threshold for a target FMR: {}.", CONVENTIONS.target_fmr),
+        format!("EER: {}.", CONVENTIONS.eer),
+        format!("Intervals ({lv}): {}.", CONVENTIONS.intervals),
+    ]);
+    b.push(Block::List(method));
+    b.push(Block::List(e.notes.clone()));
+
+    results_section(e, figures, &mut b);
+    closing_sections(record, &source, hashes, b)
+}
+
+/// The summary of an evaluation with searches (1:N): what was searched, then FPIR, SEL and
+/// FNIR at the headline threshold.
+fn searches_summary(e: &Evaluation, source: &str, row: &ThresholdRow) -> Vec<String> {
+    let lv = level(e.plan.confidence_level);
+    let headline = &e.plan.thresholds[e.plan.headline];
     let mut summary = vec![format!(
         "{} searches from {source} against a gallery of {} entries{}: {} mated (the person is in the gallery) and {} non-mated.",
         count(e.data.probes),
@@ -60,36 +109,43 @@ pub fn build(
             spoken(fnir, rate, &lv)
         ));
     }
-    if let Some(eer) = e.verification.first().and_then(|v| v.eer.as_ref()) {
+    summary
+}
+
+/// The summary of an evaluation of genuine and impostor scores without ids (1:1 only): what
+/// was compared, then FMR and FNMR at the headline threshold.
+fn comparisons_summary(e: &Evaluation, source: &str) -> Vec<String> {
+    let lv = level(e.plan.confidence_level);
+    let headline = &e.plan.thresholds[e.plan.headline];
+    let mut summary = Vec::new();
+    if let Some(all) = e.verification.first() {
         summary.push(format!(
-            "Comparing one pair at a time (1:1), the equal error rate is {} at threshold {}.",
-            rate(eer.eer),
-            eer.threshold
+            "{} genuine comparisons (two images of one person) and {} impostor comparisons (of two people) from {source}; without ids there are no searches, so only one-to-one rates are given.",
+            count(all.genuine),
+            count(all.impostor)
         ));
+        let row = &all.thresholds[e.plan.headline];
+        if let (Some(fmr), Some(fnmr)) = (&row.fmr, &row.fnmr) {
+            summary.push(format!(
+                "At threshold {}, two different people were taken for one in {} of comparisons (FMR {}), and two images of one person were not matched in {} (FNMR {}).",
+                headline.label,
+                crate::format::percent(fmr.value),
+                spoken(fmr, rate, &lv),
+                crate::format::percent(fnmr.value),
+                spoken(fnmr, rate, &lv)
+            ));
+        }
     }
-    b.push(Block::List(summary));
+    summary
+}
 
-    data_section(record, e, &mut b);
-
-    b.push(Block::Heading(1, "3. Method".into()));
-    b.push(Block::List(vec![
-        "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T.".into(),
-        "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
-        format!(
-            "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
-            e.plan.k
-        ),
-        "FMR(T) and FNMR(T): shares of impostor comparisons scoring >= T and of genuine comparisons scoring < T.".into(),
-        format!("Candidates and matches: {}.", CONVENTIONS.candidate_rule),
-        format!("Ties: {}.", CONVENTIONS.ties),
-        format!("Threshold for a target FMR: {}.", CONVENTIONS.target_fmr),
-        format!("EER: {}.", CONVENTIONS.eer),
-        format!("Intervals ({lv}): {}.", CONVENTIONS.intervals),
-    ]));
-    b.push(Block::List(e.notes.clone()));
-
-    results_section(e, figures, &mut b);
-
+/// Sections 5 and 6: what the numbers do not show, and how to reproduce them.
+fn closing_sections(
+    record: &EvaluationRecord,
+    source: &str,
+    hashes: &[(String, String)],
+    mut b: Vec<Block>,
+) -> Document {
     b.push(Block::Heading(
         1,
         "5. What this does and does not show".into(),
@@ -190,8 +246,29 @@ fn data_section(record: &EvaluationRecord, e: &Evaluation, b: &mut Vec<Block>) {
 /// Section 4: 1:N per probe group with the CMC and figures, 1:1, and group differences.
 fn results_section(e: &Evaluation, figures: &[FigureRef], b: &mut Vec<Block>) {
     let h = e.plan.headline;
-    let overall = &e.estimates.slices[0];
     b.push(Block::Heading(1, "4. Results".into()));
+    if let Some(overall) = e.estimates.slices.first() {
+        searches_results(e, overall, figures, b);
+    }
+    if !e.verification.is_empty() {
+        b.push(Block::Heading(2, "One comparison at a time (1:1)".into()));
+        verification_tables(&e.verification, b);
+        push_figure(b, figures, "verification_det.svg");
+    }
+    if let Some(row) = e.estimates.fairness.get(h)
+        && row.groups.len() > 1
+    {
+        fairness_blocks(row, e.plan.k, b);
+    }
+}
+
+/// The 1:N part of section 4: per probe group, the CMC and the figures.
+fn searches_results(
+    e: &Evaluation,
+    overall: &crate::estimate::SliceEstimates,
+    figures: &[FigureRef],
+    b: &mut Vec<Block>,
+) {
     b.push(Block::Heading(
         2,
         "One search against the whole gallery (1:N)".into(),
@@ -219,16 +296,6 @@ fn results_section(e: &Evaluation, figures: &[FigureRef], b: &mut Vec<Block>) {
     push_figure(b, figures, "det.svg");
     push_figure(b, figures, "groups.svg");
     push_figure(b, figures, "cross_group.svg");
-    if !e.verification.is_empty() {
-        b.push(Block::Heading(2, "One comparison at a time (1:1)".into()));
-        verification_tables(&e.verification, b);
-        push_figure(b, figures, "verification_det.svg");
-    }
-    if let Some(row) = e.estimates.fairness.get(h)
-        && row.groups.len() > 1
-    {
-        fairness_blocks(row, e.plan.k, b);
-    }
 }
 
 fn verification_tables(slices: &[VerificationSlice], b: &mut Vec<Block>) {

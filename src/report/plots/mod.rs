@@ -93,6 +93,12 @@ fn log_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// Marks an SVG as `panels` panels of equal width side by side (`data-panels` on its root),
+/// so that the HTML report can stack them on a narrow screen.
+pub(super) fn side_by_side(svg: String, panels: u32) -> String {
+    svg.replacen("<svg ", &format!("<svg data-panels=\"{panels}\" "), 1)
+}
+
 /// FPIR (exact step curve and the named thresholds with intervals) and SEL (named thresholds
 /// with intervals, log scale) against threshold.
 pub fn threshold_curves(
@@ -177,7 +183,7 @@ pub fn threshold_curves(
         draw_intervals(&mut right, &shown, ORANGE)?;
         root.present().map_err(fail("threshold curves"))?;
     }
-    Ok(svg)
+    Ok(side_by_side(svg, 2))
 }
 
 type Chart<'a, X, Y> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>;
@@ -346,7 +352,7 @@ pub fn bars(title: &str, panels: &[(String, bool, Vec<Bar>)]) -> Result<String, 
                             .draw_series(std::iter::once(Text::new(
                                 "no data",
                                 (x - 0.2, 0.05 * y_hi),
-                                (FONT, 11),
+                                (FONT, 12),
                             )))
                             .map_err(fail("bars"))?;
                     }

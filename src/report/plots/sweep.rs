@@ -124,7 +124,7 @@ pub fn sweep(fpir: &[SweepSeries], sel: &[SweepSeries]) -> Result<String, PlotEr
         }
         root.present().map_err(fail("sweep"))?;
     }
-    Ok(svg)
+    Ok(super::side_by_side(svg, 2))
 }
 
 /// A number with up to three significant digits and no trailing zeros.
