@@ -486,6 +486,16 @@ impl PartialRun {
                 "its recorded scenario text does not match its SHA-256",
             ));
         }
+        let shard = part.shard;
+        if shard.count == 0 || shard.count > 100_000 || shard.index >= shard.count {
+            return Err(part_error(
+                file,
+                format!(
+                    "its shard {}/{} is not a shard (0 <= i < n <= 100000)",
+                    shard.index, shard.count
+                ),
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         if let Some(r) = part.replicates.iter().find(|r| !seen.insert(r.replicate)) {
             return Err(part_error(
