@@ -14,13 +14,18 @@ use serde::{Deserialize, Serialize};
 /// Quantization scale: a component x in [-1, 1] is stored as round(32767 x).
 pub const QUANT_SCALE: f64 = 32767.0;
 
-/// round(x) with ties away from zero, as `f64::round`, for finite |x| < 2^31: the same integer
-/// without a library call, so the loop vectorizes (x - trunc(x) is exact in binary floating
-/// point).
+/// round(x) with ties away from zero, as `f64::round`, for finite |x| < 2^31 - 1: the same
+/// integer without a library call or a branch, so the loop vectorizes (x - trunc(x) is exact
+/// in binary floating point). Beyond that range (callers pass |x| <= 32767) it saturates, and
+/// NaN gives -(2^31 - 2).
 #[inline(always)]
 pub(crate) fn round_half_away(x: f64) -> i32 {
-    assert!(x.abs() < 2147483647.0, "round_half_away: {x} out of range");
-    // SAFETY: finite and inside i32 (checked above; callers pass |x| <= 32767).
+    const LIMIT: f64 = 2147483646.0;
+    // max/min return the other operand for NaN, so `x` is a number in range after this
+    // (`clamp` would pass NaN through, and `to_int_unchecked` of NaN is undefined).
+    #[allow(clippy::manual_clamp)]
+    let x = x.max(-LIMIT).min(LIMIT);
+    // SAFETY: finite and inside i32 (clamped above).
     let t = unsafe { x.to_int_unchecked::<i32>() };
     let frac = x - f64::from(t);
     t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
@@ -119,6 +124,15 @@ mod tests {
             }
             x += 0.25;
         }
+    }
+
+    #[test]
+    fn round_half_away_saturates_out_of_range_and_never_panics() {
+        assert_eq!(round_half_away(1e300), 2147483646);
+        assert_eq!(round_half_away(-1e300), -2147483646);
+        assert_eq!(round_half_away(f64::NAN), -2147483646);
+        assert_eq!(quantize(1.0), 32767);
+        assert_eq!(quantize(-1.0), -32767);
     }
 
     proptest! {

@@ -117,7 +117,10 @@ pub struct WorkEstimate {
 }
 
 /// Reference speeds per thread at d = 512, measured with `cargo bench --bench kernel` on the
-/// 2-core machine of benches/README.md; both scale about as 1/d.
+/// 2-core machine of benches/README.md; both scale about as 1/d. The generation figure is the
+/// 2026-11-22 one (generation has since become 1.49x faster in that bench), kept because the
+/// whole-run estimate it gives agrees with what runs measure: moscow-citywide's bar, one minute
+/// into the search, said 01:38:09 against this estimate's 01:39:01 (README, `run`).
 const REFERENCE_COMPARISONS_PER_SEC_D512: f64 = 8.0e7;
 const REFERENCE_ENTRIES_PER_SEC_D512: f64 = 2.3e5;
 /// Gallery detections laid out (every identity's detection count drawn) per second and
@@ -298,6 +301,7 @@ pub fn simulate_part(
             tiles.reverse();
         }
         if replicate == 0 {
+            bar.stage(&format!("replicate {}/{replicates}", replicate + 1));
             let all = layout
                 .tiles_in(shard_blocks.clone(), options.tile_entries)
                 .len();

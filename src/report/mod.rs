@@ -170,16 +170,7 @@ impl Bundle {
         let mut manifest = manifest
             .ok_or_else(|| ReportError::Png("PNG copies: the bundle has no manifest".into()))?;
         manifest.png_copies = true;
-        manifest.files = files
-            .iter()
-            .map(|(p, b)| FileRecord {
-                path: p.clone(),
-                sha256: sha256_hex(b),
-                bytes: b.len() as u64,
-            })
-            .collect();
-        files.push((MANIFEST.into(), manifest.to_bytes()));
-        Ok(Bundle { files })
+        Ok(manifest.seal(files))
     }
 }
 
@@ -338,7 +329,7 @@ impl ToolInfo {
 pub(crate) fn assemble(
     mut files: Vec<(String, Vec<u8>)>,
     figures: Vec<(String, String, String)>,
-    mut manifest: Manifest,
+    manifest: Manifest,
     document: impl FnOnce(&[FigureRef], &[(String, String)]) -> document::Document,
 ) -> Bundle {
     let refs: Vec<FigureRef> = figures
@@ -359,19 +350,25 @@ pub(crate) fn assemble(
     files.push(("report.md".into(), markdown::render(&doc)));
     let svg_of = |path: &str| figures.iter().find(|f| f.0 == path).map(|f| f.1.clone());
     files.push(("report.html".into(), html::render(&doc, &svg_of)));
-    manifest.files = files
-        .iter()
-        .map(|(p, b)| FileRecord {
-            path: p.clone(),
-            sha256: sha256_hex(b),
-            bytes: b.len() as u64,
-        })
-        .collect();
-    files.push((MANIFEST.into(), manifest.to_bytes()));
-    Bundle { files }
+    manifest.seal(files)
 }
 
 impl Manifest {
+    /// The bundle of `files` and this manifest, which lists every one of them by SHA-256 and
+    /// comes last.
+    pub(crate) fn seal(mut self, mut files: Vec<(String, Vec<u8>)>) -> Bundle {
+        self.files = files
+            .iter()
+            .map(|(p, b)| FileRecord {
+                path: p.clone(),
+                sha256: sha256_hex(b),
+                bytes: b.len() as u64,
+            })
+            .collect();
+        files.push((MANIFEST.into(), self.to_bytes()));
+        Bundle { files }
+    }
+
     /// The bytes of `manifest.json`: pretty JSON, newline-terminated.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("the manifest serializes");

@@ -7,7 +7,7 @@
 //! export:  embeddings.npy, metadata.csv, manifest.json    (job = export)
 //! ```
 
-use super::{Bundle, FileRecord, Job, MANIFEST, Manifest, ReportError, ScenarioRecord, ToolInfo};
+use super::{Bundle, Job, Manifest, ReportError, ScenarioRecord, ToolInfo};
 use crate::estimate::Estimate;
 use crate::format::{count, mean, rate};
 use crate::pipeline::sweep::SweepRow;
@@ -34,8 +34,8 @@ impl SweepSettings {
     }
 }
 
-/// The manifest of a folder of `job` for `scenario` (text as given), listing `files`.
-fn manifest(scenario: &Scenario, text: &str, job: Job, files: &[(String, Vec<u8>)]) -> Manifest {
+/// The folder of `job` for `scenario` (text as given): `files` and the manifest listing them.
+fn sealed(scenario: &Scenario, text: &str, job: Job, files: Vec<(String, Vec<u8>)>) -> Bundle {
     Manifest {
         manifest_version: 1,
         tool: ToolInfo::this(),
@@ -49,20 +49,9 @@ fn manifest(scenario: &Scenario, text: &str, job: Job, files: &[(String, Vec<u8>
         evaluation: None,
         job: Some(job),
         png_copies: false,
-        files: files
-            .iter()
-            .map(|(p, b)| FileRecord {
-                path: p.clone(),
-                sha256: sha256_hex(b),
-                bytes: b.len() as u64,
-            })
-            .collect(),
+        files: Vec::new(),
     }
-}
-
-fn with_manifest(mut files: Vec<(String, Vec<u8>)>, manifest: Manifest) -> Bundle {
-    files.push((MANIFEST.into(), manifest.to_bytes()));
-    Bundle { files }
+    .seal(files)
 }
 
 /// The folder of `falsematch export`: the gallery and probes as `embeddings.npy` and
@@ -72,8 +61,7 @@ pub fn export_bundle(scenario: &Scenario, text: &str, npy: Vec<u8>, csv: Vec<u8>
         ("embeddings.npy".to_string(), npy),
         ("metadata.csv".to_string(), csv),
     ];
-    let manifest = manifest(scenario, text, Job::Export, &files);
-    with_manifest(files, manifest)
+    sealed(scenario, text, Job::Export, files)
 }
 
 /// The folder of `falsematch sweep`: `sweep.md` (the table), `sweep.csv` and `sweep.svg`.
@@ -94,8 +82,7 @@ pub fn sweep_bundle(
         ("sweep.csv".to_string(), csv(rows)),
         ("sweep.svg".to_string(), svg(scenario, rows)?.into_bytes()),
     ];
-    let manifest = manifest(scenario, text, Job::Sweep(settings.clone()), &files);
-    Ok(with_manifest(files, manifest))
+    Ok(sealed(scenario, text, Job::Sweep(settings.clone()), files))
 }
 
 /// `sweep.md`: what was compared, the table and the largest |z|.
