@@ -145,13 +145,21 @@ impl Stream {
     /// in the same order as one loop over both.
     #[inline(always)]
     fn normal_in(&mut self, z: &Ziggurat) -> f64 {
-        let bits = self.next_u64();
-        let i = (bits & 0x7f) as usize;
-        let u = 2.0 * ((bits >> 11) as f64 * TWO_POW_M53) - 1.0;
+        let (i, u) = self.ziggurat_draw();
         if u.abs() < z.ratio[i] {
             return u * z.x[i];
         }
         self.normal_rejected(z, i, u)
+    }
+
+    /// One ziggurat draw from 64 bits: the layer (7 bits) and a uniform on (-1, 1) (53 bits).
+    #[inline(always)]
+    fn ziggurat_draw(&mut self) -> (usize, f64) {
+        let bits = self.next_u64();
+        (
+            (bits & 0x7f) as usize,
+            2.0 * ((bits >> 11) as f64 * TWO_POW_M53) - 1.0,
+        )
     }
 
     /// The rest of the ziggurat after a draw `(i, u)` fell outside its rectangle: the tail
@@ -169,9 +177,7 @@ impl Stream {
             if f1 + self.uniform() * (f0 - f1) < 1.0 {
                 return x;
             }
-            let bits = self.next_u64();
-            i = (bits & 0x7f) as usize;
-            u = 2.0 * ((bits >> 11) as f64 * TWO_POW_M53) - 1.0;
+            (i, u) = self.ziggurat_draw();
             if u.abs() < z.ratio[i] {
                 return u * z.x[i];
             }

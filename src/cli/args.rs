@@ -15,6 +15,26 @@ pub struct ExportArgs {
     pub seed: Option<u64>,
 }
 
+/// `--png`, for the commands that write a report folder.
+#[derive(Debug, Default, clap::Args)]
+pub struct PngArg {
+    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
+    /// slides and word processors; the manifest lists them and verify makes them again.
+    #[arg(long = "png")]
+    pub on: bool,
+}
+
+impl PngArg {
+    /// The bundle, with PNG copies of its figures when asked.
+    pub fn apply(&self, bundle: report::Bundle) -> anyhow::Result<report::Bundle> {
+        Ok(if self.on {
+            bundle.with_png_copies()?
+        } else {
+            bundle
+        })
+    }
+}
+
 /// Arguments of `falsematch evaluate`.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["embeddings", "scores", "genuine"])))]
@@ -82,10 +102,8 @@ pub struct EvaluateArgs {
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
-    /// slides and word processors; the manifest lists them and verify makes them again.
-    #[arg(long)]
-    pub png: bool,
+    #[command(flatten)]
+    pub png: PngArg,
 }
 
 /// Arguments of `falsematch search`.
@@ -143,10 +161,8 @@ pub struct RunArgs {
     /// No progress bar and no summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
-    /// slides and word processors; the manifest lists them and verify makes them again.
-    #[arg(long)]
-    pub png: bool,
+    #[command(flatten)]
+    pub png: PngArg,
     /// Compute only shard i of n (0-based) and write its tallies to --out (a part file, for
     /// `falsematch merge`) instead of a report.
     #[arg(long, value_parser = falsematch::pipeline::shard::Shard::parse)]
@@ -348,10 +364,8 @@ pub struct SweepArgs {
     /// No progress and no table on stdout.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
-    /// slides and word processors; the manifest lists them and verify makes them again.
-    #[arg(long)]
-    pub png: bool,
+    #[command(flatten)]
+    pub png: PngArg,
 }
 
 /// Parses a duration such as 90s, 30m, 2h, 1d or a plain number of seconds.
@@ -388,10 +402,8 @@ pub struct MergeArgs {
     /// No summary; errors are still printed.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Also write a PNG copy of every figure (plots/NAME.png, at twice the SVG's size) for
-    /// slides and word processors; the manifest lists them and verify makes them again.
-    #[arg(long)]
-    pub png: bool,
+    #[command(flatten)]
+    pub png: PngArg,
 }
 
 /// Parses a size such as 512M, 8G, 1.5T or a plain number of bytes.

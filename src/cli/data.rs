@@ -130,17 +130,18 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     });
     report::check_target(&out_dir)?;
     let mut inputs = Vec::new();
-    let (kind, format) = match (&args.embeddings, &args.scores) {
-        _ if args.genuine.is_some() => {
-            for (role, file) in [("genuine", &args.genuine), ("impostor", &args.impostor)] {
-                let file = file
-                    .as_ref()
-                    .expect("clap requires --genuine with --impostor");
-                inputs.push(InputFile::of(role, file)?);
-            }
+    let (kind, format) = match (
+        &args.embeddings,
+        &args.scores,
+        &args.genuine,
+        &args.impostor,
+    ) {
+        (_, _, Some(g), Some(i)) => {
+            inputs.push(InputFile::of("genuine", g)?);
+            inputs.push(InputFile::of("impostor", i)?);
             ("pairs", None)
         }
-        (Some(e), _) => {
+        (Some(e), ..) => {
             // The int16 copy of every row, plus gallery and probe copies of it.
             let (rows, cols) = falsematch::import::npy::npy_shape(e)?;
             refuse_beyond_memory(
@@ -151,7 +152,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
             inputs.push(InputFile::of("embeddings", e)?);
             ("embeddings", None)
         }
-        (None, Some(s)) => {
+        (None, Some(s), ..) => {
             inputs.push(InputFile::of("scores", s)?);
             let format = args.format.as_deref().and_then(|f| {
                 falsematch::import::scores::ScoreFormat::ALL
@@ -161,7 +162,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
             });
             ("scores", format)
         }
-        (None, None) => unreachable!("clap requires one input"),
+        (None, None, ..) => unreachable!("clap requires one input"),
     };
     if let Some(m) = &args.metadata {
         inputs.push(InputFile::of("metadata", m)?);
@@ -188,7 +189,7 @@ pub(super) fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let evaluation = record.evaluate(run.clone())?;
     let subject = report::Subject::evaluation(&record, &evaluation);
-    let bundle = with_png(report::build(&subject)?, args.png)?;
+    let bundle = args.png.apply(report::build(&subject)?)?;
     let provenance = report::provenance(
         run.threads.unwrap_or_else(rayon::current_num_threads),
         run.tile_entries,

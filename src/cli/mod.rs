@@ -307,15 +307,6 @@ pub(super) fn write_bundle(
     Ok(())
 }
 
-/// The bundle, with PNG copies of its figures when `png` (`--png`).
-pub(super) fn with_png(bundle: report::Bundle, png: bool) -> anyhow::Result<report::Bundle> {
-    Ok(if png {
-        bundle.with_png_copies()?
-    } else {
-        bundle
-    })
-}
-
 /// Refuses work needing more than 90 % of the memory available, saying what to change.
 pub(super) fn refuse_beyond_memory(what: &str, bytes: f64, advice: &str) -> anyhow::Result<()> {
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);

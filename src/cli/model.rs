@@ -275,10 +275,9 @@ pub(super) fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             eprintln!("falsematch: N = {}", count(n));
         }
     })?;
-    let bundle = with_png(
-        report::sweep::sweep_bundle(&scenario, &text, &settings, &rows)?,
-        args.png,
-    )?;
+    let bundle = args.png.apply(report::sweep::sweep_bundle(
+        &scenario, &text, &settings, &rows,
+    )?)?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         options.tile_entries,

@@ -112,7 +112,7 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let output = falsematch::pipeline::run::finish(&scenario, &[part])?;
     let _ = std::fs::remove_file(&checkpoint);
     let subject = report::Subject::run(&scenario, &text, &output);
-    let bundle = with_png(report::build(&subject)?, args.png)?;
+    let bundle = args.png.apply(report::build(&subject)?)?;
     let provenance = report::provenance(
         work.threads,
         options.tile_entries,
@@ -413,7 +413,7 @@ pub(super) fn merge(args: MergeArgs) -> anyhow::Result<()> {
         other => other.into(),
     })?;
     let subject = report::Subject::run(&scenario, &text, &output);
-    let bundle = with_png(report::build(&subject)?, args.png)?;
+    let bundle = args.png.apply(report::build(&subject)?)?;
     let provenance = report::provenance(
         rayon::current_num_threads(),
         0,

@@ -148,8 +148,8 @@ pub struct ReplicateEstimates {
     pub thresholds: Vec<ReplicateRow>,
 }
 
-/// Everything estimated from a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Everything estimated from a run (empty by default: an evaluation without searches).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Estimates {
     /// All probes first, then each probe group with searches.
     pub slices: Vec<SliceEstimates>,

@@ -300,8 +300,8 @@ pub fn simulate_part(
         if options.reverse_tiles {
             tiles.reverse();
         }
+        bar.stage(&format!("replicate {}/{replicates}", replicate + 1));
         if replicate == 0 {
-            bar.stage(&format!("replicate {}/{replicates}", replicate + 1));
             let all = layout
                 .tiles_in(shard_blocks.clone(), options.tile_entries)
                 .len();
@@ -316,7 +316,6 @@ pub fn simulate_part(
         if part.replicates[at].blocks.is_empty() {
             part.replicates[at].tally = empty();
         }
-        bar.stage(&format!("replicate {}/{replicates}", replicate + 1));
         for batch in tiles.chunks(batch_tiles.max(1)) {
             let tally = pool.install(|| {
                 search_tiles(

@@ -152,6 +152,24 @@ pub struct Skipped {
 /// How many skipped rows are listed by line.
 const MAX_EXAMPLES: usize = 20;
 
+impl Skipped {
+    /// Counts one skipped row for `reason` (kept sorted by reason) and lists it as
+    /// "`at`: `message`" among the first [`MAX_EXAMPLES`].
+    fn skip(&mut self, at: &str, reason: String, message: &str) {
+        self.rows += 1;
+        match self
+            .by_reason
+            .binary_search_by(|r| r.reason.as_str().cmp(&reason))
+        {
+            Ok(i) => self.by_reason[i].rows += 1,
+            Err(i) => self.by_reason.insert(i, ReasonCount { reason, rows: 1 }),
+        }
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(format!("{at}: {message}"));
+        }
+    }
+}
+
 /// One search, summarized from its rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScoredProbe {
@@ -257,7 +275,6 @@ pub fn read_scores(
         k,
         skip: options.skip_bad_rows,
         skipped: Skipped::default(),
-        reasons: HashMap::new(),
         probe_ix: HashMap::new(),
         probes: Vec::new(),
         gallery_ix: HashMap::new(),

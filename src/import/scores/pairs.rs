@@ -6,10 +6,9 @@
 //! Invariants: a line is checked completely before its score is kept; blank lines are
 //! skipped silently (pyeer does too); every error names the file and line.
 
-use super::{MAX_EXAMPLES, ReasonCount, Skipped};
+use super::Skipped;
 use crate::import::ImportError;
 use crate::import::spill::Spill;
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -62,7 +61,6 @@ pub fn read_pairs(
     let mut spill = Spill::new(2, spill_budget);
     let mut rows = 0u64;
     let mut skipped = Skipped::default();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for (stream, path) in [genuine, impostor].into_iter().enumerate() {
         let file = path.display().to_string();
         let io_err = |e: &dyn std::fmt::Display| ImportError::File {
@@ -97,13 +95,7 @@ pub fn read_pairs(
                     kept += 1;
                 }
                 Err((reason, message)) if skip_bad_rows => {
-                    skipped.rows += 1;
-                    *reasons.entry(reason).or_default() += 1;
-                    if skipped.examples.len() < MAX_EXAMPLES {
-                        skipped
-                            .examples
-                            .push(format!("{file} line {}: {message}", number + 1));
-                    }
+                    skipped.skip(&format!("{file} line {}", number + 1), reason, &message);
                 }
                 Err((_, message)) => {
                     return Err(ImportError::Row {
@@ -122,10 +114,6 @@ pub fn read_pairs(
         }
     }
     spill.finish();
-    skipped.by_reason = reasons
-        .into_iter()
-        .map(|(reason, rows)| ReasonCount { reason, rows })
-        .collect();
     Ok(PairScores {
         rows,
         skipped,

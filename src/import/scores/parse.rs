@@ -415,16 +415,6 @@ impl Reader<'_> {
             });
         }
         let excluded = self.incomplete_probes(n_gallery)?;
-        let mut reasons: Vec<ReasonCount> = self
-            .reasons
-            .iter()
-            .map(|(reason, &rows)| ReasonCount {
-                reason: reason.clone(),
-                rows,
-            })
-            .collect();
-        reasons.sort_by(|a, b| a.reason.cmp(&b.reason));
-        self.skipped.by_reason = reasons;
         let n_t = self.thresholds.len();
         let full_length = list_length.unwrap_or(0);
         let probes: Vec<ScoredProbe> = self

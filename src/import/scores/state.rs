@@ -58,7 +58,6 @@ pub(super) struct Reader<'m> {
     pub(super) k: usize,
     pub(super) skip: bool,
     pub(super) skipped: Skipped,
-    pub(super) reasons: HashMap<String, u64>,
     pub(super) probe_ix: HashMap<String, u32>,
     pub(super) probes: Vec<ProbeState>,
     pub(super) gallery_ix: HashMap<String, u32>,
@@ -93,13 +92,7 @@ impl Reader<'_> {
                 message,
             });
         }
-        self.skipped.rows += 1;
-        *self.reasons.entry(reason).or_default() += 1;
-        if self.skipped.examples.len() < MAX_EXAMPLES {
-            self.skipped
-                .examples
-                .push(format!("line {line}: {message}"));
-        }
+        self.skipped.skip(&format!("line {line}"), reason, &message);
         Ok(())
     }
 

@@ -400,10 +400,7 @@ pub fn evaluate_scores(
             }
         }
     }
-    let verification = verification_slices(&data, &plan, o).map_err(|e| ImportError::File {
-        file: scores.display().to_string(),
-        message: format!("cannot read back a temporary file: {e}"),
-    })?;
+    let verification = verification_slices(&data, &plan, o).map_err(read_back(scores))?;
     let fairness = fairness_rows(&plan, &slices, &verification);
     let mut notes = vec![
         format!("{SCORES_AS_GIVEN} Ranks are recomputed from the scores, pessimistically: a mate's rank counts every non-mate scoring at least as high."),
@@ -443,6 +440,14 @@ pub fn evaluate_scores(
     })
 }
 
+/// The error of a spilled score stream (from the input `file`) that cannot be read back.
+fn read_back(file: &Path) -> impl Fn(std::io::Error) -> ImportError + '_ {
+    move |e| ImportError::File {
+        file: file.display().to_string(),
+        message: format!("cannot read back a temporary file: {e}"),
+    }
+}
+
 /// Evaluates pyeer's two files, genuine and impostor scores (1:1 only).
 ///
 /// # Errors
@@ -454,21 +459,21 @@ pub fn evaluate_pairs(
 ) -> Result<Evaluation, EvaluateError> {
     let data = read_pairs(genuine, impostor, o.skip_bad_rows, o.spill_budget)?;
     let plan = plan(vec!["all".into()], vec!["all".into()], o);
-    let read_back = |e: std::io::Error| ImportError::File {
-        file: genuine.display().to_string(),
-        message: format!("cannot read back a temporary file: {e}"),
-    };
     let slice = verification(
         "all",
-        data.spill.sorted(&[data.genuine]).map_err(read_back)?,
+        data.spill
+            .sorted(&[data.genuine])
+            .map_err(read_back(genuine))?,
         data.spill.len(data.genuine),
-        data.spill.sorted(&[data.impostor]).map_err(read_back)?,
+        data.spill
+            .sorted(&[data.impostor])
+            .map_err(read_back(impostor))?,
         data.spill.len(data.impostor),
         &plan.thresholds,
         &o.targets,
         plan.confidence_level,
     )
-    .map_err(read_back)?;
+    .map_err(read_back(genuine))?;
     Ok(Evaluation {
         data: DataSummary {
             kind: "pairs".into(),
@@ -482,14 +487,7 @@ pub fn evaluate_pairs(
             non_mated_probes: 0,
             candidate_list_length: None,
         },
-        estimates: Estimates {
-            slices: Vec::new(),
-            cross_group: Vec::new(),
-            replicates: Vec::new(),
-            closed_form: None,
-            fairness: Vec::new(),
-            published: Vec::new(),
-        },
+        estimates: Estimates::default(),
         plan,
         verification: vec![slice],
         skipped: data.skipped,

@@ -42,21 +42,19 @@ pub fn build(
     data_section(record, e, &mut b);
 
     b.push(Block::Heading(1, "3. Method".into()));
-    let searched = !e.estimates.slices.is_empty();
-    let identification = [
-        "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T."
-            .into(),
-        "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
-        format!(
-            "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
-            e.plan.k
-        ),
-    ];
-    let mut method: Vec<String> = if searched {
-        identification.to_vec()
-    } else {
-        Vec::new()
-    };
+    // The 1:N definitions only where there are searches (not for pyeer's two files).
+    let mut method: Vec<String> = Vec::new();
+    if !e.estimates.slices.is_empty() {
+        method.extend([
+            "FPIR(T): share of non-mated searches returning at least one candidate scoring >= T."
+                .into(),
+            "SEL(T): false candidates (gallery entries >= T) per non-mated search.".into(),
+            format!(
+                "FNIR(R, T): share of mated searches whose mate ranks below R or scores below T (R = 1 and R = K = {}).",
+                e.plan.k
+            ),
+        ]);
+    }
     method.extend([
         "FMR(T) and FNMR(T): shares of impostor comparisons scoring >= T and of genuine comparisons scoring < T.".into(),
         format!("Candidates and matches: {}.", CONVENTIONS.candidate_rule),

@@ -155,16 +155,8 @@ pub fn det_with(
                 )))
                 .map_err(fail("DET"))?;
         }
-        let palette = [
-            BLUE,
-            ORANGE,
-            RGBColor(44, 160, 44),
-            RGBColor(148, 103, 189),
-            RGBColor(140, 86, 75),
-            RGBColor(227, 119, 194),
-        ];
         for (i, (name, points)) in curves.iter().enumerate().filter(|(_, c)| !c.1.is_empty()) {
-            let color = palette[i % palette.len()];
+            let color = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(LineSeries::new(
                     points

@@ -68,6 +68,15 @@ const HEIGHT: u32 = 420;
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const ORANGE: RGBColor = RGBColor(214, 95, 14);
 const GREY: RGBColor = RGBColor(120, 120, 120);
+/// The colours of successive curves (matplotlib's first six), repeated beyond six.
+const PALETTE: [RGBColor; 6] = [
+    BLUE,
+    ORANGE,
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+];
 const FONT: &str = "sans-serif";
 
 fn padded(lo: f64, hi: f64) -> (f64, f64) {

@@ -16,15 +16,8 @@ pub struct SweepSeries {
 /// FPIR (left, linear) and SEL (right, log) against gallery size (log), one series per
 /// threshold: lines for the analytic mode, points with whiskers for simulation.
 pub fn sweep(fpir: &[SweepSeries], sel: &[SweepSeries]) -> Result<String, PlotError> {
-    let palette = [
-        BLUE,
-        ORANGE,
-        RGBColor(44, 160, 44),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        GREY,
-    ];
+    // A seventh colour, grey, before the six repeat.
+    let palette: Vec<RGBColor> = PALETTE.iter().copied().chain([GREY]).collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + 40)).into_drawing_area();
