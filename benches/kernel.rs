@@ -10,7 +10,7 @@ use falsematch::population::{GalleryLayout, Population};
 use falsematch::quantize::Precision;
 use falsematch::scenario::Scenario;
 use falsematch::search::int8::{BLOCK_ROWS, PROBE_BLOCK, Packed8, Probes8, score_block};
-use falsematch::search::{Kernel, ProbeSet, Thresholds, search_tile};
+use falsematch::search::{Kernel, ProbeSet, Thresholds, blocked16, search_tile};
 use falsematch::tally::Tally;
 use std::hint::black_box;
 
@@ -112,45 +112,71 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-fn int8_kernel(c: &mut Criterion) {
-    // The int8 kernel alone, in the search's loop order: 96 probes (8 register blocks) against
-    // a tile, one 64 KB chunk of packed rows at a time. Compare with `peak/vpdpbusd`.
+fn block_kernels(c: &mut Criterion) {
+    // The blocked kernels alone, in the search's loop order: 96 probes (8 probe blocks)
+    // against a tile, one chunk of packed rows at a time (64 KB in int8, 128 KB in int16, as
+    // the search). Compare with `peak`.
     let mut group = c.benchmark_group("score_block");
     let (dim, m) = (512usize, 96u32);
     let s = scenario(dim, DEFAULT_TILE_ENTRIES, m);
     let pop = Population::new(&s, 0);
     let layout = GalleryLayout::build(&pop);
     let tile = layout.generate(&pop, 0..layout.n_blocks());
-    let probes = Probes8::of(
-        &falsematch::population::draw_probes(&pop, &layout, 0)
-            .unwrap()
-            .embeddings,
-    );
-    let packed = Packed8::pack(tile.embeddings.as_slice().unwrap(), dim);
-    let chunk = packed.chunk_blocks(64 * 1024);
-    let stride = chunk * BLOCK_ROWS;
-    let mut out = vec![0i32; PROBE_BLOCK * stride];
-    group.throughput(Throughput::Elements(
-        (packed.blocks() * BLOCK_ROWS) as u64 * u64::from(m),
-    ));
-    for kernel in Kernel::available() {
-        group.bench_function(
-            BenchmarkId::new(
-                format!("{kernel:?}/int8"),
-                format!("d{dim}/m{m}/n{}", packed.blocks() * BLOCK_ROWS),
-            ),
-            |b| {
-                b.iter(|| {
-                    for b0 in (0..packed.blocks()).step_by(chunk) {
-                        let b1 = (b0 + chunk).min(packed.blocks());
-                        for first in (0..m as usize).step_by(PROBE_BLOCK) {
-                            score_block(kernel, &packed, b0..b1, &probes, first, &mut out, stride);
+    let int16 = falsematch::population::draw_probes(&pop, &layout, 0)
+        .unwrap()
+        .embeddings;
+    let rows = tile.embeddings.as_slice().unwrap();
+    let probes8 = Probes8::of(&int16);
+    let packed8 = Packed8::pack(rows, dim);
+    let probes16 = blocked16::Probes16::of(&int16);
+    let packed16 = blocked16::Packed16::pack(rows, dim);
+    // (format, blocks, rows per block, blocks per chunk, the kernel's call)
+    type Score<'a> = Box<dyn Fn(Kernel, std::ops::Range<usize>, usize, &mut [i32], usize) + 'a>;
+    let formats: [(&str, usize, usize, usize, Score<'_>); 2] = [
+        (
+            "int8",
+            packed8.blocks(),
+            BLOCK_ROWS,
+            packed8.chunk_blocks(64 * 1024),
+            Box::new(|k, b, first, out: &mut [i32], stride| {
+                score_block(k, &packed8, b, &probes8, first, out, stride)
+            }),
+        ),
+        (
+            "int16",
+            packed16.blocks(),
+            blocked16::BLOCK_ROWS,
+            packed16.chunk_blocks(128 * 1024),
+            Box::new(|k, b, first, out: &mut [i32], stride| {
+                blocked16::score_block(k, &packed16, b, &probes16, first, out, stride)
+            }),
+        ),
+    ];
+    for (name, blocks, block_rows, chunk, score) in &formats {
+        let stride = chunk * block_rows;
+        let mut out = vec![0i32; PROBE_BLOCK * stride];
+        group.throughput(Throughput::Elements(
+            (blocks * block_rows) as u64 * u64::from(m),
+        ));
+        for kernel in Kernel::available() {
+            group.bench_function(
+                BenchmarkId::new(
+                    format!("{kernel:?}/{name}"),
+                    format!("d{dim}/m{m}/n{}", blocks * block_rows),
+                ),
+                |b| {
+                    b.iter(|| {
+                        for b0 in (0..*blocks).step_by(*chunk) {
+                            let b1 = (b0 + chunk).min(*blocks);
+                            for first in (0..m as usize).step_by(PROBE_BLOCK) {
+                                score(kernel, b0..b1, first, &mut out, stride);
+                            }
                         }
-                    }
-                    black_box(out[0])
-                })
-            },
-        );
+                        black_box(out[0])
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }
@@ -185,6 +211,38 @@ fn peak(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("vpdpbusd", "zmm/chains24"), |b| {
             // SAFETY: the CPU has the features (checked above).
             b.iter(|| unsafe { chains(black_box(iterations)) })
+        });
+        group.finish();
+    }
+    // The AVX2 kernels' arithmetic: 12 independent `vpmaddwd` + `vpaddd` chains (as in both
+    // blocked kernels) with no loads; each multiply reads its own chain, so none can be
+    // hoisted out of the loop. Throughput in multiply-adds (16 per instruction).
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        use std::arch::x86_64::*;
+        #[target_feature(enable = "avx2")]
+        fn madd_chains(iterations: u32) -> i32 {
+            let mut acc = [black_box(_mm256_set1_epi16(3)); 12];
+            let y = black_box(_mm256_set1_epi16(-2));
+            for _ in 0..iterations {
+                for a in acc.iter_mut() {
+                    *a = _mm256_add_epi32(y, _mm256_madd_epi16(*a, y));
+                }
+            }
+            let mut lanes = [0i32; 8];
+            let sum = acc
+                .iter()
+                .fold(_mm256_setzero_si256(), |s, &a| _mm256_add_epi32(s, a));
+            // SAFETY: `lanes` is 32 bytes, one 256-bit store.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, sum) };
+            lanes[0]
+        }
+        let mut group = c.benchmark_group("peak");
+        let iterations = 10_000u32;
+        group.throughput(Throughput::Elements(u64::from(iterations) * 12 * 16));
+        group.bench_function(BenchmarkId::new("vpmaddwd", "ymm/chains12"), |b| {
+            // SAFETY: the CPU has AVX2 (checked above).
+            b.iter(|| unsafe { madd_chains(black_box(iterations)) })
         });
         group.finish();
     }
@@ -230,6 +288,6 @@ fn merging(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = kernels, search, int8_kernel, peak, generation, merging
+    targets = kernels, search, block_kernels, peak, generation, merging
 }
 criterion_main!(benches);

@@ -380,3 +380,64 @@ fn search_outputs_match_their_snapshots() {
         )
     );
 }
+
+/// Every kernel this CPU has (the process picks one from `FALSEMATCH_KERNEL`) gives the same
+/// bytes: a simulated run with repeated identities in both number formats, and a search of
+/// imported rows in int16 (int8 is checked above).
+#[test]
+fn every_kernel_gives_the_same_bytes_in_runs_and_searches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = std::fs::read_to_string("tests/data/small.toml").unwrap();
+    let int8 = tmp.path().join("small-int8.toml");
+    std::fs::write(&int8, format!("{small}\n[search]\nprecision = \"int8\"\n")).unwrap();
+    let run = |scenario: &Path, name: &str, kernel: &str, tile: &str| {
+        let out = tmp.path().join(name);
+        Command::cargo_bin("falsematch")
+            .unwrap()
+            .env("FALSEMATCH_KERNEL", kernel)
+            .args(["run", "--quiet", "--threads", "2", "--tile-size", tile])
+            .arg(scenario)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read(out.join("results.json")).unwrap()
+    };
+    for (scenario, label) in [
+        (Path::new("tests/data/small.toml"), "int16"),
+        (&*int8, "int8"),
+    ] {
+        let reference = run(scenario, &format!("{label}-portable"), "portable", "4096");
+        for (kernel, tile) in [("avx2", "4096"), ("avx2", "77"), ("avx512", "1000")] {
+            assert!(
+                run(scenario, &format!("{label}-{kernel}-{tile}"), kernel, tile) == reference,
+                "{label}: {kernel} (or the fastest path this CPU has) with tiles of {tile} differs from the portable kernel"
+            );
+        }
+    }
+    let (n, m, d) = (1500, 14, 77);
+    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 5));
+    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 6));
+    let search = |kernel: &str| {
+        let out = tmp.path().join(format!("s-{kernel}.json"));
+        Command::cargo_bin("falsematch")
+            .unwrap()
+            .env("FALSEMATCH_KERNEL", kernel)
+            .args(["search", "--k", "7", "--quiet", "--thresholds", "0.05,0.2"])
+            .arg("--gallery")
+            .arg(tmp.path().join("g.npy"))
+            .arg("--probes")
+            .arg(tmp.path().join("p.npy"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read(out).unwrap()
+    };
+    let reference = search("portable");
+    assert!(search("avx2") == reference, "int16 search: avx2 differs");
+    assert!(
+        search("avx512") == reference,
+        "int16 search: avx512 differs"
+    );
+}

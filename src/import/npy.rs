@@ -289,13 +289,24 @@ pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingEr
 
 /// Normalizes one little-endian float row (`width` 4 or 8 bytes per value, decoded into the
 /// scratch `row`) and quantizes it into `target`; false for a zero, NaN or infinite row. Compiled for AVX-512 where the CPU
-/// has it (IEEE basic operations in the same order, so the same bits).
+/// has it, or for AVX2 (IEEE basic operations in the same order, so the same bits).
 fn quantize_row(raw: &[u8], width: usize, target: &mut [i16], row: &mut [f64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::search::avx512() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { quantize_row_avx512(raw, width, target, row) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::search::avx2() {
+        // SAFETY: as above.
+        return unsafe { quantize_row_avx2(raw, width, target, row) };
+    }
+    quantize_row_generic(raw, width, target, row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn quantize_row_avx2(raw: &[u8], width: usize, target: &mut [i16], row: &mut [f64]) -> bool {
     quantize_row_generic(raw, width, target, row)
 }
 

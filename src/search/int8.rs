@@ -20,7 +20,10 @@
 //! components are stored as `Q + 128` and the dot product corrected by `128 sum(Q_p)`, exactly.
 //! Gallery rows are packed in blocks of 16 rows, four components of each row per 32-bit lane,
 //! so one instruction adds four products into each of 16 rows' sums and no horizontal
-//! reduction is needed. The portable path computes the same integers from the same layout.
+//! reduction is needed. CPUs with AVX2 but without VNNI widen the same bytes to 16 bits and
+//! multiply pairs (`vpmaddwd`, two products per 32-bit lane, exact) against the probes' 16-bit
+//! copy, adding the two half-sums of each row once per panel. The portable path computes the
+//! same integers from the same layout.
 
 use super::Kernel;
 use ndarray::Array2;
@@ -92,6 +95,8 @@ pub struct Probes8 {
     width: usize,
     /// Int8 rows, `width` each, `len` rounded up to [`PROBE_BLOCK`] rows.
     data: Vec<i8>,
+    /// The same values widened to 16 bits (the AVX2 kernel's multiplier).
+    wide: Vec<i16>,
     /// Factor of each row.
     factor: Vec<f32>,
     /// `128 sum(Q)` of each row: what the unsigned gallery bytes add.
@@ -112,10 +117,12 @@ impl Probes8 {
             factor[p] = requantize(row.as_slice().expect("standard layout"), out);
             correction[p] = OFFSET * out.iter().map(|&x| i32::from(x)).sum::<i32>();
         }
+        let wide = data.iter().map(|&x| i16::from(x)).collect();
         Self {
             len,
             width,
             data,
+            wide,
             factor,
             correction,
         }
@@ -155,7 +162,7 @@ pub struct Packed8 {
 }
 
 impl Packed8 {
-    /// Packs int16 rows (row-major, `dim` columns). Compiled for AVX-512 where the CPU has it
+    /// Packs int16 rows (row-major, `dim` columns). Compiled for AVX-512 or AVX2 where the CPU has it
     /// (integer and exact conversions only, so the bytes are the same).
     pub fn pack(rows: &[i16], dim: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
@@ -163,6 +170,17 @@ impl Packed8 {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { Self::pack_avx512(rows, dim) };
         }
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2() {
+            // SAFETY: as above.
+            return unsafe { Self::pack_avx2(rows, dim) };
+        }
+        Self::pack_generic(rows, dim)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn pack_avx2(rows: &[i16], dim: usize) -> Self {
         Self::pack_generic(rows, dim)
     }
 
@@ -243,6 +261,11 @@ pub fn score_block(
         // are the bounds its loads and stores rely on.
         return unsafe { x86::score_block_vnni(gallery, blocks, probes, first_probe, out, stride) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if matches!(kernel, Kernel::Avx2 | Kernel::Avx512) && super::avx2() {
+        // SAFETY: as above.
+        return unsafe { x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride) };
+    }
     let _ = kernel;
     score_block_portable(gallery, blocks, probes, first_probe, out, stride);
 }
@@ -300,6 +323,85 @@ fn score_block_portable(
 mod x86 {
     use super::{BLOCK_ROWS, PANEL_BLOCKS, PROBE_BLOCK, Packed8, Probes8};
     use std::arch::x86_64::*;
+
+    /// Probes per pass of the AVX2 kernel (12 accumulators of 16 registers).
+    const AVX2_PROBES: usize = 6;
+
+    /// The AVX2 kernel: per pass, 6 probes x 8 rows in 12 accumulators. Each step widens 32
+    /// gallery bytes (8 rows x 4 components) to two vectors of 16-bit values and multiplies
+    /// them by four 16-bit components of each probe, broadcast; `vpmaddwd` adds the products
+    /// in pairs, so each row's sum is split over two lanes until the pass ends. Every product
+    /// and sum is an exact integer (at most 255 x 127 x 4096 in magnitude), so the result is
+    /// the VNNI kernel's.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn score_block_avx2(
+        gallery: &Packed8,
+        blocks: std::ops::Range<usize>,
+        probes: &Probes8,
+        first_probe: usize,
+        out: &mut [i32],
+        stride: usize,
+    ) {
+        let quads = gallery.quads;
+        let width = probes.width;
+        let first_block = blocks.start;
+        for block in blocks {
+            for half in 0..BLOCK_ROWS / 8 {
+                let g = gallery.data[block * quads * 64 + half * 32..].as_ptr();
+                let row0 = (block - first_block) * BLOCK_ROWS + half * 8;
+                let fx = &gallery.factor[block * BLOCK_ROWS + half * 8..][..8];
+                for pass in (0..PROBE_BLOCK).step_by(AVX2_PROBES) {
+                    let pr = probes.wide[(first_probe + pass) * width..].as_ptr();
+                    let mut acc = [[_mm256_setzero_si256(); 2]; AVX2_PROBES];
+                    for k in 0..quads {
+                        // SAFETY: quad k of the block holds 64 bytes from `g + 64 k - 32 half`,
+                        // and each probe row of the pass holds `width = 4 quads` values.
+                        unsafe {
+                            let x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                g.add(k * 64) as *const __m128i
+                            ));
+                            let x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                g.add(k * 64 + 16) as *const __m128i
+                            ));
+                            for (i, a) in acc.iter_mut().enumerate() {
+                                let s = _mm256_set1_epi64x(
+                                    (pr.add(i * width + 4 * k) as *const i64).read_unaligned(),
+                                );
+                                a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(x0, s));
+                                a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(x1, s));
+                            }
+                        }
+                    }
+                    for (i, a) in acc.iter().enumerate() {
+                        let p = first_probe + pass + i;
+                        let at = (pass + i) * stride + row0;
+                        let dst = &mut out[at..at + 8];
+                        // Rows 0, 1, 4, 5 | 2, 3, 6, 7 after the pairwise sums; the 64-bit
+                        // permutation puts them in order.
+                        let v = _mm256_permute4x64_epi64::<0xD8>(_mm256_hadd_epi32(a[0], a[1]));
+                        let f = _mm256_mul_ps(
+                            _mm256_mul_ps(
+                                _mm256_cvtepi32_ps(_mm256_sub_epi32(
+                                    v,
+                                    _mm256_set1_epi32(probes.correction[p]),
+                                )),
+                                _mm256_set1_ps(probes.factor[p]),
+                            ),
+                            // SAFETY: `fx` is 8 elements, one 256-bit load.
+                            unsafe { _mm256_loadu_ps(fx.as_ptr()) },
+                        );
+                        // SAFETY: `dst` is 8 elements, one 256-bit store.
+                        unsafe {
+                            _mm256_storeu_si256(
+                                dst.as_mut_ptr() as *mut __m256i,
+                                _mm256_cvtps_epi32(f),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// The fast kernel: per panel, 12 probes x 32 rows in 24 accumulators; each step loads
     /// two vectors of gallery bytes and broadcasts four bytes of each probe.

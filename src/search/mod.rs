@@ -18,6 +18,7 @@ use crate::quantize::{Precision, threshold_q};
 use crate::tally::{Candidate, ClusterSums, ProbeTally, Tally};
 use ndarray::Array2;
 
+pub mod blocked16;
 mod int16;
 pub mod int8;
 mod probes;
@@ -82,6 +83,9 @@ const CHUNK_BYTES: usize = 32 * 1024;
 /// The int8 path's chunk of packed rows (fits in L2 with the probes; each kernel panel of 32
 /// rows is reused from L1 by a whole block of probes).
 const CHUNK_BYTES_INT8: usize = 64 * 1024;
+
+/// The blocked int16 path's chunk of packed rows.
+const CHUNK_BYTES_INT16: usize = 32 * 1024;
 
 /// A probe's progress through a tile: the identity whose detections are being read, with its
 /// group and best non-mate score so far (flushed into the distinct-people counts and the
@@ -202,6 +206,10 @@ impl IdentityCounts {
     }
 }
 
+/// Scores a block of probes (from the first given) against a range of packed row blocks,
+/// writing probe `i`'s scores at `out[i * stride..]`.
+type BlockScorer<'a> = dyn Fn(std::ops::Range<usize>, usize, &mut [i32], usize) + 'a;
+
 /// Searches every probe against one tile and adds the counts to `tally`.
 pub fn search_tile(
     tile: &Tile,
@@ -252,21 +260,23 @@ pub fn search_tile(
                 .unwrap_or(i32::MAX),
         })
         .collect();
-    if let Some(probes8) = &probes.int8 {
-        // int8: a block of probes against a chunk of packed rows, then each probe's scores
-        // consumed while they are in cache.
-        let packed = int8::Packed8::pack(rows, dim);
-        let chunk_blocks = packed.chunk_blocks(CHUNK_BYTES_INT8);
-        let stride = chunk_blocks * int8::BLOCK_ROWS;
+    // A block of probes against a chunk of packed rows, then each probe's scores consumed
+    // while they are in cache.
+    let mut blocked = |blocks: usize,
+                       block_rows: usize,
+                       chunk_blocks: usize,
+                       n_probes: usize,
+                       score: &BlockScorer| {
+        let stride = chunk_blocks * block_rows;
         scores.resize(int8::PROBE_BLOCK * stride, 0);
-        for b0 in (0..packed.blocks()).step_by(chunk_blocks) {
-            let b1 = (b0 + chunk_blocks).min(packed.blocks());
-            let chunk_start = b0 * int8::BLOCK_ROWS;
-            let chunk_len = (b1 * int8::BLOCK_ROWS).min(tile.len()) - chunk_start;
+        for b0 in (0..blocks).step_by(chunk_blocks) {
+            let b1 = (b0 + chunk_blocks).min(blocks);
+            let chunk_start = b0 * block_rows;
+            let chunk_len = (b1 * block_rows).min(tile.len()) - chunk_start;
             let single = singles(&tile.identity, chunk_start..chunk_start + chunk_len);
-            for first in (0..probes8.len).step_by(int8::PROBE_BLOCK) {
-                int8::score_block(kernel, &packed, b0..b1, probes8, first, scores, stride);
-                for i in 0..int8::PROBE_BLOCK.min(probes8.len - first) {
+            for first in (0..n_probes).step_by(int8::PROBE_BLOCK) {
+                score(b0..b1, first, scores, stride);
+                for i in 0..int8::PROBE_BLOCK.min(n_probes - first) {
                     let p = first + i;
                     ctx.consume(
                         chunk_start,
@@ -281,6 +291,30 @@ pub fn search_tile(
                 }
             }
         }
+    };
+    if let Some(probes8) = &probes.int8 {
+        let packed = int8::Packed8::pack(rows, dim);
+        blocked(
+            packed.blocks(),
+            int8::BLOCK_ROWS,
+            packed.chunk_blocks(CHUNK_BYTES_INT8),
+            probes8.len,
+            &|b, first, out, stride| {
+                int8::score_block(kernel, &packed, b, probes8, first, out, stride);
+            },
+        );
+    } else if kernel == Kernel::Avx2 {
+        let packed = blocked16::Packed16::pack(rows, dim);
+        let probes16 = blocked16::Probes16::of(&probes.embeddings);
+        blocked(
+            packed.blocks(),
+            blocked16::BLOCK_ROWS,
+            packed.chunk_blocks(CHUNK_BYTES_INT16),
+            probes16.len,
+            &|b, first, out, stride| {
+                blocked16::score_block(kernel, &packed, b, &probes16, first, out, stride);
+            },
+        );
     } else {
         let chunk_rows = (CHUNK_BYTES / (2 * dim.max(1))).max(8);
         for chunk_start in (0..tile.len()).step_by(chunk_rows) {
@@ -331,6 +365,13 @@ pub(crate) fn avx512() -> bool {
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512vl")
     })
+}
+
+/// True when the CPU has AVX2 (detected once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx2"))
 }
 
 /// True when every row of `range` is its own identity in the tile.
@@ -411,8 +452,8 @@ impl Context<'_> {
     /// Adds entries and people by (highest passed threshold, group), for rows that are each
     /// their own identity and no mate: thresholds passed counted as a vector over the chunk,
     /// the entries passing any compacted without branches, then a histogram of those in four
-    /// interleaved copies (no chain through one memory slot). Compiled for AVX-512 where the
-    /// CPU has it (integer operations only, so the counts are the same).
+    /// interleaved copies (no chain through one memory slot). Compiled for AVX-512 or AVX2
+    /// where the CPU has it (integer operations only, so the counts are the same).
     fn count_singles(
         &self,
         first: usize,
@@ -424,6 +465,11 @@ impl Context<'_> {
         if avx512() {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { self.count_singles_avx512(first, scores, t, scratch) };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // SAFETY: as above.
+            return unsafe { self.count_singles_avx2(first, scores, t, scratch) };
         }
         self.count_singles_generic(first, scores, t, scratch);
     }
@@ -458,6 +504,18 @@ impl Context<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     fn count_singles_avx512(
+        &self,
+        first: usize,
+        scores: &[i32],
+        t: &mut ProbeTally,
+        scratch: &mut Scratch,
+    ) {
+        self.count_singles_generic(first, scores, t, scratch);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn count_singles_avx2(
         &self,
         first: usize,
         scores: &[i32],

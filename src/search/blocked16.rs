@@ -1,0 +1,274 @@
+//! The int16 format's blocked kernel: a block of probes against a panel of gallery rows, for
+//! CPUs with AVX2 (the AVX-512 path keeps one probe per pass, see `int16`).
+//!
+//! Gallery rows are packed in blocks of [`BLOCK_ROWS`] rows; within a block, for each pair of
+//! components, 8 lanes of two 16-bit values (one lane per row). One `vpmaddwd` against a
+//! probe's pair, broadcast, adds two products into each of 8 rows' sums, so each lane holds a
+//! whole row's dot product and no horizontal reduction is needed. Six probes times two blocks
+//! keep 12 accumulators in registers, and each gallery vector loaded serves six probes.
+//!
+//! The integers are those of [`super::dot`]: every product pair fits in i32 (2 x 32767^2 <
+//! 2^31) and the sums wrap exactly as the other paths' do, so the results do not depend on
+//! the path (module docs of `search`).
+
+use super::Kernel;
+use super::int8::PROBE_BLOCK;
+use ndarray::Array2;
+
+/// Rows of one packed block (one 256-bit vector of 32-bit lanes).
+pub const BLOCK_ROWS: usize = 8;
+/// Blocks scored together by one pass of the fast kernel (its register block).
+const PANEL_BLOCKS: usize = 2;
+/// Probes per pass of the fast kernel.
+const PASS_PROBES: usize = 6;
+
+/// Components per row once padded to whole pairs.
+fn padded(dim: usize) -> usize {
+    dim.div_ceil(2) * 2
+}
+
+/// The probes of an int16 search for the blocked kernel: rows padded to whole pairs, and to
+/// whole probe blocks with zero rows.
+#[derive(Clone, Debug)]
+pub struct Probes16 {
+    /// Probes (without padding).
+    pub len: usize,
+    /// Components per row, padded to a multiple of 2.
+    width: usize,
+    /// Rows of `width` values, `len` rounded up to [`PROBE_BLOCK`] rows.
+    data: Vec<i16>,
+}
+
+impl Probes16 {
+    /// The padded copy of int16 probe rows.
+    pub fn of(embeddings: &Array2<i16>) -> Self {
+        let (len, dim) = embeddings.dim();
+        let width = padded(dim);
+        let mut data = vec![0i16; len.div_ceil(PROBE_BLOCK) * PROBE_BLOCK * width];
+        for (p, row) in embeddings.rows().into_iter().enumerate() {
+            data[p * width..p * width + dim]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(o, &x)| *o = x);
+        }
+        Self { len, width, data }
+    }
+}
+
+/// Gallery rows packed for the blocked kernel.
+#[derive(Clone, Debug)]
+pub struct Packed16 {
+    /// Rows (without padding).
+    pub len: usize,
+    /// Pairs of components per row.
+    pairs: usize,
+    /// Blocks, padded to whole panels with zero rows.
+    blocks: usize,
+    /// `blocks * pairs * 16` values.
+    data: Vec<i16>,
+}
+
+impl Packed16 {
+    /// Packs int16 rows (row-major, `dim` columns).
+    pub fn pack(rows: &[i16], dim: usize) -> Self {
+        let dim = dim.max(1);
+        let len = rows.len() / dim;
+        let pairs = padded(dim) / 2;
+        let blocks = len.div_ceil(BLOCK_ROWS * PANEL_BLOCKS) * PANEL_BLOCKS;
+        let mut data = vec![0i16; blocks * pairs * 2 * BLOCK_ROWS];
+        // A block at a time: pair k of the block's row `lane` goes to lane `lane` of vector k.
+        for (b, eight) in rows.chunks(dim * BLOCK_ROWS).enumerate() {
+            let out = &mut data[b * pairs * 2 * BLOCK_ROWS..(b + 1) * pairs * 2 * BLOCK_ROWS];
+            for (lane, row) in eight.chunks_exact(dim).enumerate() {
+                for (k, two) in row.chunks(2).enumerate() {
+                    let at = (k * BLOCK_ROWS + lane) * 2;
+                    out[at] = two[0];
+                    out[at + 1] = two.get(1).copied().unwrap_or(0);
+                }
+            }
+        }
+        Self {
+            len,
+            pairs,
+            blocks,
+            data,
+        }
+    }
+
+    /// Blocks per chunk of about `bytes` (whole panels).
+    pub fn chunk_blocks(&self, bytes: usize) -> usize {
+        let panel = PANEL_BLOCKS * self.pairs * 4 * BLOCK_ROWS;
+        (bytes / panel.max(1)).max(1) * PANEL_BLOCKS
+    }
+
+    /// Number of blocks, padding included (a multiple of the panel).
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+}
+
+/// Scores probes `first_probe..first_probe + PROBE_BLOCK` against blocks `blocks` (a whole
+/// number of panels) into `out`: probe `i` of the block, row `r` of the range at
+/// `out[i * stride + r]`. The scores are exact dot products, as [`super::dot`] gives them.
+pub fn score_block(
+    kernel: Kernel,
+    gallery: &Packed16,
+    blocks: std::ops::Range<usize>,
+    probes: &Probes16,
+    first_probe: usize,
+    out: &mut [i32],
+    stride: usize,
+) {
+    assert_eq!(
+        gallery.pairs * 2,
+        probes.width,
+        "gallery and probes differ in width"
+    );
+    assert!(blocks.end <= gallery.blocks && blocks.len().is_multiple_of(PANEL_BLOCKS));
+    assert!((first_probe + PROBE_BLOCK) * probes.width <= probes.data.len());
+    assert!(out.len() >= (PROBE_BLOCK - 1) * stride + blocks.len() * BLOCK_ROWS);
+    #[cfg(target_arch = "x86_64")]
+    if kernel != Kernel::Portable && super::avx2() {
+        // SAFETY: the CPU has the features the function is compiled for; the asserts above
+        // are the bounds its loads and stores rely on.
+        return unsafe { x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride) };
+    }
+    let _ = kernel;
+    score_block_portable(gallery, blocks, probes, first_probe, out, stride);
+}
+
+/// The portable kernel: the same integers from the same layout.
+fn score_block_portable(
+    gallery: &Packed16,
+    blocks: std::ops::Range<usize>,
+    probes: &Probes16,
+    first_probe: usize,
+    out: &mut [i32],
+    stride: usize,
+) {
+    let (pairs, width) = (gallery.pairs, probes.width);
+    let first_block = blocks.start;
+    for b in blocks {
+        let g = &gallery.data[b * pairs * 2 * BLOCK_ROWS..(b + 1) * pairs * 2 * BLOCK_ROWS];
+        for i in 0..PROBE_BLOCK {
+            let p = first_probe + i;
+            let probe = &probes.data[p * width..(p + 1) * width];
+            let mut acc = [0i32; BLOCK_ROWS];
+            for (lanes, two) in g.chunks_exact(2 * BLOCK_ROWS).zip(probe.chunks_exact(2)) {
+                for (a, row) in acc.iter_mut().zip(lanes.chunks_exact(2)) {
+                    let pair = i32::from(row[0]) * i32::from(two[0])
+                        + i32::from(row[1]) * i32::from(two[1]);
+                    *a = a.wrapping_add(pair);
+                }
+            }
+            let at = i * stride + (b - first_block) * BLOCK_ROWS;
+            out[at..at + BLOCK_ROWS].copy_from_slice(&acc);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{BLOCK_ROWS, PANEL_BLOCKS, PASS_PROBES, PROBE_BLOCK, Packed16, Probes16};
+    use std::arch::x86_64::*;
+
+    /// Per panel and pass: 6 probes x 16 rows in 12 accumulators; each step loads two vectors
+    /// of gallery pairs and broadcasts one pair of each probe.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn score_block_avx2(
+        gallery: &Packed16,
+        blocks: std::ops::Range<usize>,
+        probes: &Probes16,
+        first_probe: usize,
+        out: &mut [i32],
+        stride: usize,
+    ) {
+        let (pairs, width) = (gallery.pairs, probes.width);
+        let first_block = blocks.start;
+        for b in blocks.step_by(PANEL_BLOCKS) {
+            let g0 = gallery.data[b * pairs * 2 * BLOCK_ROWS..].as_ptr();
+            for pass in (0..PROBE_BLOCK).step_by(PASS_PROBES) {
+                let pr = probes.data[(first_probe + pass) * width..].as_ptr();
+                let mut acc = [[_mm256_setzero_si256(); PANEL_BLOCKS]; PASS_PROBES];
+                for k in 0..pairs {
+                    // SAFETY: blocks b and b + 1 hold `pairs` vectors of 16 values each
+                    // (b + 2 <= blocks), and each probe row of the pass holds `width = 2
+                    // pairs` values.
+                    unsafe {
+                        let x0 = _mm256_loadu_si256(g0.add(k * 16) as *const __m256i);
+                        let x1 = _mm256_loadu_si256(g0.add((pairs + k) * 16) as *const __m256i);
+                        for (i, a) in acc.iter_mut().enumerate() {
+                            let s = _mm256_set1_epi32(
+                                (pr.add(i * width + 2 * k) as *const i32).read_unaligned(),
+                            );
+                            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(x0, s));
+                            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(x1, s));
+                        }
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    for (h, &v) in a.iter().enumerate() {
+                        let at = (pass + i) * stride + (b + h - first_block) * BLOCK_ROWS;
+                        let dst = &mut out[at..at + BLOCK_ROWS];
+                        // SAFETY: `dst` is 8 elements, one 256-bit store.
+                        unsafe { _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_gives_the_exact_dot_products() {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as i64 % 65535 - 32767) as i16
+        };
+        // Odd dimensions (a half pair), rows past whole panels, probes past whole blocks, and
+        // the extreme values whose pair sums come closest to i32's range.
+        for (dim, n_rows, n_probes) in [(77, 40, 13), (512, 33, 12), (128, 70, 25), (3, 5, 1)] {
+            let mut g: Vec<i16> = (0..n_rows * dim).map(|_| next()).collect();
+            let mut p: Vec<i16> = (0..n_probes * dim).map(|_| next()).collect();
+            g[..2].fill(-32767);
+            p[..2].fill(-32767);
+            let probes = Probes16::of(&Array2::from_shape_vec((n_probes, dim), p.clone()).unwrap());
+            let packed = Packed16::pack(&g, dim);
+            let stride = packed.blocks() * BLOCK_ROWS;
+            for kernel in Kernel::available() {
+                for first in (0..n_probes).step_by(PROBE_BLOCK) {
+                    let mut out = vec![i32::MIN; PROBE_BLOCK * stride];
+                    score_block(
+                        kernel,
+                        &packed,
+                        0..packed.blocks(),
+                        &probes,
+                        first,
+                        &mut out,
+                        stride,
+                    );
+                    for i in 0..PROBE_BLOCK.min(n_probes - first) {
+                        let probe = &p[(first + i) * dim..(first + i + 1) * dim];
+                        let expected: Vec<i32> = g
+                            .chunks(dim)
+                            .map(|row| super::super::dot(row, probe))
+                            .collect();
+                        assert_eq!(
+                            &out[i * stride..i * stride + n_rows],
+                            &expected[..],
+                            "{kernel:?}, d {dim}, probe {}",
+                            first + i
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
