@@ -10,6 +10,27 @@ fn write_npy(path: &Path, rows: usize, cols: usize, data: &[f32]) {
 
 /// Gaussian-ish test data from a fixed LCG (sum of uniforms), with a shared component so that
 /// scores spread over a useful range.
+/// `falsematch search` of `dir`'s `g.npy` against its `p.npy` with `args`, into `dir/out`
+/// (with `FALSEMATCH_KERNEL` set when given); returns the output's bytes.
+fn search_bytes(dir: &Path, out: &str, kernel: Option<&str>, args: &[&str]) -> Vec<u8> {
+    let out = dir.join(out);
+    let mut cmd = Command::cargo_bin("falsematch").unwrap();
+    if let Some(kernel) = kernel {
+        cmd.env("FALSEMATCH_KERNEL", kernel);
+    }
+    cmd.arg("search")
+        .args(args)
+        .arg("--gallery")
+        .arg(dir.join("g.npy"))
+        .arg("--probes")
+        .arg(dir.join("p.npy"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    std::fs::read(out).unwrap()
+}
+
 fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut state = seed;
     let mut uniform = || {
@@ -160,22 +181,13 @@ fn int8_search_is_reproducible_and_within_its_error_bound() {
     write_npy(&tmp.path().join("g.npy"), n, d, &g);
     write_npy(&tmp.path().join("p.npy"), m, d, &p);
     let search = |name: &str, threads: &str, kernel: Option<&str>| {
-        let out = tmp.path().join(name);
-        let mut cmd = Command::cargo_bin("falsematch").unwrap();
-        if let Some(kernel) = kernel {
-            cmd.env("FALSEMATCH_KERNEL", kernel);
-        }
-        cmd.args(["search", "--precision", "int8", "--k", "5", "--quiet"])
-            .args(["--thresholds", "0.1,0.2", "--threads", threads])
-            .arg("--gallery")
-            .arg(tmp.path().join("g.npy"))
-            .arg("--probes")
-            .arg(tmp.path().join("p.npy"))
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
-        std::fs::read(out).unwrap()
+        let args = ["--precision", "int8", "--k", "5", "--quiet"];
+        let args = [
+            &args[..],
+            &["--thresholds", "0.1,0.2", "--threads", threads],
+        ]
+        .concat();
+        search_bytes(tmp.path(), name, kernel, &args)
     };
     let reference = search("a.json", "1", None);
     assert_eq!(search("b.json", "2", None), reference, "threads");
@@ -419,20 +431,8 @@ fn every_kernel_gives_the_same_bytes_in_runs_and_searches() {
     write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 5));
     write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 6));
     let search = |kernel: &str| {
-        let out = tmp.path().join(format!("s-{kernel}.json"));
-        Command::cargo_bin("falsematch")
-            .unwrap()
-            .env("FALSEMATCH_KERNEL", kernel)
-            .args(["search", "--k", "7", "--quiet", "--thresholds", "0.05,0.2"])
-            .arg("--gallery")
-            .arg(tmp.path().join("g.npy"))
-            .arg("--probes")
-            .arg(tmp.path().join("p.npy"))
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
-        std::fs::read(out).unwrap()
+        let args = ["--k", "7", "--quiet", "--thresholds", "0.05,0.2"];
+        search_bytes(tmp.path(), &format!("s-{kernel}.json"), Some(kernel), &args)
     };
     let reference = search("portable");
     assert!(search("avx2") == reference, "int16 search: avx2 differs");

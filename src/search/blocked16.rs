@@ -241,34 +241,24 @@ mod tests {
             p[..2].fill(-32767);
             let probes = Probes16::of(&Array2::from_shape_vec((n_probes, dim), p.clone()).unwrap());
             let packed = Packed16::pack(&g, dim);
-            let stride = packed.blocks() * BLOCK_ROWS;
-            for kernel in Kernel::available() {
-                for first in (0..n_probes).step_by(PROBE_BLOCK) {
-                    let mut out = vec![i32::MIN; PROBE_BLOCK * stride];
+            crate::search::check_blocked_kernel(
+                n_rows,
+                n_probes,
+                packed.blocks() * BLOCK_ROWS,
+                |kernel, first, out, stride| {
                     score_block(
                         kernel,
                         &packed,
                         0..packed.blocks(),
                         &probes,
                         first,
-                        &mut out,
+                        out,
                         stride,
-                    );
-                    for i in 0..PROBE_BLOCK.min(n_probes - first) {
-                        let probe = &p[(first + i) * dim..(first + i + 1) * dim];
-                        let expected: Vec<i32> = g
-                            .chunks(dim)
-                            .map(|row| super::super::dot(row, probe))
-                            .collect();
-                        assert_eq!(
-                            &out[i * stride..i * stride + n_rows],
-                            &expected[..],
-                            "{kernel:?}, d {dim}, probe {}",
-                            first + i
-                        );
-                    }
-                }
-            }
+                    )
+                },
+                |i, r| super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim]),
+                &format!("d {dim}"),
+            );
         }
     }
 }

@@ -506,35 +506,24 @@ mod tests {
             let p = rows(11, n_probes, dim);
             let probes = Probes8::of(&Array2::from_shape_vec((n_probes, dim), p.clone()).unwrap());
             let packed = Packed8::pack(&g, dim);
-            let stride = packed.blocks() * BLOCK_ROWS;
-            let expected: Vec<i32> = (0..n_probes)
-                .flat_map(|i| {
-                    let probes = &probes;
-                    g.chunks(dim).map(move |row| probes.score(i, row))
-                })
-                .collect();
-            for kernel in Kernel::available() {
-                for first in (0..n_probes).step_by(PROBE_BLOCK) {
-                    let mut out = vec![i32::MIN; PROBE_BLOCK * stride];
+            crate::search::check_blocked_kernel(
+                n_rows,
+                n_probes,
+                packed.blocks() * BLOCK_ROWS,
+                |kernel, first, out, stride| {
                     score_block(
                         kernel,
                         &packed,
                         0..packed.blocks(),
                         &probes,
                         first,
-                        &mut out,
+                        out,
                         stride,
-                    );
-                    for i in 0..PROBE_BLOCK.min(n_probes - first) {
-                        assert_eq!(
-                            &out[i * stride..i * stride + n_rows],
-                            &expected[(first + i) * n_rows..(first + i + 1) * n_rows],
-                            "{kernel:?}, d {dim}, probe {}",
-                            first + i
-                        );
-                    }
-                }
-            }
+                    )
+                },
+                |i, r| probes.score(i, &g[r * dim..(r + 1) * dim]),
+                &format!("d {dim}"),
+            );
             // The int8 score stays near the exact int16 one.
             let (probe, _) = (p.chunks(dim).next().unwrap(), ());
             for row in g.chunks(dim) {

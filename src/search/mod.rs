@@ -682,6 +682,37 @@ impl Context<'_> {
     }
 }
 
+/// For the blocked kernels' tests: scores every probe block of `n_probes` against all
+/// `n_rows` rows with every kernel this CPU has (`score(kernel, first probe, out, stride)`,
+/// with `stride` row slots per probe), and compares each score with `expected(probe, row)`.
+#[cfg(test)]
+pub(crate) fn check_blocked_kernel(
+    n_rows: usize,
+    n_probes: usize,
+    stride: usize,
+    score: impl Fn(Kernel, usize, &mut [i32], usize),
+    expected: impl Fn(usize, usize) -> i32,
+    what: &str,
+) {
+    let want: Vec<Vec<i32>> = (0..n_probes)
+        .map(|p| (0..n_rows).map(|r| expected(p, r)).collect())
+        .collect();
+    for kernel in Kernel::available() {
+        for first in (0..n_probes).step_by(int8::PROBE_BLOCK) {
+            let mut out = vec![i32::MIN; int8::PROBE_BLOCK * stride];
+            score(kernel, first, &mut out, stride);
+            for i in 0..int8::PROBE_BLOCK.min(n_probes - first) {
+                assert_eq!(
+                    &out[i * stride..i * stride + n_rows],
+                    &want[first + i][..],
+                    "{what}: {kernel:?}, probe {}",
+                    first + i
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
