@@ -441,3 +441,123 @@ fn every_kernel_gives_the_same_bytes_in_runs_and_searches() {
         "int16 search: avx512 differs"
     );
 }
+
+#[test]
+fn a_streamed_gallery_gives_the_same_results_whatever_the_block_tile_and_threads() {
+    use falsematch::pipeline::run::RunOptions;
+    use falsematch::pipeline::search_files::{SearchRequest, search_files};
+    use falsematch::quantize::Precision;
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, m, d) = (1000, 9, 40);
+    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 21));
+    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 22));
+    let groups: String = (0..n).map(|i| ["a\n", "b\n", "c\n"][i % 7 % 3]).collect();
+    std::fs::write(tmp.path().join("groups.csv"), format!("group\n{groups}")).unwrap();
+    let (g, p, groups) = (
+        tmp.path().join("g.npy"),
+        tmp.path().join("p.npy"),
+        tmp.path().join("groups.csv"),
+    );
+    for precision in [Precision::Int16, Precision::Int8] {
+        let request = SearchRequest {
+            gallery: &g,
+            probes: &p,
+            gallery_groups: Some(&groups),
+            k: 6,
+            thresholds: &[0.05, 0.2, 0.3],
+            precision,
+        };
+        let search = |threads: usize, tile_entries: u64, read_block_bytes: usize| {
+            search_files(
+                &request,
+                &RunOptions {
+                    threads: Some(threads),
+                    tile_entries,
+                    read_block_bytes,
+                    ..RunOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        // One block of one tile, the whole gallery at once.
+        let reference = search(1, 4096, 1 << 30);
+        assert!(reference.results.iter().all(|r| r.candidates.len() == 6));
+        // Blocks of one tile of one row; of 3 tiles of 7 rows (the last block short); one
+        // tile per block where blocks would be smaller than a tile.
+        for (threads, tile, block) in [
+            (2, 1, 1),
+            (3, 7, 7 * d * 4 * 3),
+            (2, 100, 1),
+            (1, 333, 2 * 333 * d * 4),
+        ] {
+            let other = search(threads, tile, block);
+            assert_eq!(
+                other.gallery, reference.gallery,
+                "{precision:?} {tile} {block}"
+            );
+            assert_eq!(other.probes, reference.probes);
+            assert_eq!(other.groups, reference.groups);
+            assert_eq!(
+                other.results, reference.results,
+                "{precision:?}: threads {threads}, tile {tile}, block {block} bytes"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bad_row_late_in_a_streamed_gallery_is_named_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, m, d) = (5000, 3, 8);
+    let mut g = data(n, d, 31);
+    g[4321 * d + 5] = f32::NAN;
+    write_npy(&tmp.path().join("g.npy"), n, d, &g);
+    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 32));
+    // In blocks of 100 rows, 43 blocks are searched before the bad one is read.
+    let (gallery, probes) = (tmp.path().join("g.npy"), tmp.path().join("p.npy"));
+    let found = falsematch::pipeline::search_files::search_files(
+        &falsematch::pipeline::search_files::SearchRequest {
+            gallery: &gallery,
+            probes: &probes,
+            gallery_groups: None,
+            k: 3,
+            thresholds: &[0.1],
+            precision: falsematch::quantize::Precision::Int16,
+        },
+        &falsematch::pipeline::run::RunOptions {
+            tile_entries: 50,
+            read_block_bytes: 100 * d * 4,
+            ..Default::default()
+        },
+    );
+    let Err(error) = found else {
+        panic!("a NaN row must be refused")
+    };
+    let said = error.to_string();
+    assert!(
+        said.contains("g.npy") && said.contains("row 4321 has a NaN"),
+        "{said}"
+    );
+    // The command line (one block here) says the same and writes nothing.
+    let out = tmp.path().join("s.json");
+    let o = Command::cargo_bin("falsematch")
+        .unwrap()
+        .args(["search", "--k", "3", "--quiet", "--thresholds", "0.1"])
+        .arg("--gallery")
+        .arg(tmp.path().join("g.npy"))
+        .arg("--probes")
+        .arg(tmp.path().join("p.npy"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("g.npy") && stderr.contains("row 4321 has a NaN"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "only the inputs are left");
+}

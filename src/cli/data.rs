@@ -25,10 +25,15 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
     }
     let (g_rows, cols) = falsematch::import::npy::npy_shape(&args.gallery)?;
     let (p_rows, _) = falsematch::import::npy::npy_shape(&args.probes)?;
+    // The gallery streams through in blocks (at most three of raw float64 rows, the quantized
+    // block and its tiles); its groups and the probes stay in memory.
     refuse_beyond_memory(
         &args.gallery.display().to_string(),
-        (g_rows as f64 + 2.0 * p_rows as f64) * cols as f64 * 2.0 + 16.0 * 1_048_576.0,
-        "search a smaller gallery, or split it and merge the candidate lists",
+        2.0 * p_rows as f64 * cols as f64 * 2.0
+            + 2.0 * g_rows as f64
+            + 8.0 * falsematch::pipeline::run::DEFAULT_READ_BLOCK_BYTES as f64
+            + 16.0 * 1_048_576.0,
+        "search with fewer probes, or split them and search each part",
     )?;
     let options = RunOptions {
         threads: args.threads.map(usize::from),
@@ -63,7 +68,7 @@ pub(super) fn search(args: SearchArgs) -> anyhow::Result<()> {
             args.out.display()
         );
         eprintln!(
-            "falsematch: timings: reading, hashing and quantizing {:.3} s; searching {:.3} s",
+            "falsematch: timings: searching {1:.3} s; reading, hashing and quantizing, where not overlapped with the search, {0:.3} s",
             found.seconds.0, found.seconds.1
         );
     }

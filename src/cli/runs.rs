@@ -18,8 +18,8 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
         threads: args.threads.map(usize::from),
         tile_entries: args.tile_size,
         progress: progress_bar(!args.quiet),
-        reverse_tiles: false,
         max_seconds: args.max_time,
+        ..RunOptions::default()
     };
     let shard = args
         .shard

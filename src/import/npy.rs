@@ -8,8 +8,8 @@
 //! row  -> x / |x|  (sum of squares in f64, in index order)  -> round(32767 x) as int16
 //! ```
 //!
-//! Invariants: the whole float matrix is never held in memory (only the int16 copy); every error
-//! names the file and, for bad values, the row.
+//! Invariants: the whole float matrix is never held in memory (at most three blocks of it,
+//! see [`read_npy_blocks`]); every error names the file and, for bad values, the row.
 
 use crate::quantize::quantize;
 use ndarray::Array2;
@@ -222,42 +222,72 @@ pub fn read_npy(path: &Path) -> Result<Array2<i16>, EmbeddingError> {
 /// # Errors
 /// As [`read_npy`].
 pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingError> {
-    use rayon::prelude::*;
-    let (mut r, rows, cols, width) = open_npy(path)?;
+    let (rows, cols) = npy_shape(path)?;
     let mut out = Array2::<i16>::zeros((rows, cols));
+    // Blocks of about 8 MB of int16 rows.
+    let block_rows = ((8 << 20) / (2 * cols)).max(1);
+    let sha = read_npy_blocks(path, block_rows, |start, block| {
+        out.slice_mut(ndarray::s![start..start + block.nrows(), ..])
+            .assign(&block);
+        Ok::<(), EmbeddingError>(())
+    })?;
+    Ok((out, sha))
+}
+
+/// Reads a `.npy` file in blocks of `block_rows` rows (the last one shorter), normalizes and
+/// quantizes each block's rows (as [`read_npy`] does) and hands them to `consume(first row,
+/// rows)` in file order; returns the SHA-256 of the whole file.
+///
+/// Reading and hashing run on a thread of their own, one block ahead, so they overlap with
+/// the quantization (on the current rayon pool) and with whatever `consume` does. At most
+/// three blocks of raw bytes and one of quantized rows are held at a time. Rows are
+/// independent, so the rows handed on do not depend on the block size. When `consume` or a
+/// row fails, reading stops and that error is returned; rows before it may have been
+/// consumed.
+///
+/// # Errors
+/// As [`read_npy`] (converted into `E`), or the first error `consume` returns.
+pub fn read_npy_blocks<E: From<EmbeddingError>>(
+    path: &Path,
+    block_rows: usize,
+    mut consume: impl FnMut(usize, ndarray::ArrayView2<'_, i16>) -> Result<(), E>,
+) -> Result<String, E> {
+    use rayon::prelude::*;
+    use std::sync::mpsc;
+    let (mut r, rows, cols, width) = open_npy(path)?;
     let row_bytes = cols * width;
-    // Blocks of about 8 MB: the next block is read (and hashed) on one worker while the rows
-    // of the previous one are normalized and quantized on the others. Rows are independent,
-    // so the result does not depend on the split.
-    let block_rows = ((8 << 20) / row_bytes).max(1);
+    let block_rows = block_rows.max(1);
     let truncated = |i: usize| {
         err(
             path,
             format!("truncated: the header promises {rows} rows, data ends at row {i}"),
         )
     };
-    let read_block =
-        |r: &mut BufReader<Hashing<std::fs::File>>, start: usize, buf: &mut Vec<u8>| {
-            let n = block_rows.min(rows - start);
-            buf.resize(n * row_bytes, 0);
-            r.read_exact(buf).map_err(|_| truncated(start))
-        };
-    let (mut current, mut next) = (Vec::new(), Vec::new());
-    read_block(&mut r, 0, &mut current)?;
-    let out_rows = out.as_slice_mut().expect("standard layout");
-    for (b, target) in out_rows.chunks_mut(block_rows * cols).enumerate() {
-        let start = b * block_rows;
-        let more = start + block_rows < rows;
-        let (read, bad) = rayon::join(
-            || {
-                if more {
-                    read_block(&mut r, start + block_rows, &mut next)
-                } else {
-                    Ok(())
+    std::thread::scope(|scope| {
+        // Full blocks go to the consumer (one waiting at most), emptied ones come back.
+        let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = scope.spawn(move || -> Result<Option<String>, EmbeddingError> {
+            for start in (0..rows).step_by(block_rows) {
+                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                buf.resize(block_rows.min(rows - start) * row_bytes, 0);
+                r.read_exact(&mut buf).map_err(|_| truncated(start))?;
+                if full_tx.send(buf).is_err() {
+                    return Ok(None); // the consumer stopped
                 }
-            },
-            || {
-                current
+            }
+            drop(full_tx);
+            // Whatever follows the data still belongs to the file's hash.
+            std::io::copy(&mut r, &mut std::io::sink())
+                .map_err(|e| err(path, format!("cannot read: {e}")))?;
+            Ok(Some(r.into_inner().hex()))
+        });
+        let mut quantized = vec![0i16; block_rows.min(rows) * cols];
+        let mut consumed = || -> Result<(), E> {
+            for (start, raw) in (0..rows).step_by(block_rows).zip(full_rx.iter()) {
+                let n = raw.len() / row_bytes;
+                let target = &mut quantized[..n * cols];
+                let bad = raw
                     .par_chunks(row_bytes)
                     .zip(target.par_chunks_mut(cols))
                     .enumerate()
@@ -266,25 +296,34 @@ pub fn read_npy_hashed(path: &Path) -> Result<(Array2<i16>, String), EmbeddingEr
                         |row, (i, (raw, t))| (!quantize_row(raw, width, t, row)).then_some(i),
                     )
                     .flatten()
-                    .min()
-            },
-        );
-        if let Some(i) = bad {
-            return Err(err(
-                path,
-                format!(
-                    "row {} has a NaN, an infinite value or zero length; every embedding must be a finite non-zero vector",
-                    start + i
-                ),
-            ));
+                    .min();
+                if let Some(i) = bad {
+                    return Err(err(
+                        path,
+                        format!(
+                            "row {} has a NaN, an infinite value or zero length; every embedding must be a finite non-zero vector",
+                            start + i
+                        ),
+                    )
+                    .into());
+                }
+                let view = ndarray::ArrayView2::from_shape((n, cols), &quantized[..n * cols])
+                    .expect("n rows of cols values");
+                consume(start, view)?;
+                let _ = empty_tx.send(raw);
+            }
+            Ok(())
+        };
+        let result = consumed();
+        // Stop the reader if the consumer stopped early, then take its verdict.
+        drop(full_rx);
+        let read = reader.join().expect("the reading thread does not panic");
+        result?;
+        match read? {
+            Some(sha) => Ok(sha),
+            None => unreachable!("the reader stops early only when the consumer did"),
         }
-        read?;
-        std::mem::swap(&mut current, &mut next);
-    }
-    // Whatever follows the data still belongs to the file's hash.
-    std::io::copy(&mut r, &mut std::io::sink())
-        .map_err(|e| err(path, format!("cannot read: {e}")))?;
-    Ok((out, r.into_inner().hex()))
+    })
 }
 
 /// Normalizes one little-endian float row (`width` 4 or 8 bytes per value, decoded into the
@@ -447,6 +486,43 @@ mod tests {
             ]
         );
         assert_eq!(e.row(1).to_vec(), vec![0, 0, -32767]);
+    }
+
+    #[test]
+    fn blocks_of_any_size_give_the_same_rows_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.npy");
+        let (rows, cols) = (23, 5);
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| (i as f32 * 0.37).sin() + 0.1)
+            .collect();
+        write_npy(&path, rows, cols, &data);
+        let (whole, sha) = read_npy_hashed(&path).unwrap();
+        assert_eq!(sha, sha256_file(&path).unwrap());
+        for block_rows in [1, 2, 5, 22, 23, 100] {
+            let mut seen = Vec::new();
+            let got = read_npy_blocks(&path, block_rows, |start, block| {
+                assert_eq!(start, seen.len() / cols);
+                assert!(block.nrows() <= block_rows);
+                seen.extend(block.iter().copied());
+                Ok::<(), EmbeddingError>(())
+            })
+            .unwrap();
+            assert_eq!(got, sha, "block of {block_rows} rows");
+            assert_eq!(seen, whole.iter().copied().collect::<Vec<_>>());
+        }
+        // A consumer's error stops the reading and is what comes back.
+        let mut calls = 0;
+        let stopped = read_npy_blocks(&path, 4, |start, _| {
+            calls += 1;
+            if start >= 8 {
+                Err(err(&path, "stop here"))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(stopped.unwrap_err().message, "stop here");
+        assert_eq!(calls, 3);
     }
 
     #[test]

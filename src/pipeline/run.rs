@@ -15,7 +15,6 @@ use crate::pipeline::shard::{PartialRun, ReplicatePart, Shard};
 use crate::population::NoEnrolledIdentity;
 use crate::population::{GalleryLayout, Population};
 use crate::progress::{Progress, ProgressSink, report};
-use crate::quantize::Precision;
 use crate::scenario::Scenario;
 use crate::search::{ProbeSet, Thresholds, Tile, search_tile};
 use crate::tally::Tally;
@@ -38,7 +37,13 @@ pub struct RunOptions {
     /// Refuse work estimated to take longer than this many seconds (evaluations check their
     /// bootstrap once the number of searches is known).
     pub max_seconds: Option<f64>,
+    /// Bytes of an imported gallery file read per block, rounded to whole tiles (`search`
+    /// streams its gallery; results do not depend on it, tests shrink it to show so).
+    pub read_block_bytes: usize,
 }
+
+/// [`RunOptions::read_block_bytes`] unless told otherwise: 64 MiB.
+pub const DEFAULT_READ_BLOCK_BYTES: usize = 64 << 20;
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -48,6 +53,7 @@ impl Default for RunOptions {
             progress: None,
             reverse_tiles: false,
             max_seconds: None,
+            read_block_bytes: DEFAULT_READ_BLOCK_BYTES,
         }
     }
 }
@@ -459,7 +465,7 @@ pub fn thread_pool(options: &RunOptions) -> Result<rayon::ThreadPool, RunError> 
 /// Searches every work unit's tile in parallel and merges the tallies: `tile_of` makes the
 /// tile of one unit, `empty` an empty tally. One score buffer per worker; integer merges, so
 /// the result does not depend on the order or the number of workers.
-fn search_tiles<U: Sync>(
+pub(crate) fn search_tiles<U: Sync>(
     units: &[U],
     tile_of: impl Fn(&U) -> Tile + Sync,
     probes: &ProbeSet,
@@ -481,32 +487,28 @@ fn search_tiles<U: Sync>(
         .reduce(&empty, Tally::merge)
 }
 
-/// Searches imported probes against an imported gallery (both quantized rows; each gallery row
-/// its own identity, `groups[i]` its group) and returns the merged tally.
-///
-/// # Errors
-/// [`RunError::Threads`] when the worker pool cannot start.
-#[allow(clippy::too_many_arguments)]
-pub fn search_embeddings(
-    gallery: &ndarray::Array2<i16>,
+/// The tile of gallery `rows`, the first of them entry `first_entry`, with each row's identity
+/// (never decreasing) and group.
+pub(crate) fn tile_from(
+    rows: ndarray::ArrayView2<'_, i16>,
+    first_entry: u64,
+    identity: &[u64],
     groups: &[u16],
     n_groups: usize,
-    probes: &ndarray::Array2<i16>,
-    k: usize,
-    thresholds: &Thresholds,
-    precision: Precision,
-    options: &RunOptions,
-) -> Result<Tally, RunError> {
-    let probe_set = ProbeSet::new(
-        probes.clone(),
-        vec![0; probes.nrows()],
-        vec![None; probes.nrows()],
-        precision,
-    );
-    let identity: Vec<u64> = (0..gallery.nrows() as u64).collect();
-    search_gallery(
-        gallery, &identity, groups, n_groups, &probe_set, k, thresholds, options,
-    )
+) -> Tile {
+    let mut identities_per_group = vec![0u64; n_groups];
+    for (j, (&id, &g)) in identity.iter().zip(groups).enumerate() {
+        if j == 0 || id != identity[j - 1] {
+            identities_per_group[usize::from(g)] += 1;
+        }
+    }
+    Tile {
+        first_entry,
+        embeddings: rows.to_owned(),
+        identity: identity.to_vec(),
+        group: groups.to_vec(),
+        identities_per_group,
+    }
 }
 
 /// Searches probes (with their mates, if any) against a gallery laid out identity-major:
@@ -546,20 +548,13 @@ pub fn search_gallery(
     let mate_counts = probes.mate_counts();
     let empty = || Tally::new(k, thresholds.q.len(), n_groups, &mate_counts);
     let tile_of = |range: &std::ops::Range<usize>| {
-        let group = groups[range.clone()].to_vec();
-        let mut identities_per_group = vec![0u64; n_groups];
-        for j in range.clone() {
-            if j == range.start || identity[j] != identity[j - 1] {
-                identities_per_group[groups[j] as usize] += 1;
-            }
-        }
-        Tile {
-            first_entry: range.start as u64,
-            embeddings: gallery.slice(ndarray::s![range.clone(), ..]).to_owned(),
-            identity: identity[range.clone()].to_vec(),
-            group,
-            identities_per_group,
-        }
+        tile_from(
+            gallery.slice(ndarray::s![range.clone(), ..]),
+            range.start as u64,
+            &identity[range.clone()],
+            &groups[range.clone()],
+            n_groups,
+        )
     };
     let tally = pool.install(|| search_tiles(&ranges, tile_of, probes, thresholds, empty, bar));
     bar.finish();

@@ -3,10 +3,14 @@
 //! simulation; the top-K candidates of each probe and, per threshold, how many gallery rows
 //! reach it, in total and per gallery group.
 
-use crate::import::npy::{EmbeddingError, read_groups, read_npy_hashed};
-use crate::pipeline::run::{RunError, RunOptions, search_embeddings, thread_pool};
+use crate::import::npy::{
+    EmbeddingError, npy_shape, read_groups, read_npy_blocks, read_npy_hashed,
+};
+use crate::pipeline::run::{RunError, RunOptions, search_tiles, thread_pool, tile_from};
+use crate::progress::report;
 use crate::quantize::{Precision, score_value, threshold_q};
-use crate::search::Thresholds;
+use crate::search::{ProbeSet, Thresholds};
+use crate::tally::Tally;
 use std::path::Path;
 
 /// What to search.
@@ -145,38 +149,79 @@ pub fn search_files(
     options: &RunOptions,
 ) -> Result<SearchResults, SearchError> {
     let scores = checked_thresholds(request.thresholds)?;
+    let pool = thread_pool(options)?;
     let started = std::time::Instant::now();
-    let (gallery, gallery_sha) =
-        thread_pool(options)?.install(|| read_npy_hashed(request.gallery))?;
-    let (probes, probes_sha) = read_npy_hashed(request.probes)?;
-    let read_secs = started.elapsed().as_secs_f64();
-    if probes.ncols() != gallery.ncols() {
+    let (probes, probes_sha) = pool.install(|| read_npy_hashed(request.probes))?;
+    // The gallery's header alone: its shape is checked before any of its rows is read.
+    let (gallery_rows, gallery_dim) = npy_shape(request.gallery)?;
+    if probes.ncols() != gallery_dim {
         return Err(SearchError::Dimensions {
             probes: request.probes.display().to_string(),
             probe_dim: probes.ncols(),
             gallery: request.gallery.display().to_string(),
-            gallery_dim: gallery.ncols(),
+            gallery_dim,
         });
     }
     let (names, groups) = match request.gallery_groups {
-        Some(path) => read_groups(path, gallery.nrows())?,
-        None => (vec!["all".to_string()], vec![0; gallery.nrows()]),
+        Some(path) => read_groups(path, gallery_rows)?,
+        None => (vec!["all".to_string()], vec![0; gallery_rows]),
     };
     let thresholds = Thresholds {
         q: scores.iter().map(|&t| threshold_q(t)).collect(),
     };
-    let started = std::time::Instant::now();
-    let tally = search_embeddings(
-        &gallery,
-        &groups,
-        names.len(),
-        &probes,
-        request.k,
-        &thresholds,
+    let n_probes = probes.nrows();
+    let probe_set = ProbeSet::new(
+        probes,
+        vec![0; n_probes],
+        vec![None; n_probes],
         request.precision,
-        options,
-    )?;
-    let search_secs = started.elapsed().as_secs_f64();
+    );
+    // The gallery streams through in blocks of whole tiles (`read_block_bytes` of float32
+    // rows): the next block is read and hashed while this one is searched, and memory does
+    // not grow with the gallery. Each row is its own identity, so tiles are the same
+    // fixed-size ranges whatever the block size, and integer merges make the order irrelevant.
+    let tile_rows = (options.tile_entries as usize).max(1);
+    let tiles_per_block = (options.read_block_bytes / (tile_rows * gallery_dim * 4)).max(1);
+    let bar = report(&options.progress);
+    bar.set_unit("tiles");
+    bar.set_length(gallery_rows.div_ceil(tile_rows) as u64);
+    bar.stage("searching");
+    let (n_groups, k) = (names.len(), request.k);
+    let mate_counts = probe_set.mate_counts();
+    let empty = || Tally::new(k, thresholds.q.len(), n_groups, &mate_counts);
+    let mut tally = empty();
+    let mut search_secs = 0.0;
+    let gallery_sha = pool.install(|| {
+        read_npy_blocks(
+            request.gallery,
+            tiles_per_block * tile_rows,
+            |start, block| -> Result<(), SearchError> {
+                let searching = std::time::Instant::now();
+                let identity: Vec<u64> = (start as u64..(start + block.nrows()) as u64).collect();
+                let ranges: Vec<_> = (0..block.nrows())
+                    .step_by(tile_rows)
+                    .map(|r| r..(r + tile_rows).min(block.nrows()))
+                    .collect();
+                let tile_of = |r: &std::ops::Range<usize>| {
+                    tile_from(
+                        block.slice(ndarray::s![r.clone(), ..]),
+                        (start + r.start) as u64,
+                        &identity[r.clone()],
+                        &groups[start + r.start..start + r.end],
+                        n_groups,
+                    )
+                };
+                let part = search_tiles(&ranges, tile_of, &probe_set, &thresholds, empty, bar);
+                tally = std::mem::replace(&mut tally, empty()).merge(part);
+                search_secs += searching.elapsed().as_secs_f64();
+                Ok(())
+            },
+        )
+    })?;
+    bar.finish();
+    // Time not spent searching: reading the probes, and the part of reading, hashing and
+    // quantizing the gallery that did not overlap with the search.
+    let read_secs = started.elapsed().as_secs_f64() - search_secs;
     let g = names.len();
     // Counts at each threshold: sums of the buckets at or above it.
     let counts =
@@ -203,13 +248,13 @@ pub fn search_files(
         .collect();
     Ok(SearchResults {
         gallery: FileFacts {
-            rows: gallery.nrows(),
-            dimension: gallery.ncols(),
+            rows: gallery_rows,
+            dimension: gallery_dim,
             sha256: gallery_sha,
         },
         probes: FileFacts {
-            rows: probes.nrows(),
-            dimension: probes.ncols(),
+            rows: n_probes,
+            dimension: gallery_dim,
             sha256: probes_sha,
         },
         groups: names,
