@@ -68,6 +68,20 @@ pub struct Packed16 {
     data: Vec<i16>,
 }
 
+/// [`Packed16::pack`] of a block of [`BLOCK_ROWS`] whole rows of even `dim`: the same
+/// interleaving, one vector (a pair from each row) at a time, without per-element checks.
+fn pack_full_block(eight: &[i16], dim: usize, out: &mut [i16]) {
+    let pairs = dim / 2;
+    let rows: [&[[i16; 2]]; BLOCK_ROWS] =
+        std::array::from_fn(|lane| eight[lane * dim..(lane + 1) * dim].as_chunks::<2>().0);
+    for (k, v) in out.chunks_exact_mut(2 * BLOCK_ROWS).take(pairs).enumerate() {
+        let v: &mut [[i16; 2]] = v.as_chunks_mut::<2>().0;
+        for (slot, row) in v.iter_mut().zip(&rows) {
+            *slot = row[k];
+        }
+    }
+}
+
 impl Packed16 {
     /// Packs int16 rows (row-major, `dim` columns).
     pub fn pack(rows: &[i16], dim: usize) -> Self {
@@ -79,6 +93,10 @@ impl Packed16 {
         // A block at a time: pair k of the block's row `lane` goes to lane `lane` of vector k.
         for (b, eight) in rows.chunks(dim * BLOCK_ROWS).enumerate() {
             let out = &mut data[b * pairs * 2 * BLOCK_ROWS..(b + 1) * pairs * 2 * BLOCK_ROWS];
+            if dim.is_multiple_of(2) && eight.len() == dim * BLOCK_ROWS {
+                pack_full_block(eight, dim, out);
+                continue;
+            }
             for (lane, row) in eight.chunks_exact(dim).enumerate() {
                 for (k, two) in row.chunks(2).enumerate() {
                     let at = (k * BLOCK_ROWS + lane) * 2;
