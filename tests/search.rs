@@ -31,6 +31,12 @@ fn search_bytes(dir: &Path, out: &str, kernel: Option<&str>, args: &[&str]) -> V
     std::fs::read(out).unwrap()
 }
 
+/// `g.npy` (n rows of `data(.., seed)`) and `p.npy` (m rows of `data(.., seed + 1)`) in `dir`.
+fn write_gallery_and_probes(dir: &Path, (n, m, d): (usize, usize, usize), seed: u64) {
+    write_npy(&dir.join("g.npy"), n, d, &data(n, d, seed));
+    write_npy(&dir.join("p.npy"), m, d, &data(m, d, seed + 1));
+}
+
 fn data(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut state = seed;
     let mut uniform = || {
@@ -351,8 +357,7 @@ fn search_and_calibrate_never_overwrite_inputs_or_foreign_files() {
 fn search_outputs_match_their_snapshots() {
     let tmp = tempfile::tempdir().unwrap();
     let (n, m, d) = (60, 2, 8);
-    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 5));
-    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 6));
+    write_gallery_and_probes(tmp.path(), (n, m, d), 5);
     let groups: String = std::iter::once("group".to_string())
         .chain((0..n).map(|i| if i % 4 == 0 { "a".into() } else { "b".into() }))
         .collect::<Vec<_>>()
@@ -428,8 +433,7 @@ fn every_kernel_gives_the_same_bytes_in_runs_and_searches() {
         }
     }
     let (n, m, d) = (1500, 14, 77);
-    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 5));
-    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 6));
+    write_gallery_and_probes(tmp.path(), (n, m, d), 5);
     let search = |kernel: &str| {
         let args = ["--k", "7", "--quiet", "--thresholds", "0.05,0.2"];
         search_bytes(tmp.path(), &format!("s-{kernel}.json"), Some(kernel), &args)
@@ -449,8 +453,7 @@ fn a_streamed_gallery_gives_the_same_results_whatever_the_block_tile_and_threads
     use falsematch::quantize::Precision;
     let tmp = tempfile::tempdir().unwrap();
     let (n, m, d) = (1000, 9, 40);
-    write_npy(&tmp.path().join("g.npy"), n, d, &data(n, d, 21));
-    write_npy(&tmp.path().join("p.npy"), m, d, &data(m, d, 22));
+    write_gallery_and_probes(tmp.path(), (n, m, d), 21);
     let groups: String = (0..n).map(|i| ["a\n", "b\n", "c\n"][i % 7 % 3]).collect();
     std::fs::write(tmp.path().join("groups.csv"), format!("group\n{groups}")).unwrap();
     let (g, p, groups) = (
