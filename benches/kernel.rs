@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use falsematch::pipeline::run::DEFAULT_TILE_ENTRIES;
-use falsematch::population::{GalleryLayout, Population};
+use falsematch::population::{GalleryLayout, Population, Screen, draw_probes};
 use falsematch::quantize::Precision;
 use falsematch::scenario::Scenario;
 use falsematch::search::int8::{BLOCK_ROWS, PROBE_BLOCK, Packed8, Probes8, score_block};
@@ -265,6 +265,53 @@ fn generation(c: &mut Criterion) {
     group.finish();
 }
 
+/// Generation then search of one tile, per gallery entry, by generator 1 and generator 2
+/// (screened), with 250 probes and the lowest threshold at 0.50 (moscow-citywide's searches).
+fn screened_generation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("generate_search");
+    for dim in [128usize, 512] {
+        for generator in [1u32, 2] {
+            let text = format!(
+                "name = \"bench-screened\"\n[embedding]\ndimension = {dim}\neffective_dimension = 13\n\
+                 [[attributes]]\nname = \"sex\"\nvalues = [\"female\", \"male\"]\n\
+                 [[groups]]\nname = \"female\"\nattributes = {{ sex = \"female\" }}\ngallery_share = 0.5\nprobe_share = 0.0\nrho = 0.2\n\
+                 [[groups]]\nname = \"male\"\nattributes = {{ sex = \"male\" }}\ngallery_share = 0.5\nprobe_share = 1.0\nrho = 0.05\n\
+                 [captures.cctv]\nnoise = 0.645\n[gallery]\ndetections = 1_000_000\ncapture = \"cctv\"\n\
+                 [probes]\nnon_mated = 250\ncapture = \"cctv\"\n[search]\ncandidate_list_length = 20\ngenerator = {generator}\n\
+                 [thresholds]\nraw = [0.50, 0.55, 0.60]\n"
+            );
+            let s = Scenario::from_toml(&text, "bench.toml").expect("bench scenario is valid");
+            let pop = Population::new(&s, 0);
+            let layout = GalleryLayout::build(&pop);
+            let probes = draw_probes(&pop, &layout, 0).expect("non-mated probes only");
+            let thresholds = Thresholds::new(s.thresholds().iter().map(|t| t.score));
+            let screen = Screen::new(&pop, &probes, &thresholds);
+            let first = layout.tiles(DEFAULT_TILE_ENTRIES)[0].clone();
+            let n =
+                layout.block_start[first.end as usize] - layout.block_start[first.start as usize];
+            let mates = vec![0usize; probes.group.len()];
+            let mut scores = Vec::new();
+            group.throughput(Throughput::Elements(n));
+            group.bench_function(
+                BenchmarkId::new(format!("generator{generator}"), format!("d{dim}/m250/n{n}")),
+                |b| {
+                    b.iter(|| {
+                        let tile = if generator == 2 {
+                            screen.generate(&pop, &layout, first.clone())
+                        } else {
+                            layout.generate(&pop, first.clone())
+                        };
+                        let mut tally = Tally::new(20, thresholds.q.len(), 2, &mates);
+                        search_tile(&tile, &probes, &thresholds, &mut tally, &mut scores);
+                        tally
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
 fn merging(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge_tally");
     let (m, t, g, k) = (1000usize, 8usize, 24usize, 10usize);
@@ -288,6 +335,6 @@ fn merging(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = kernels, search, block_kernels, peak, generation, merging
+    targets = kernels, search, block_kernels, peak, generation, screened_generation, merging
 }
 criterion_main!(benches);

@@ -14,6 +14,7 @@ mod parity;
 mod properties;
 mod readme;
 mod report;
+mod screened;
 mod search;
 mod shard;
 mod support;

@@ -109,8 +109,11 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let output = falsematch::pipeline::run::finish(&scenario, &[part])?;
+    let output = falsematch::pipeline::run::finish(&scenario, &[part]);
+    // Finished or not (generator 2 failing its end-of-run check fails again on resume), the
+    // checkpoint has served.
     let _ = std::fs::remove_file(&checkpoint);
+    let output = output?;
     let subject = report::Subject::run(&scenario, &text, &output);
     let bundle = args.png.apply(report::build(&subject)?)?;
     let provenance = report::provenance(

@@ -27,8 +27,14 @@ pub const MAX_EXPORT_VALUES: u64 = 1 << 29;
 /// Exports replicate 0 of a scenario.
 ///
 /// # Errors
-/// [`RunError`] when a mated probe has no enrolled identity of its group.
+/// [`RunError`] when a mated probe has no enrolled identity of its group, or the scenario
+/// uses generator 2 (which never draws most detections, so no file can hold its gallery).
 pub fn export(scenario: &Scenario) -> Result<Exported, RunError> {
+    if scenario.config().search.generator != 1 {
+        return Err(RunError::NotExportable {
+            generator: scenario.config().search.generator,
+        });
+    }
     let population = Population::new(scenario, 0);
     let layout = GalleryLayout::build(&population);
     let probes = crate::population::draw_probes(&population, &layout, 0)?;

@@ -13,7 +13,7 @@
 use crate::estimate::{Estimates, Plan, ProbeRecord, ReplicateOutcome, estimate, records};
 use crate::pipeline::shard::{PartialRun, ReplicatePart, Shard};
 use crate::population::NoEnrolledIdentity;
-use crate::population::{GalleryLayout, Population};
+use crate::population::{GalleryLayout, Population, Screen, ScreenShortfall};
 use crate::progress::{Progress, ProgressSink, report};
 use crate::scenario::Scenario;
 use crate::search::{ProbeSet, Thresholds, Tile, search_tile};
@@ -88,6 +88,17 @@ pub enum RunError {
         /// What is impossible.
         message: String,
     },
+    /// The screened generator could not fill a probe's candidate list.
+    #[error(transparent)]
+    Screened(#[from] ScreenShortfall),
+    /// `export` of a scenario whose generator does not draw every detection.
+    #[error(
+        "export writes every detection of the gallery, and generator {generator} (screened) draws only those some search can see: set [search] generator = 1 to export this scenario (the same law, other draws)"
+    )]
+    NotExportable {
+        /// The scenario's generator.
+        generator: u32,
+    },
     /// The worker pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -153,6 +164,40 @@ pub fn bootstrap_seconds(
         / threads.max(1) as f64
 }
 
+/// Seconds per identity of generator 2 (template, head scores, screening) per thread, at
+/// M = 250 probes and a 21-dimension head: moscow-citywide at 0.50 (benches/README.md).
+const REFERENCE_SCREENED_IDENTITY_SECS: f64 = 2.4e-6;
+/// Detections generator 2 draws per detection visible to some probe (identities drawn in full,
+/// proposals not kept): 1.7 on moscow-citywide at 0.50.
+const SCREENED_INFLATION: f64 = 2.0;
+
+/// The share of the gallery generator 2 is expected to draw: the detections some probe sees at
+/// the lowest threshold (the closed-form FMR, summed over the probes), times
+/// [`SCREENED_INFLATION`], at most 1.
+fn screened_share(scenario: &Scenario) -> f64 {
+    let Some(lowest) = scenario.thresholds().first() else {
+        return 1.0;
+    };
+    let fmr = crate::closed_form::fmr_matrix(scenario, lowest.score);
+    let probes = scenario.n_probes() as f64;
+    let visible: f64 = scenario
+        .groups()
+        .iter()
+        .zip(&fmr)
+        .map(|(g, row)| {
+            probes
+                * g.probe_share
+                * scenario
+                    .groups()
+                    .iter()
+                    .zip(row)
+                    .map(|(h, f)| h.gallery_share * f)
+                    .sum::<f64>()
+        })
+        .sum();
+    (visible * SCREENED_INFLATION).min(1.0)
+}
+
 /// Estimates the work and memory of a run.
 pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate {
     let n = scenario.config().gallery.detections as f64;
@@ -173,9 +218,28 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     let replicates = f64::from(scenario.config().replicates);
     let comparisons = n * m * replicates;
     let scale = d / 512.0;
+    // Generator 2 draws a share of the detections (and scores those twice), plus every
+    // identity's template and head scores.
+    let drawn = if scenario.config().search.generator == 2 {
+        screened_share(scenario)
+    } else {
+        1.0
+    };
+    let identity_seconds = if scenario.config().search.generator == 2 {
+        let (mean_size, _) = crate::closed_form::size_moments(scenario);
+        let head = (scenario.demographic_dim() + scenario.effective_dim()) as f64;
+        n * replicates / mean_size.max(1.0)
+            * REFERENCE_SCREENED_IDENTITY_SECS
+            * (1.0 + m * head / (250.0 * 21.0))
+            / 2.0
+    } else {
+        0.0
+    };
     let cpu_seconds = scale
-        * (comparisons / REFERENCE_COMPARISONS_PER_SEC_D512
+        * drawn
+        * (comparisons * if drawn < 1.0 { 2.0 } else { 1.0 } / REFERENCE_COMPARISONS_PER_SEC_D512
             + n * replicates / REFERENCE_ENTRIES_PER_SEC_D512)
+        + identity_seconds
         + n * replicates / REFERENCE_LAYOUT_DETECTIONS_PER_SEC;
     // The estimates: the bootstrap over all searches and each probe group, and the closed
     // forms (the check, the published comparisons and the sensitivity table).
@@ -275,6 +339,8 @@ pub fn simulate_part(
         let shard_blocks = part.shard.blocks(layout.n_blocks());
         let probes = crate::population::draw_probes(&population, &layout, replicate)?;
         let mate_counts = probes.mate_counts();
+        let screen = (scenario.config().search.generator == 2)
+            .then(|| Screen::new(&population, &probes, &thresholds));
         if let Some(resumed) = part.replicates.iter().find(|r| r.replicate == replicate) {
             check_part(
                 scenario,
@@ -326,7 +392,10 @@ pub fn simulate_part(
             let tally = pool.install(|| {
                 search_tiles(
                     batch,
-                    |blocks| layout.generate(&population, blocks.clone()),
+                    |blocks| match &screen {
+                        Some(screen) => screen.generate(&population, &layout, blocks.clone()),
+                        None => layout.generate(&population, blocks.clone()),
+                    },
                     &probes,
                     &thresholds,
                     empty,
@@ -403,6 +472,9 @@ pub fn finish(scenario: &Scenario, parts: &[PartialRun]) -> Result<RunOutput, Ru
         }
         let tally =
             tally.unwrap_or_else(|| Tally::new(scenario.k(), n_thresholds, n_groups, &mate_counts));
+        if scenario.config().search.generator == 2 {
+            Screen::check(replicate, &probes, &thresholds, &tally)?;
+        }
         outcomes.push(ReplicateOutcome {
             replicate,
             entries: layout.detections,
@@ -508,6 +580,7 @@ pub(crate) fn tile_from(
         identity: identity.to_vec(),
         group: groups.to_vec(),
         identities_per_group,
+        sparse: None,
     }
 }
 

@@ -24,8 +24,10 @@
 //! cosine of two random directions in d_eff - 1 dims.
 
 mod probes;
+mod screened;
 
 pub use probes::{NoEnrolledIdentity, draw_probes};
+pub use screened::{Screen, ScreenShortfall};
 
 use crate::quantize::quantize;
 use crate::rng::{Domain, Stream, StreamKey};
@@ -108,6 +110,21 @@ impl<'a> Population<'a> {
         (count, self.draw_template(&mut rng, group))
     }
 
+    /// Detection count and template of gallery identity `i`, with the rest of its stream (the
+    /// screened generator draws on from where the template ends).
+    pub(crate) fn gallery_identity_stream(&self, i: u64) -> (u64, Template, Stream) {
+        let mut rng = self.gallery_identity.stream(i);
+        let count = self.draw_count(&mut rng);
+        let group = rng.categorical(self.scenario.gallery_group_cumulative()) as u16;
+        let template = self.draw_template(&mut rng, group);
+        (count, template, rng)
+    }
+
+    /// The stream of gallery detection `entry`.
+    pub(crate) fn gallery_capture_stream(&self, entry: u64) -> Stream {
+        self.gallery_capture.stream(entry)
+    }
+
     /// Template of non-mated probe identity `j`, of group `group`.
     pub fn probe_identity(&self, j: u64, group: u16) -> Template {
         self.draw_template(&mut self.probe_identity.stream(j), group)
@@ -160,9 +177,33 @@ impl<'a> Population<'a> {
         let mut rng = key.stream(index);
         let level =
             condition.noise_min + (condition.noise_max - condition.noise_min) * rng.uniform();
+        if level > 0.0 && s.noise_dim() > 0 {
+            rng.unit_vector(noise);
+        }
+        self.fill_row(template, level, noise, out);
+    }
+
+    /// Writes the quantized embedding of a capture of `template` at noise `level` with noise
+    /// direction `noise` (unit, `noise_dim` components; unused when `level` is 0).
+    pub(crate) fn fill_row(&self, template: &Template, level: f64, noise: &[f64], out: &mut [i16]) {
+        let s = self.scenario;
+        let (head, noise_block) = out.split_at_mut(s.demographic_dim() + s.effective_dim());
+        self.fill_head(template, level, head);
+        if level > 0.0 && !noise_block.is_empty() {
+            for (o, e) in noise_block.iter_mut().zip(noise.iter()) {
+                *o = quantize(level * e);
+            }
+        } else {
+            noise_block.fill(0);
+        }
+    }
+
+    /// Writes the demographic and identity blocks of a capture of `template` at noise `level`
+    /// (the first `demographic_dim + effective_dim` components of its row).
+    pub(crate) fn fill_head(&self, template: &Template, level: f64, out: &mut [i16]) {
+        let s = self.scenario;
         let signal = (1.0 - level * level).sqrt();
-        let (demographic, rest) = out.split_at_mut(s.demographic_dim());
-        let (identity, noise_block) = rest.split_at_mut(s.effective_dim());
+        let (demographic, identity) = out.split_at_mut(s.demographic_dim());
         let a = signal * template.rho.sqrt();
         for (o, u) in demographic
             .iter_mut()
@@ -173,14 +214,6 @@ impl<'a> Population<'a> {
         let b = signal * (1.0 - template.rho).sqrt();
         for (o, x) in identity.iter_mut().zip(&template.xi) {
             *o = quantize(b * x);
-        }
-        if level > 0.0 && !noise_block.is_empty() {
-            rng.unit_vector(noise);
-            for (o, e) in noise_block.iter_mut().zip(noise.iter()) {
-                *o = quantize(level * e);
-            }
-        } else {
-            noise_block.fill(0);
         }
     }
 
@@ -234,6 +267,7 @@ impl<'a> Population<'a> {
             identity,
             group,
             identities_per_group,
+            sparse: None,
         }
     }
 }

@@ -317,10 +317,28 @@ pub struct SearchConfig {
         skip_serializing_if = "crate::quantize::Precision::is_default"
     )]
     pub precision: crate::quantize::Precision,
+    /// How the simulated gallery is drawn: 1 (default) draws every detection's embedding; 2
+    /// (*screened*) draws every identity, but a detection's capture noise only where some
+    /// probe's score could reach the lowest threshold (the rest, which no count, list or rank
+    /// can see, are never drawn). The two are equal in law; their random draws differ, so the
+    /// number is part of the scenario and of every result's provenance.
+    #[serde(
+        default = "default_generator",
+        skip_serializing_if = "is_default_generator"
+    )]
+    pub generator: u32,
 }
 
 fn default_k() -> usize {
     10
+}
+
+fn default_generator() -> u32 {
+    1
+}
+
+fn is_default_generator(g: &u32) -> bool {
+    *g == 1
 }
 
 impl Default for SearchConfig {
@@ -328,6 +346,7 @@ impl Default for SearchConfig {
         Self {
             candidate_list_length: default_k(),
             precision: crate::quantize::Precision::default(),
+            generator: default_generator(),
         }
     }
 }

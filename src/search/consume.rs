@@ -50,11 +50,19 @@ impl IdentityCounts {
                 }))
             })
             .collect();
-        let first = tile.identity.first().copied().unwrap_or(0);
-        let locals = tile
-            .identity
-            .last()
-            .map_or(0, |&l| (l - first + 1) as usize);
+        let span = match &tile.sparse {
+            Some(s) => s
+                .identities
+                .first()
+                .map(|f| f.0)
+                .zip(s.identities.last().map(|l| l.0)),
+            None => tile
+                .identity
+                .first()
+                .copied()
+                .zip(tile.identity.last().copied()),
+        };
+        let (first, locals) = span.map_or((0, 0), |(f, l)| (f, (l - f + 1) as usize));
         let cells = locals * slot_group.len() * n_t;
         Self {
             first,
@@ -80,15 +88,8 @@ impl IdentityCounts {
         let n_g = sums.size_sq.len();
         let slots = self.slot_group.len();
         let mut all = vec![(0u64, 0u64); self.n_t];
-        let mut j = 0;
-        while j < tile.len() {
-            let identity = tile.identity[j];
-            let h = usize::from(tile.group[j]);
-            let start = j;
-            while j < tile.len() && tile.identity[j] == identity {
-                j += 1;
-            }
-            let m = (j - start) as u64;
+        for (identity, h, m) in identity_sizes(tile) {
+            let h = usize::from(h);
             sums.size_sq[h] += m * m;
             *sums.sizes[h].entry(m).or_insert(0) += 1;
             if slots == 0 {
@@ -122,6 +123,22 @@ impl IdentityCounts {
             }
         }
     }
+}
+
+/// Every identity of a tile with its group and its detections in the tile (held rows or not).
+fn identity_sizes(tile: &Tile) -> Box<dyn Iterator<Item = (u64, u16, u64)> + '_> {
+    if let Some(sparse) = &tile.sparse {
+        return Box::new(sparse.identities.iter().copied());
+    }
+    let mut j = 0;
+    Box::new(std::iter::from_fn(move || {
+        let identity = *tile.identity.get(j)?;
+        let start = j;
+        while j < tile.len() && tile.identity[j] == identity {
+            j += 1;
+        }
+        Some((identity, tile.group[start], (j - start) as u64))
+    }))
 }
 
 /// Working memory of the branch-free counts, reused across chunks.
@@ -199,7 +216,7 @@ impl Context<'_> {
                 t.offer(
                     Candidate {
                         score,
-                        entry: self.tile.first_entry + j as u64,
+                        entry: self.tile.entry(j),
                         identity: self.tile.identity[j],
                         group: self.tile.group[j],
                         mate: false,
@@ -405,7 +422,7 @@ impl Context<'_> {
                 t.offer(
                     Candidate {
                         score,
-                        entry: tile.first_entry + j as u64,
+                        entry: tile.entry(j),
                         identity,
                         group,
                         mate: is_mate,

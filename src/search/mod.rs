@@ -65,9 +65,33 @@ pub struct Tile {
     pub group: Vec<u16>,
     /// Identities of the tile per group (identities with at least one entry).
     pub identities_per_group: Vec<u64>,
+    /// Set when the rows are only some of the tile's entries (the screened generator): the
+    /// rest score below every probe's lowest threshold, so no count can see them.
+    pub sparse: Option<Sparse>,
+}
+
+/// What a sparse tile says about the entries it does not hold.
+#[derive(Clone, Debug, Default)]
+pub struct Sparse {
+    /// Gallery index of each row (ascending).
+    pub entry: Vec<u64>,
+    /// Entries of the whole tile per group.
+    pub entries_per_group: Vec<u64>,
+    /// Every identity of the tile, held or not: (identity, group, detections in the tile),
+    /// by identity.
+    pub identities: Vec<(u64, u16, u64)>,
 }
 
 impl Tile {
+    /// Gallery index of row `j`.
+    #[inline]
+    pub fn entry(&self, j: usize) -> u64 {
+        match &self.sparse {
+            Some(s) => s.entry[j],
+            None => self.first_entry + j as u64,
+        }
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.identity.len()
@@ -103,8 +127,21 @@ pub fn search_tile(
     scores: &mut Vec<i32>,
 ) {
     let n_groups = tally.entries_per_group.len();
-    for &g in &tile.group {
-        tally.entries_per_group[g as usize] += 1;
+    match &tile.sparse {
+        Some(sparse) => {
+            for (a, b) in tally
+                .entries_per_group
+                .iter_mut()
+                .zip(&sparse.entries_per_group)
+            {
+                *a += b;
+            }
+        }
+        None => {
+            for &g in &tile.group {
+                tally.entries_per_group[g as usize] += 1;
+            }
+        }
     }
     for (a, b) in tally
         .identities_per_group

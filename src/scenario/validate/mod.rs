@@ -79,6 +79,7 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         check_captures(&c, &config, [demographic_dim, effective_dim, noise_dim])?;
     let (identity_classes, class_cumulative) = check_gallery(&c, &config)?;
     check_probes_and_search(&c, &config, &groups)?;
+    check_generator(&c, &config, &captures[gallery_capture], noise_dim)?;
     let (thresholds, headline) = check_thresholds(&c, &config)?;
     check_published(&c, &config, &thresholds)?;
     check_analysis(&c, &config)?;
@@ -103,6 +104,37 @@ pub(super) fn validate(config: ScenarioConfig, file: &str) -> Result<Scenario, S
         headline,
         config,
     })
+}
+
+/// `[search] generator`: 1, or 2 (screened) where its envelope holds: int16 scores, one
+/// capture noise level for the whole gallery, and a noise block of at least 3 dimensions.
+fn check_generator(
+    c: &Checker<'_>,
+    config: &ScenarioConfig,
+    gallery: &Capture,
+    noise_dim: usize,
+) -> Result<(), ScenarioError> {
+    let search = &config.search;
+    match search.generator {
+        1 => Ok(()),
+        2 if search.precision != crate::quantize::Precision::Int16 => Err(c.err(
+            "search.generator",
+            "2 (screened) needs search.precision = \"int16\" (its bound on the quantized score is the int16 one)",
+        )),
+        2 if !gallery.is_fixed() => Err(c.err(
+            "search.generator",
+            format!(
+                "2 (screened) needs one capture noise level for the gallery; captures.{}.noise_max is set (use generator 1)",
+                gallery.name
+            ),
+        )),
+        2 if noise_dim < 3 => Err(c.err(
+            "search.generator",
+            format!("2 (screened) needs a noise block of at least 3 dimensions, this scenario has {noise_dim}"),
+        )),
+        2 => Ok(()),
+        g => Err(c.err("search.generator", format!("must be 1 or 2, got {g}"))),
+    }
 }
 
 /// The scenario's name, seed and replicates.
