@@ -1,6 +1,6 @@
 //! Simulation against the closed forms of MODEL.md sections 3-4.
 
-use crate::support::{Z_TOL, isotropic, run};
+use crate::support::{Z_TOL, assert_agrees_with_closed_forms, check_against, isotropic, run};
 use falsematch::closed_form::{cosine_upper_tail, fpir};
 use falsematch::pipeline::run::RunOptions;
 use falsematch::scenario::BUNDLED;
@@ -285,22 +285,8 @@ fn several_detections_per_person_have_exact_fpir_and_people_and_the_check_can_fa
     );
     // The same simulation checked against a model with women's rho 10 % higher: disagrees.
     let wrong = closed_form_check_with(|t| regulars(t.replace("rho = 0.2", "rho = 0.22")));
-    let clustering = falsematch::estimate::cluster::Clustering {
-        outcomes: &output.outcomes,
-        records: &output.records,
-        n_groups: 2,
-    };
-    let against_wrong = falsematch::estimate::closed_form_check(
-        &wrong,
-        &output.outcomes,
-        &output.records,
-        &clustering,
-    );
-    assert!(
-        !against_wrong.verdict.agrees,
-        "{}",
-        against_wrong.verdict.text
-    );
+    let verdict = check_against(&wrong, &output);
+    assert!(!verdict.agrees, "{}", verdict.text);
 }
 
 #[test]
@@ -313,12 +299,7 @@ fn per_identity_rho_and_per_capture_noise_agree_with_their_mixture_closed_forms(
     assert!(scenario.groups()[0].rho_concentration.is_some());
     assert!(scenario.captures().iter().any(|c| !c.is_fixed()));
     let output = run(&scenario, &RunOptions::default());
-    let check = output.estimates.closed_form.as_ref().unwrap();
-    assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
-    assert!(check.verdict.agrees, "{}", check.verdict.text);
-    for row in &check.rows {
-        assert!(row.z.abs() < Z_TOL, "{row:?}");
-    }
+    assert_agrees_with_closed_forms(&output, 30);
 }
 
 #[test]

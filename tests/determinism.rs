@@ -1,7 +1,7 @@
 //! The reproducibility contract: same version + scenario + seed => the same bytes, whatever
 //! the thread count, tile size or tile order.
 
-use crate::support::{results_json, rich, rich_with, run};
+use crate::support::{results_json, rich, rich_with, run, same_results_across_threads_and_tiles};
 use falsematch::pipeline::run::RunOptions;
 use falsematch::population::{GalleryLayout, Population};
 
@@ -11,31 +11,7 @@ fn int8_results_do_not_depend_on_threads_tiles_or_the_kernel() {
     // rescaling in a fixed order. Forcing the portable kernel is checked by the CLI test in
     // tests/search.rs (the kernel is chosen once per process).
     let scenario = rich_with(3, "precision = \"int8\"");
-    let reference = results_json(
-        &scenario,
-        &RunOptions {
-            threads: Some(1),
-            ..RunOptions::default()
-        },
-    );
-    for options in [
-        RunOptions {
-            threads: Some(2),
-            tile_entries: 1,
-            ..RunOptions::default()
-        },
-        RunOptions {
-            threads: Some(3),
-            tile_entries: 2500,
-            reverse_tiles: true,
-            ..RunOptions::default()
-        },
-    ] {
-        assert!(
-            results_json(&scenario, &options) == reference,
-            "int8 results differ with {options:?}"
-        );
-    }
+    let reference = same_results_across_threads_and_tiles(&scenario, "int8");
     let text = String::from_utf8(reference.clone()).unwrap();
     assert!(
         text.contains("\"precision\": \"int8\""),
@@ -50,40 +26,15 @@ fn int8_results_do_not_depend_on_threads_tiles_or_the_kernel() {
 #[test]
 fn results_do_not_depend_on_threads_tiles_or_order() {
     let scenario = rich(3);
-    let reference = results_json(
-        &scenario,
-        &RunOptions {
-            threads: Some(1),
-            ..RunOptions::default()
-        },
+    let reference = same_results_across_threads_and_tiles(&scenario, "int16");
+    let two = RunOptions {
+        threads: Some(2),
+        ..RunOptions::default()
+    };
+    assert!(
+        results_json(&scenario, &two) == reference,
+        "results differ with 2 threads"
     );
-    let variants = [
-        RunOptions {
-            threads: Some(2),
-            ..RunOptions::default()
-        },
-        RunOptions {
-            threads: Some(2),
-            tile_entries: 1,
-            ..RunOptions::default()
-        },
-        RunOptions {
-            threads: Some(3),
-            tile_entries: 2500,
-            reverse_tiles: true,
-            ..RunOptions::default()
-        },
-        RunOptions {
-            threads: Some(1),
-            ..RunOptions::default()
-        },
-    ];
-    for options in variants {
-        assert!(
-            results_json(&scenario, &options) == reference,
-            "results differ with {options:?}"
-        );
-    }
     assert!(
         results_json(&rich(4), &RunOptions::default()) != reference,
         "a new seed gives new results"

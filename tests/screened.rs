@@ -2,7 +2,10 @@
 //! same bytes whatever the threads, tiles, order or shards; refused where its bound does not
 //! hold, and failing rather than reporting a candidate list it could not fill.
 
-use crate::support::{Z_TOL, results_json, run};
+use crate::support::{
+    assert_agrees_with_closed_forms, check_against, results_json, run,
+    same_results_across_threads_and_tiles,
+};
 use falsematch::pipeline::run::{RunError, RunOptions, finish, simulate, simulate_part};
 use falsematch::pipeline::shard::{PartialRun, Shard};
 use falsematch::population::{GalleryLayout, Population, Screen, draw_probes};
@@ -33,6 +36,28 @@ fn screened_text(generator: u32, detections: u64) -> String {
         + "\n[[gallery.identity_classes]]\nlabel = \"regulars\"\nshare = 1.0\nmean_detections = 5.0\n"
 }
 
+/// `falsematch run FILE --out OUT --quiet`, with FALSEMATCH_KERNEL set if given.
+fn falsematch_run(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    kernel: Option<&str>,
+) -> std::process::Output {
+    let mut command = assert_cmd::Command::cargo_bin("falsematch").unwrap();
+    if let Some(kernel) = kernel {
+        command.env("FALSEMATCH_KERNEL", kernel);
+    }
+    command
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap()
+}
+
 fn screened(generator: u32, detections: u64) -> Scenario {
     Scenario::from_toml(&screened_text(generator, detections), "screened.toml").unwrap()
 }
@@ -41,12 +66,7 @@ fn screened(generator: u32, detections: u64) -> Scenario {
 fn screened_runs_agree_with_the_closed_forms_drawing_a_small_share_of_the_gallery() {
     let scenario = screened(2, 100_000);
     let output = run(&scenario, &RunOptions::default());
-    let check = output.estimates.closed_form.as_ref().unwrap();
-    assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
-    assert!(check.verdict.agrees, "{}", check.verdict.text);
-    for row in &check.rows {
-        assert!(row.z.abs() < Z_TOL, "{row:?}");
-    }
+    assert_agrees_with_closed_forms(&output, 30);
     // Most detections are never drawn: count the rows of every tile.
     let population = Population::new(&scenario, 0);
     let layout = GalleryLayout::build(&population);
@@ -75,22 +95,8 @@ fn screened_runs_agree_with_the_closed_forms_drawing_a_small_share_of_the_galler
         "wrong.toml",
     )
     .unwrap();
-    let clustering = falsematch::estimate::cluster::Clustering {
-        outcomes: &output.outcomes,
-        records: &output.records,
-        n_groups: 2,
-    };
-    let against_wrong = falsematch::estimate::closed_form_check(
-        &wrong,
-        &output.outcomes,
-        &output.records,
-        &clustering,
-    );
-    assert!(
-        !against_wrong.verdict.agrees,
-        "{}",
-        against_wrong.verdict.text
-    );
+    let verdict = check_against(&wrong, &output);
+    assert!(!verdict.agrees, "{}", verdict.text);
 }
 
 #[test]
@@ -125,31 +131,7 @@ fn screened_and_full_generators_agree_in_law_but_not_in_draws() {
 #[test]
 fn screened_results_do_not_depend_on_threads_tiles_order_or_shards() {
     let scenario = screened(2, 100_000);
-    let reference = results_json(
-        &scenario,
-        &RunOptions {
-            threads: Some(1),
-            ..RunOptions::default()
-        },
-    );
-    for options in [
-        RunOptions {
-            threads: Some(2),
-            tile_entries: 1,
-            ..RunOptions::default()
-        },
-        RunOptions {
-            threads: Some(3),
-            tile_entries: 2500,
-            reverse_tiles: true,
-            ..RunOptions::default()
-        },
-    ] {
-        assert!(
-            results_json(&scenario, &options) == reference,
-            "screened results differ with {options:?}"
-        );
-    }
+    let reference = same_results_across_threads_and_tiles(&scenario, "screened");
     // Three shards, merged.
     let options = RunOptions {
         threads: Some(2),
@@ -174,6 +156,25 @@ fn screened_results_do_not_depend_on_threads_tiles_order_or_shards() {
 }
 
 #[test]
+fn screened_results_do_not_depend_on_the_kernel() {
+    // The kernel is chosen once per process: one run per kernel, from the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("screened.toml");
+    std::fs::write(&file, screened_text(2, 100_000)).unwrap();
+    let results = |kernel: &str| {
+        let out = dir.path().join(kernel);
+        let output = falsematch_run(&file, &out, Some(kernel).filter(|k| *k != "default"));
+        assert!(output.status.success(), "{output:?}");
+        std::fs::read(out.join("results.json")).unwrap()
+    };
+    let reference = results("portable");
+    assert!(
+        results("default") == reference,
+        "the CPU's kernel differs from the portable one"
+    );
+}
+
+#[test]
 fn a_screened_run_that_cannot_fill_a_candidate_list_fails() {
     // 2,000 detections: about 2 per search reach 0.55, fewer than the list's 10.
     let error = simulate(&screened(2, 2_000), &RunOptions::default()).unwrap_err();
@@ -190,17 +191,7 @@ fn a_screened_run_that_cannot_fill_a_candidate_list_fails() {
     let file = dir.path().join("few.toml");
     std::fs::write(&file, screened_text(2, 2_000)).unwrap();
     let out = dir.path().join("out");
-    let output = assert_cmd::Command::cargo_bin("falsematch")
-        .unwrap()
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
+    let output = falsematch_run(&file, &out, None);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("generator = 1"), "{stderr}");

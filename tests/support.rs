@@ -173,3 +173,56 @@ pub fn evaluate_options(
         run: RunOptions::default(),
     }
 }
+
+/// results.json bytes of `scenario` on one thread, checked to be the same with 2 threads and
+/// one block per tile, and with 3 threads, 2,500-entry tiles in reverse order.
+pub fn same_results_across_threads_and_tiles(scenario: &Scenario, what: &str) -> Vec<u8> {
+    let reference = results_json(
+        scenario,
+        &RunOptions {
+            threads: Some(1),
+            ..RunOptions::default()
+        },
+    );
+    for options in [
+        RunOptions {
+            threads: Some(2),
+            tile_entries: 1,
+            ..RunOptions::default()
+        },
+        RunOptions {
+            threads: Some(3),
+            tile_entries: 2500,
+            reverse_tiles: true,
+            ..RunOptions::default()
+        },
+    ] {
+        assert!(
+            results_json(scenario, &options) == reference,
+            "{what} results differ with {options:?}"
+        );
+    }
+    reference
+}
+
+/// The verdict of a run's closed-form check against another scenario's model.
+pub fn check_against(other: &Scenario, output: &RunOutput) -> falsematch::estimate::Verdict {
+    let clustering = falsematch::estimate::cluster::Clustering {
+        outcomes: &output.outcomes,
+        records: &output.records,
+        n_groups: other.n_groups(),
+    };
+    falsematch::estimate::closed_form_check(other, &output.outcomes, &output.records, &clustering)
+        .verdict
+}
+
+/// Asserts that a run's closed-form check tested at least `rows` rows, agrees, and has every
+/// |z| below [`Z_TOL`].
+pub fn assert_agrees_with_closed_forms(output: &RunOutput, rows: usize) {
+    let check = output.estimates.closed_form.as_ref().unwrap();
+    assert!(check.verdict.rows_tested >= rows, "{:?}", check.verdict);
+    assert!(check.verdict.agrees, "{}", check.verdict.text);
+    for row in &check.rows {
+        assert!(row.z.abs() < Z_TOL, "{row:?}");
+    }
+}

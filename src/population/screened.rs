@@ -585,7 +585,8 @@ fn cap_cosine(rng: &mut Stream, n: usize, w: f64) -> f64 {
 }
 
 /// Every probe's head score of one identity: `a[j] = sum_d head[d] * probes[d * m + j]`
-/// (exact integers; compiled for AVX2 where the CPU has it, the same sums either way).
+/// (exact integers; compiled for AVX2 where the CPU has it and the search uses it, the same
+/// sums either way).
 fn head_scores(head: &[i16], probes: &[i32], a: &mut [i32]) {
     #[inline(always)]
     fn generic(head: &[i16], probes: &[i32], a: &mut [i32]) {
@@ -602,8 +603,9 @@ fn head_scores(head: &[i16], probes: &[i32], a: &mut [i32]) {
     fn avx2(head: &[i16], probes: &[i32], a: &mut [i32]) {
         generic(head, probes, a);
     }
+    // The search's kernel choice (FALSEMATCH_KERNEL=portable forces the portable code here too).
     #[cfg(target_arch = "x86_64")]
-    if crate::search::avx2() {
+    if Kernel::detect() != Kernel::Portable && crate::search::avx2() {
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2(head, probes, a) };
     }
