@@ -293,3 +293,35 @@ fn overlapping_caps_are_thinned_so_the_visible_detections_keep_their_law() {
         "visible detections: full {full}, screened {screened}"
     );
 }
+
+#[test]
+fn a_sweep_simulates_with_generator_1_the_sizes_generator_2_cannot_fill() {
+    // 2,000 detections leave the lists unfilled (the test above); 100,000 do not.
+    let scenario = screened(2, 100_000);
+    let rows = falsematch::pipeline::sweep::sweep(
+        &scenario,
+        &[2_000, 100_000],
+        100_000,
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let generator = |n: u64| {
+        let used: Vec<_> = rows
+            .iter()
+            .filter(|r| r.entries == n)
+            .map(|r| r.generator)
+            .collect();
+        assert!(!used.is_empty());
+        assert!(used.iter().all(|g| *g == used[0]));
+        used[0]
+    };
+    assert_eq!(generator(2_000), Some(1));
+    assert_eq!(generator(100_000), Some(2));
+    assert!(rows.iter().all(|r| r.sel.is_some()));
+    let page = falsematch::report::sweep::markdown(&scenario, &rows);
+    assert!(
+        page.contains("At N = 2,000, generator 2 (screened) could not fill every candidate list"),
+        "{page}"
+    );
+}

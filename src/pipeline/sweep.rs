@@ -39,6 +39,9 @@ pub struct SweepRow {
     pub z_fpir: Option<f64>,
     /// Standardized difference of SEL.
     pub z_sel: Option<f64>,
+    /// The generator that simulated N (generator 1 where the scenario's generator 2 could not
+    /// fill every candidate list at that size).
+    pub generator: Option<u32>,
 }
 
 /// Sizes from `lo` to `hi` (both included), `per_decade` per factor of 10, log-spaced from
@@ -107,10 +110,18 @@ pub fn sweep(
             Some(expected.at(n).into_iter().map(|(f, s, _)| (f, s)).collect());
         let simulated = if n <= simulate_up_to {
             let s = resized(scenario, n)?;
-            Some(simulate(&s, options)?.estimates.slices.swap_remove(0))
+            // Generator 2 fails where a small gallery leaves a candidate list unfilled; the
+            // same law drawn in full (generator 1) simulates that size.
+            let (mut output, generator) = match simulate(&s, options) {
+                Err(RunError::Screened(_)) => (simulate(&s.with_generator(1)?, options)?, 1),
+                output => (output?, s.config().search.generator),
+            };
+            Some((output.estimates.slices.swap_remove(0), generator))
         } else {
             None
         };
+        let generator = simulated.as_ref().map(|s| s.1);
+        let simulated = simulated.map(|s| s.0);
         for (t, threshold) in scenario.thresholds().iter().enumerate() {
             let a = analytic.as_ref().map(|a| a[t]);
             let row = simulated.as_ref().map(|s| &s.thresholds[t]);
@@ -144,6 +155,7 @@ pub fn sweep(
                 sel,
                 z_fpir,
                 z_sel,
+                generator,
             });
         }
     }

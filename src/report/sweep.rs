@@ -121,9 +121,22 @@ pub fn markdown(scenario: &Scenario, rows: &[SweepRow]) -> String {
         .flat_map(|r| [r.z_fpir, r.z_sel])
         .flatten()
         .fold(0.0f64, |a, z| a.max(z.abs()));
-    md.push_str(&format!(
-        "\nLargest |z| where both ran: {worst:.2}.\n\n![sweep](sweep.svg)\n"
-    ));
+    md.push_str(&format!("\nLargest |z| where both ran: {worst:.2}.\n"));
+    let mut in_full: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.generator == Some(1) && scenario.config().search.generator != 1)
+        .map(|r| r.entries)
+        .collect();
+    in_full.dedup();
+    if !in_full.is_empty() {
+        let sizes: Vec<String> = in_full.into_iter().map(count).collect();
+        md.push_str(&format!(
+            "\nAt N = {}, generator {} (screened) could not fill every candidate list from the detections it draws, so those sizes were simulated with generator 1 (the same law, drawn in full).\n",
+            sizes.join(", "),
+            scenario.config().search.generator
+        ));
+    }
+    md.push_str("\n![sweep](sweep.svg)\n");
     md
 }
 

@@ -299,6 +299,19 @@ impl Scenario {
         config.gallery.detections = detections;
         Self::from_config(config, &format!("{} at N = {detections}", self.config.name))
     }
+
+    /// The same scenario drawn by another generator (`[search] generator`), validated again.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] when the scenario cannot use that generator.
+    pub fn with_generator(&self, generator: u32) -> Result<Self, ScenarioError> {
+        let mut config = self.config.clone();
+        config.search.generator = generator;
+        Self::from_config(
+            config,
+            &format!("{} with generator {generator}", self.config.name),
+        )
+    }
 }
 
 /// Look-alikes, validated (see [`TailConfig`]).
