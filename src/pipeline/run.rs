@@ -220,20 +220,16 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
     let scale = d / 512.0;
     // Generator 2 draws a share of the detections (and scores those twice), plus every
     // identity's template and head scores.
-    let drawn = if scenario.config().search.generator == 2 {
-        screened_share(scenario)
-    } else {
-        1.0
-    };
-    let identity_seconds = if scenario.config().search.generator == 2 {
+    let (drawn, identity_seconds) = if scenario.config().search.generator == 2 {
         let (mean_size, _) = crate::closed_form::size_moments(scenario);
         let head = (scenario.demographic_dim() + scenario.effective_dim()) as f64;
-        n * replicates / mean_size.max(1.0)
-            * REFERENCE_SCREENED_IDENTITY_SECS
-            * (1.0 + m * head / (250.0 * 21.0))
-            / 2.0
+        let identities = n * replicates / mean_size.max(1.0);
+        (
+            screened_share(scenario),
+            identities * REFERENCE_SCREENED_IDENTITY_SECS * (1.0 + m * head / (250.0 * 21.0)) / 2.0,
+        )
     } else {
-        0.0
+        (1.0, 0.0)
     };
     let cpu_seconds = scale
         * drawn

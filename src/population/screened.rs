@@ -43,7 +43,7 @@
 //! than K non-mate detections reach its screening score. The run checks this at the end and
 //! fails rather than report a list with holes ([`ScreenShortfall`]).
 
-use super::{GalleryLayout, IDENTITY_BLOCK, Population, Template};
+use super::{GalleryLayout, IDENTITY_BLOCK, Population};
 use crate::rng::Stream;
 use crate::search::{Kernel, ProbeSet, Sparse, Thresholds, Tile};
 use crate::tally::Tally;
@@ -85,9 +85,7 @@ pub struct Screen {
     head: Vec<i32>,
     /// Probe rows, for scoring proposals.
     probes: Array2<i16>,
-    /// Screening score of each probe (integer).
-    threshold: Vec<i32>,
-    /// `t_j - E_j`, and `1 / (32767 s |Q_j|)`, per probe.
+    /// `t_j - E_j` (t_j the probe's screening score), and `1 / (32767 s |Q_j|)`, per probe.
     offset: Vec<f64>,
     inv_scale: Vec<f64>,
     /// `E_j * inv_scale_j`: the half-width of the band where the integer score leaves
@@ -112,8 +110,6 @@ pub struct Screen {
 enum Plan {
     /// Every detection, as generator 1 draws it.
     Full,
-    /// None of them can reach any probe.
-    Nothing,
     /// Each detection proposed with probability `q`.
     Screen { q: f64, near_share: f64 },
 }
@@ -124,6 +120,25 @@ struct Proposal {
     slot: usize,
     cap: usize,
     keep: f64,
+}
+
+/// The rows a tile has drawn so far (in full or proposed), with each row's identity, group
+/// and gallery entry.
+#[derive(Default)]
+struct Drawn {
+    rows: Vec<i16>,
+    identity: Vec<u64>,
+    group: Vec<u16>,
+    entry: Vec<u64>,
+}
+
+impl Drawn {
+    fn push(&mut self, row: &[i16], identity: u64, group: u16, entry: u64) {
+        self.rows.extend_from_slice(row);
+        self.identity.push(identity);
+        self.group.push(group);
+        self.entry.push(entry);
+    }
 }
 
 /// One screened identity's caps: its identity scores and the probes whose caps are not at
@@ -144,7 +159,7 @@ impl Screen {
         let t_min = thresholds.q.first().copied().unwrap_or(i32::MAX);
         let mut head = vec![0i32; head_dim * m];
         let mut u = vec![0.0; m * noise_dim];
-        let (mut threshold, mut offset, mut inv_scale, mut band) = (vec![], vec![], vec![], vec![]);
+        let (mut offset, mut inv_scale, mut band) = (vec![], vec![], vec![]);
         let mut all_full = false;
         for (j, row) in probes.embeddings.rows().into_iter().enumerate() {
             let row = row.as_slice().expect("contiguous row");
@@ -169,10 +184,10 @@ impl Screen {
                     *o = f64::from(q) / norm;
                 }
             }
-            threshold.push(t);
+            // (Infinite where scale is 0, and then unused: every identity is drawn in full.)
             offset.push(f64::from(t) - e);
-            inv_scale.push(if scale > 0.0 { 1.0 / scale } else { 0.0 });
-            band.push(if scale > 0.0 { e / scale } else { 0.0 });
+            inv_scale.push(1.0 / scale);
+            band.push(e / scale);
         }
         let a = (noise_dim as f64 - 1.0) / 2.0;
         let mut share = Vec::new();
@@ -189,13 +204,7 @@ impl Screen {
         let w_far = -1.0 + far as f64 / GRID;
         // z >= w_far + 2 / GRID surely floors to `far` or beyond.
         let near_from: Vec<i64> = (0..m)
-            .map(|j| {
-                if inv_scale[j] == 0.0 {
-                    i64::MIN
-                } else {
-                    (offset[j] - (w_far + 2.0 / GRID) / inv_scale[j]).floor() as i64
-                }
-            })
+            .map(|j| (offset[j] - (w_far + 2.0 / GRID) / inv_scale[j]).floor() as i64)
             .collect();
         let mut mates: Vec<u64> = probes.mate.iter().flatten().map(|m| m.identity).collect();
         mates.sort_unstable();
@@ -206,7 +215,6 @@ impl Screen {
             noise_dim,
             head,
             probes: probes.embeddings.clone(),
-            threshold,
             offset,
             inv_scale,
             band,
@@ -257,9 +265,6 @@ impl Screen {
     /// The grid index of probe j's widened cap for an identity scoring `a` on it.
     #[inline]
     fn cap(&self, j: usize, a: i32) -> usize {
-        if self.inv_scale[j] == 0.0 {
-            return if a >= self.threshold[j] { 0 } else { self.far };
-        }
         let z = (self.offset[j] - f64::from(a)) * self.inv_scale[j] - 1e-9;
         let i = ((z + 1.0) * GRID).floor();
         if i <= 0.0 {
@@ -284,10 +289,6 @@ impl Screen {
         caps.a.clear();
         caps.a.resize(m, 0);
         head_scores(head, &self.head, &mut caps.a);
-        if self.level == 0.0 {
-            let any = caps.a.iter().zip(&self.threshold).any(|(a, t)| a >= t);
-            return if any { Plan::Full } else { Plan::Nothing };
-        }
         caps.near.clear();
         let mut near_share = 0.0;
         for j in 0..m {
@@ -359,8 +360,7 @@ impl Screen {
         let s = population.scenario();
         let (dim, n_groups) = (s.dim(), s.n_groups());
         let first_entry = layout.block_start[blocks.start as usize];
-        let mut rows: Vec<i16> = Vec::new();
-        let (mut identity, mut group, mut entry) = (Vec::new(), Vec::new(), Vec::new());
+        let mut drawn = Drawn::default();
         let mut sparse = Sparse {
             entry: Vec::new(),
             entries_per_group: vec![0; n_groups],
@@ -376,15 +376,6 @@ impl Screen {
             a: Vec::new(),
             near: Vec::new(),
         };
-        let push = |rows: &mut Vec<i16>,
-                    (identity, group, entry): (&mut Vec<u64>, &mut Vec<u16>, &mut Vec<u64>),
-                    row: &[i16],
-                    (i, g, e): (u64, u16, u64)| {
-            rows.extend_from_slice(row);
-            identity.push(i);
-            group.push(g);
-            entry.push(e);
-        };
         let mut e = first_entry;
         for i in blocks.start * IDENTITY_BLOCK..(blocks.end * IDENTITY_BLOCK).min(layout.identities)
         {
@@ -399,16 +390,10 @@ impl Screen {
             identities_per_group[usize::from(g)] += 1;
             population.fill_head(&template, self.level, &mut row[..self.head_dim]);
             match self.plan(i, &row[..self.head_dim], &mut caps) {
-                Plan::Nothing => {}
                 Plan::Full => {
                     for d in 0..count {
                         population.capture(&template, true, e + d, &mut row, &mut noise);
-                        push(
-                            &mut rows,
-                            (&mut identity, &mut group, &mut entry),
-                            &row,
-                            (i, g, e + d),
-                        );
+                        drawn.push(&row, i, g, e + d);
                     }
                 }
                 Plan::Screen { q, near_share } => {
@@ -420,7 +405,7 @@ impl Screen {
                         let mut stream = population.gallery_capture_stream(e + d);
                         let (cap, keep) =
                             self.propose(&mut stream, &caps, q, near_share, &mut noise);
-                        self.fill_proposal(population, &template, &noise, &mut row);
+                        population.fill_row(&template, self.level, &noise, &mut row);
                         let slot = *slot.get_or_insert_with(|| {
                             slots.push(Caps {
                                 a: caps.a.clone(),
@@ -429,32 +414,27 @@ impl Screen {
                             slots.len() - 1
                         });
                         proposals.push(Proposal {
-                            row: entry.len(),
+                            row: drawn.entry.len(),
                             slot,
                             cap,
                             keep,
                         });
                         etas.extend_from_slice(&noise);
-                        push(
-                            &mut rows,
-                            (&mut identity, &mut group, &mut entry),
-                            &row,
-                            (i, g, e + d),
-                        );
+                        drawn.push(&row, i, g, e + d);
                     }
                 }
             }
             e += count;
         }
-        let kept = self.keep(&rows, dim, &proposals, &slots, &etas);
-        let mut out = Vec::with_capacity(rows.len());
+        let kept = self.keep(&drawn.rows, dim, &proposals, &slots, &etas);
+        let mut out = Vec::with_capacity(drawn.rows.len());
         let (mut ids, mut groups) = (Vec::new(), Vec::new());
         for (r, keep) in kept.iter().enumerate() {
             if *keep {
-                out.extend_from_slice(&rows[r * dim..(r + 1) * dim]);
-                ids.push(identity[r]);
-                groups.push(group[r]);
-                sparse.entry.push(entry[r]);
+                out.extend_from_slice(&drawn.rows[r * dim..(r + 1) * dim]);
+                ids.push(drawn.identity[r]);
+                groups.push(drawn.group[r]);
+                sparse.entry.push(drawn.entry[r]);
             }
         }
         Tile {
@@ -466,18 +446,6 @@ impl Screen {
             identities_per_group,
             sparse: Some(sparse),
         }
-    }
-
-    /// The row of a proposal: the template's blocks as generator 1 writes them, the noise
-    /// block from `eta`.
-    fn fill_proposal(
-        &self,
-        population: &Population<'_>,
-        template: &Template,
-        eta: &[f64],
-        row: &mut [i16],
-    ) {
-        population.fill_row(template, self.level, eta, row);
     }
 
     /// Which rows stay: every row drawn in full, and each proposal with probability
