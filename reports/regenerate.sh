@@ -28,3 +28,7 @@ if want moscow-citywide; then
     fresh moscow-citywide
     "$fm" sweep moscow-citywide --sizes 1e4..2.8e9 --per-decade 2 --simulate-up-to 1e6 --out reports/moscow-citywide --quiet
 fi
+if want moscow-citywide-screened; then
+    fresh moscow-citywide-screened
+    "$fm" sweep moscow-citywide-screened --sizes 1e4..2.8e9 --per-decade 1 --simulate-up-to 1e9 --out reports/moscow-citywide-screened --quiet
+fi

@@ -180,6 +180,18 @@ fn scenarios_lists_the_bundled_ones() {
             && text.contains("closed-form-check"),
         "{text}"
     );
+    // One line per scenario, the descriptions in one column after the longest name.
+    let names: Vec<&str> = falsematch::scenario::BUNDLED
+        .iter()
+        .map(|b| b.name)
+        .collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap();
+    assert_eq!(text.lines().count(), names.len(), "{text}");
+    for (line, name) in text.lines().zip(names) {
+        let (head, description) = line.split_at(width + 2);
+        assert_eq!(head.trim_end(), name, "{text}");
+        assert!(!description.starts_with(' '), "{text}");
+    }
 }
 
 /// Runs `small.toml` into `dir` and returns its results.json; checks the bundle is complete and

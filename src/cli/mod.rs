@@ -195,13 +195,14 @@ pub fn main(cli: Cli) -> anyhow::Result<u8> {
         }
         Some(Command::Scenarios) => {
             let mut stdout = std::io::stdout().lock();
+            let width = BUNDLED.iter().map(|b| b.name.len()).max().unwrap_or(0);
             for b in BUNDLED {
                 let default = if b.name == DEFAULT_SCENARIO {
                     " (default)"
                 } else {
                     ""
                 };
-                writeln!(stdout, "{:<20} {}{default}", b.name, b.description())?;
+                writeln!(stdout, "{:<width$}  {}{default}", b.name, b.description())?;
             }
             Ok(0)
         }

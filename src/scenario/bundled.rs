@@ -41,6 +41,7 @@ pub const BUNDLED: &[BundledScenario] = bundled![
     "kaganskikh-2019",
     "kuznetsova-2020",
     "moscow-citywide",
+    "moscow-citywide-screened",
     "metro-watchlist",
     "aclu-2018",
     "npl-met-2023",
