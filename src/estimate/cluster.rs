@@ -17,6 +17,13 @@
 //! sum_i m_i^2, sum_{p,i} Y_pi^2), so nothing per identity is kept. Distinct people are the same
 //! with Y_pi in {0, 1} and m_i = 1. Replicate galleries are independent: their variances add.
 //!
+//! For a count per search (SEL, people) the rate is pooled over gallery groups, and over probe
+//! groups when all searches are counted together ([`Clustering::pooled_rates`]): groups are
+//! drawn at random per identity and per search, so the spread between them is part of the
+//! count's sampling variance, and the interval covers the scenario's value, not only that of
+//! an archive with the realized mix of groups. A per-comparison rate of one group pair keeps
+//! its own fitted rate: its denominator already follows the realized mix.
+//!
 //! From the variance, a design effect `deff = V / (binomial or Poisson variance)`, never below 1;
 //! intervals then use the exact binomial or Poisson interval on the effective counts
 //! `events / deff` (Korn and Graubard 1998 for proportions; the same scaling for counts). A row
@@ -234,27 +241,39 @@ impl<'a> Clustering<'a> {
             .collect()
     }
 
-    /// Per-comparison rates pooled over probe groups (every row the same): the mean model of
-    /// all searches together, whose probe groups are random draws.
-    pub fn pooled_rates(&self, unit: Unit, t: usize) -> Vec<Vec<f64>> {
+    /// Per-comparison rates pooled over gallery groups (one rate per probe group, the same
+    /// against every gallery group), and over probe groups too when `slice` is None: the mean
+    /// model of a count per search whose gallery identities' groups (and, over all searches,
+    /// whose probes' groups) are random draws. Centred on it, the identities' term of the
+    /// variance keeps the spread between gallery groups, which a different realized mix of
+    /// groups would move: the count's variance over archives drawn from the scenario, not
+    /// only over archives with this archive's mix.
+    pub fn pooled_rates(&self, unit: Unit, t: usize, slice: Option<usize>) -> Vec<Vec<f64>> {
         let g = self.n_groups;
-        let mut count = vec![0.0; g];
-        let mut trials = vec![0.0; g];
+        let (mut count, mut trials) = (vec![0.0; g], vec![0.0; g]);
         for o in self.outcomes {
             let view = self.view(o, None);
             for r in &view.searches {
+                let row = match slice {
+                    Some(_) => r.group as usize,
+                    None => 0,
+                };
                 for h in 0..g {
-                    count[h] += view.count(r, unit, t, h) as f64;
-                    trials[h] += view.size(unit, h);
+                    count[row] += view.count(r, unit, t, h) as f64;
+                    trials[row] += view.size(unit, h);
                 }
             }
         }
-        let row: Vec<f64> = count
-            .iter()
-            .zip(&trials)
-            .map(|(&c, &n)| if n > 0.0 { c / n } else { 0.0 })
-            .collect();
-        vec![row; g]
+        let rate = |row: usize| {
+            if trials[row] > 0.0 {
+                count[row] / trials[row]
+            } else {
+                0.0
+            }
+        };
+        (0..g)
+            .map(|row| vec![rate(if slice.is_some() { row } else { 0 }); g])
+            .collect()
     }
 
     /// The variance of the total count at threshold `t` of the searches of `slice` (a probe
@@ -320,12 +339,9 @@ impl<'a> Clustering<'a> {
                             .sum::<u64>()
                     })
                     .sum();
-                // All searches together: their probe groups are random draws, so the mean
-                // model does not condition on them.
-                let rates = match slice {
-                    Some(_) => self.rates(unit, t),
-                    None => self.pooled_rates(unit, t),
-                };
+                // The groups of the gallery's identities (and of all searches' probes) are
+                // random draws: the mean model does not condition on them.
+                let rates = self.pooled_rates(unit, t, slice);
                 let v = self.variance(unit, t, slice, &groups, replicate, &rates);
                 (design_effect(v, total as f64), total)
             })
