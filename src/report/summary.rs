@@ -136,7 +136,7 @@ fn run(results: &Results<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "A candidate is any detection scoring >= the threshold. {:.0} % intervals: FPIR and FNIR Clopper-Pearson; SEL exact Poisson with the design effect of repeated sightings (two-way cluster variance over searches and archive identities).\n",
+        "A candidate is any detection scoring >= the threshold. {:.0} % intervals: FPIR and FNIR Clopper-Pearson; SEL exact Poisson with the design effect of repeated sightings and of the archive's random mix of groups (two-way cluster variance over searches and archive identities).\n",
         100.0 * results.conventions.confidence_level
     );
     let _ = writeln!(
