@@ -1,11 +1,13 @@
 //! The int16 format's blocked kernel: a block of probes against a panel of gallery rows, for
-//! CPUs with AVX2 (the AVX-512 path keeps one probe per pass, see `int16`).
+//! CPUs with AVX2 or AVX-512.
 //!
 //! Gallery rows are packed in blocks of [`BLOCK_ROWS`] rows; within a block, for each pair of
-//! components, 8 lanes of two 16-bit values (one lane per row). One `vpmaddwd` against a
-//! probe's pair, broadcast, adds two products into each of 8 rows' sums, so each lane holds a
-//! whole row's dot product and no horizontal reduction is needed. Six probes times two blocks
-//! keep 12 accumulators in registers, and each gallery vector loaded serves six probes.
+//! components, 16 lanes of two 16-bit values (one lane per row). One `vpmaddwd` against a
+//! probe's pair, broadcast, adds two products into each row's sum, so each lane holds a
+//! whole row's dot product and no horizontal reduction is needed. On AVX2, six probes times
+//! the two 8-row halves of a block keep 12 accumulators in registers; on AVX-512, twelve
+//! probes times a panel of two blocks keep 24. Each gallery vector loaded serves six or
+//! twelve probes.
 //!
 //! The integers are those of [`super::dot`]: every product pair fits in i32 (2 x 32767^2 <
 //! 2^31) and the sums wrap exactly as the other paths' do, so the results do not depend on
@@ -15,8 +17,8 @@ use super::Kernel;
 use super::int8::PROBE_BLOCK;
 use ndarray::Array2;
 
-/// Rows of one packed block (one 256-bit vector of 32-bit lanes).
-pub const BLOCK_ROWS: usize = 8;
+/// Rows of one packed block (one 512-bit vector of 32-bit lanes, two 256-bit ones).
+pub const BLOCK_ROWS: usize = 16;
 /// Blocks scored together by one pass of the fast kernel (its register block).
 const PANEL_BLOCKS: usize = 2;
 /// Probes per pass of the fast kernel.
@@ -70,10 +72,10 @@ pub struct Packed16 {
 
 /// [`Packed16::pack`] of a block of [`BLOCK_ROWS`] whole rows of even `dim`: the same
 /// interleaving, one vector (a pair from each row) at a time, without per-element checks.
-fn pack_full_block(eight: &[i16], dim: usize, out: &mut [i16]) {
+fn pack_full_block(block: &[i16], dim: usize, out: &mut [i16]) {
     let pairs = dim / 2;
     let rows: [&[[i16; 2]]; BLOCK_ROWS] =
-        std::array::from_fn(|lane| eight[lane * dim..(lane + 1) * dim].as_chunks::<2>().0);
+        std::array::from_fn(|lane| block[lane * dim..(lane + 1) * dim].as_chunks::<2>().0);
     for (k, v) in out.chunks_exact_mut(2 * BLOCK_ROWS).take(pairs).enumerate() {
         let v: &mut [[i16; 2]] = v.as_chunks_mut::<2>().0;
         for (slot, row) in v.iter_mut().zip(&rows) {
@@ -91,13 +93,13 @@ impl Packed16 {
         let blocks = len.div_ceil(BLOCK_ROWS * PANEL_BLOCKS) * PANEL_BLOCKS;
         let mut data = vec![0i16; blocks * pairs * 2 * BLOCK_ROWS];
         // A block at a time: pair k of the block's row `lane` goes to lane `lane` of vector k.
-        for (b, eight) in rows.chunks(dim * BLOCK_ROWS).enumerate() {
+        for (b, block) in rows.chunks(dim * BLOCK_ROWS).enumerate() {
             let out = &mut data[b * pairs * 2 * BLOCK_ROWS..(b + 1) * pairs * 2 * BLOCK_ROWS];
-            if dim.is_multiple_of(2) && eight.len() == dim * BLOCK_ROWS {
-                pack_full_block(eight, dim, out);
+            if dim.is_multiple_of(2) && block.len() == dim * BLOCK_ROWS {
+                pack_full_block(block, dim, out);
                 continue;
             }
-            for (lane, row) in eight.chunks_exact(dim).enumerate() {
+            for (lane, row) in block.chunks_exact(dim).enumerate() {
                 for (k, two) in row.chunks(2).enumerate() {
                     let at = (k * BLOCK_ROWS + lane) * 2;
                     out[at] = two[0];
@@ -146,10 +148,19 @@ pub fn score_block(
     assert!((first_probe + PROBE_BLOCK) * probes.width <= probes.data.len());
     assert!(out.len() >= (PROBE_BLOCK - 1) * stride + blocks.len() * BLOCK_ROWS);
     #[cfg(target_arch = "x86_64")]
-    if kernel != Kernel::Portable && super::avx2() {
-        // SAFETY: the CPU has the features the function is compiled for; the asserts above
-        // are the bounds its loads and stores rely on.
-        return unsafe { x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride) };
+    {
+        // SAFETY (both): the CPU has the features the function is compiled for; the
+        // asserts above are the bounds its loads and stores rely on.
+        if kernel == Kernel::Avx512 && super::avx512() {
+            return unsafe {
+                x86::score_block_avx512(gallery, blocks, probes, first_probe, out, stride)
+            };
+        }
+        if kernel != Kernel::Portable && super::avx2() {
+            return unsafe {
+                x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride)
+            };
+        }
     }
     let _ = kernel;
     score_block_portable(gallery, blocks, probes, first_probe, out, stride);
@@ -190,8 +201,8 @@ mod x86 {
     use super::{BLOCK_ROWS, PANEL_BLOCKS, PASS_PROBES, PROBE_BLOCK, Packed16, Probes16};
     use std::arch::x86_64::*;
 
-    /// Per panel and pass: 6 probes x 16 rows in 12 accumulators; each step loads two vectors
-    /// of gallery pairs and broadcasts one pair of each probe.
+    /// Per block and pass: 6 probes x 16 rows in 12 accumulators; each step loads the two
+    /// halves of one vector of gallery pairs and broadcasts one pair of each probe.
     #[target_feature(enable = "avx2")]
     pub(super) fn score_block_avx2(
         gallery: &Packed16,
@@ -203,18 +214,17 @@ mod x86 {
     ) {
         let (pairs, width) = (gallery.pairs, probes.width);
         let first_block = blocks.start;
-        for b in blocks.step_by(PANEL_BLOCKS) {
+        for b in blocks {
             let g0 = gallery.data[b * pairs * 2 * BLOCK_ROWS..].as_ptr();
             for pass in (0..PROBE_BLOCK).step_by(PASS_PROBES) {
                 let pr = probes.data[(first_probe + pass) * width..].as_ptr();
-                let mut acc = [[_mm256_setzero_si256(); PANEL_BLOCKS]; PASS_PROBES];
+                let mut acc = [[_mm256_setzero_si256(); 2]; PASS_PROBES];
                 for k in 0..pairs {
-                    // SAFETY: blocks b and b + 1 hold `pairs` vectors of 16 values each
-                    // (b + 2 <= blocks), and each probe row of the pass holds `width = 2
-                    // pairs` values.
+                    // SAFETY: block b holds `pairs` vectors of 32 values each, and each probe
+                    // row of the pass holds `width = 2 pairs` values.
                     unsafe {
-                        let x0 = _mm256_loadu_si256(g0.add(k * 16) as *const __m256i);
-                        let x1 = _mm256_loadu_si256(g0.add((pairs + k) * 16) as *const __m256i);
+                        let x0 = _mm256_loadu_si256(g0.add(k * 32) as *const __m256i);
+                        let x1 = _mm256_loadu_si256(g0.add(k * 32 + 16) as *const __m256i);
                         for (i, a) in acc.iter_mut().enumerate() {
                             let s = _mm256_set1_epi32(
                                 (pr.add(i * width + 2 * k) as *const i32).read_unaligned(),
@@ -226,11 +236,57 @@ mod x86 {
                 }
                 for (i, a) in acc.iter().enumerate() {
                     for (h, &v) in a.iter().enumerate() {
-                        let at = (pass + i) * stride + (b + h - first_block) * BLOCK_ROWS;
-                        let dst = &mut out[at..at + BLOCK_ROWS];
+                        let at = (pass + i) * stride + (b - first_block) * BLOCK_ROWS + h * 8;
+                        let dst = &mut out[at..at + 8];
                         // SAFETY: `dst` is 8 elements, one 256-bit store.
                         unsafe { _mm256_storeu_si256(dst.as_mut_ptr() as *mut __m256i, v) };
                     }
+                }
+            }
+        }
+    }
+
+    /// Per panel: 12 probes x 32 rows in 24 accumulators; each step loads one vector of
+    /// gallery pairs from each of the panel's two blocks and broadcasts one pair of each
+    /// probe. (With VNNI, `vpdpwssd` would fuse the multiply and the add, but the compiler's
+    /// tuning for generic x86-64 splits it back into the same two instructions, so there is
+    /// one path.)
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn score_block_avx512(
+        gallery: &Packed16,
+        blocks: std::ops::Range<usize>,
+        probes: &Probes16,
+        first_probe: usize,
+        out: &mut [i32],
+        stride: usize,
+    ) {
+        let (pairs, width) = (gallery.pairs, probes.width);
+        let first_block = blocks.start;
+        let pr = probes.data[first_probe * width..].as_ptr();
+        for b in blocks.step_by(PANEL_BLOCKS) {
+            let g0 = gallery.data[b * pairs * 2 * BLOCK_ROWS..].as_ptr();
+            let mut acc = [[_mm512_setzero_si512(); PANEL_BLOCKS]; PROBE_BLOCK];
+            for k in 0..pairs {
+                // SAFETY: blocks b and b + 1 hold `pairs` vectors of 32 values each (b + 2 <=
+                // blocks), and each probe row of the block holds `width = 2 pairs` values.
+                unsafe {
+                    let x0 = _mm512_loadu_si512(g0.add(k * 32) as *const __m512i);
+                    let x1 = _mm512_loadu_si512(g0.add((pairs + k) * 32) as *const __m512i);
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let s = _mm512_set1_epi32(
+                            (pr.add(i * width + 2 * k) as *const i32).read_unaligned(),
+                        );
+                        a[0] = _mm512_add_epi32(a[0], _mm512_madd_epi16(x0, s));
+                        a[1] = _mm512_add_epi32(a[1], _mm512_madd_epi16(x1, s));
+                    }
+                }
+            }
+            for (i, a) in acc.iter().enumerate() {
+                for (h, &v) in a.iter().enumerate() {
+                    let at = i * stride + (b + h - first_block) * BLOCK_ROWS;
+                    let dst = &mut out[at..at + BLOCK_ROWS];
+                    // SAFETY: `dst` is 16 elements, one 512-bit store.
+                    unsafe { _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, v) };
                 }
             }
         }

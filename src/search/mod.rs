@@ -224,7 +224,7 @@ pub fn search_tile(
                 int8::score_block(kernel, &packed, b, probes8, first, out, stride);
             },
         );
-    } else if kernel == Kernel::Avx2 {
+    } else if kernel != Kernel::Portable {
         let packed = blocked16::Packed16::pack(rows, dim);
         let probes16 = blocked16::Probes16::of(&probes.embeddings);
         blocked(
