@@ -114,7 +114,7 @@ fn search(c: &mut Criterion) {
 
 fn block_kernels(c: &mut Criterion) {
     // The blocked kernels alone, in the search's loop order: 96 probes (8 probe blocks)
-    // against a tile, one chunk of packed rows at a time (64 KB in int8, 128 KB in int16, as
+    // against a tile, one chunk of packed rows at a time (256 KB in both formats, as
     // the search). Compare with `peak`.
     let mut group = c.benchmark_group("score_block");
     let (dim, m) = (512usize, 96u32);
@@ -137,7 +137,7 @@ fn block_kernels(c: &mut Criterion) {
             "int8",
             packed8.blocks(),
             BLOCK_ROWS,
-            packed8.chunk_blocks(64 * 1024),
+            packed8.chunk_blocks(256 * 1024),
             Box::new(|k, b, first, out: &mut [i32], stride| {
                 score_block(k, &packed8, b, &probes8, first, out, stride)
             }),
@@ -146,7 +146,7 @@ fn block_kernels(c: &mut Criterion) {
             "int16",
             packed16.blocks(),
             blocked16::BLOCK_ROWS,
-            packed16.chunk_blocks(128 * 1024),
+            packed16.chunk_blocks(256 * 1024),
             Box::new(|k, b, first, out: &mut [i32], stride| {
                 blocked16::score_block(k, &packed16, b, &probes16, first, out, stride)
             }),

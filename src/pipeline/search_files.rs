@@ -170,12 +170,16 @@ pub fn search_files(
         q: scores.iter().map(|&t| threshold_q(t)).collect(),
     };
     let n_probes = probes.nrows();
-    let probe_set = ProbeSet::new(
-        probes,
-        vec![0; n_probes],
-        vec![None; n_probes],
-        request.precision,
-    );
+    let probe_set = ProbeSet {
+        // Only candidates and counts are reported: no design effects.
+        cluster_sums: false,
+        ..ProbeSet::new(
+            probes,
+            vec![0; n_probes],
+            vec![None; n_probes],
+            request.precision,
+        )
+    };
     // The gallery streams through in blocks of whole tiles (`read_block_bytes` of float32
     // rows): the next block is read and hashed while this one is searched, and memory does
     // not grow with the gallery. Each row is its own identity, so tiles are the same

@@ -170,6 +170,8 @@ pub(super) struct Context<'a> {
     pub(super) t_min: i32,
     pub(super) n_groups: usize,
     pub(super) k: usize,
+    /// [`ProbeSet::cluster_sums`].
+    pub(super) cluster_sums: bool,
 }
 
 impl Context<'_> {
@@ -196,6 +198,10 @@ impl Context<'_> {
         let n_t = counts.n_t;
         let at = counts.at(p, identity);
         let buckets = &mut counts.buckets[p * n_t..(p + 1) * n_t];
+        if !self.cluster_sums {
+            buckets[..=b].fill(0);
+            return;
+        }
         let mut y = 0u64;
         for k in (0..=b).rev() {
             y += u64::from(std::mem::take(&mut buckets[k]));
@@ -402,7 +408,9 @@ impl Context<'_> {
                 }
                 if chunk_max >= self.t_min {
                     self.count_singles(first, scores, t, scratch);
-                    self.count_singles_clusters(p, first, t, counts, scratch);
+                    if self.cluster_sums {
+                        self.count_singles_clusters(p, first, t, counts, scratch);
+                    }
                 }
                 return;
             }

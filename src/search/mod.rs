@@ -108,11 +108,13 @@ impl Tile {
 const CHUNK_BYTES: usize = 32 * 1024;
 
 /// The int8 path's chunk of packed rows (fits in L2 with the probes; each kernel panel of 32
-/// rows is reused from L1 by a whole block of probes).
-const CHUNK_BYTES_INT8: usize = 64 * 1024;
+/// rows is reused from L1 by a whole block of probes). Larger chunks mean fewer, longer
+/// passes of the score consumption per probe, whose fixed cost per pass dominated at 32 and
+/// 64 KB (benches/README.md, 2026-12-07).
+const CHUNK_BYTES_INT8: usize = 256 * 1024;
 
-/// The blocked int16 path's chunk of packed rows.
-const CHUNK_BYTES_INT16: usize = 32 * 1024;
+/// The blocked int16 path's chunk of packed rows (as [`CHUNK_BYTES_INT8`]).
+const CHUNK_BYTES_INT16: usize = 256 * 1024;
 
 /// Scores a block of probes (from the first given) against a range of packed row blocks,
 /// writing probe `i`'s scores at `out[i * stride..]`.
@@ -163,6 +165,7 @@ pub fn search_tile(
         t_min: thresholds.q.first().copied().unwrap_or(i32::MAX),
         n_groups,
         k,
+        cluster_sums: probes.cluster_sums,
     };
     let mut current: Vec<Current> = vec![None; tally.probes.len()];
     let mut counts = IdentityCounts::new(tile, probes, thresholds.q.len(), n_groups);
@@ -266,7 +269,9 @@ pub fn search_tile(
     for (p, (c, t)) in current.into_iter().zip(&mut tally.probes).enumerate() {
         ctx.flush(p, c, t, &mut counts);
     }
-    counts.finish(tile, &mut tally.clusters);
+    if probes.cluster_sums {
+        counts.finish(tile, &mut tally.clusters);
+    }
 }
 
 /// True when the CPU has AVX-512 F, BW and VL (detected once).

@@ -24,6 +24,11 @@ pub struct ProbeSet {
     pub mate: Vec<Option<Mate>>,
     /// The probes in int8, when the search uses that format.
     pub int8: Option<int8::Probes8>,
+    /// Whether the search keeps what design effects need: each probe's sums of squared
+    /// per-identity counts and the per-identity cluster sums of the tally. True by default;
+    /// a search of imported embeddings, which reports only candidates and counts, turns it
+    /// off and saves their cost (those parts of its tally stay zero).
+    pub cluster_sums: bool,
 }
 
 impl ProbeSet {
@@ -41,6 +46,7 @@ impl ProbeSet {
             group,
             mate,
             int8,
+            cluster_sums: true,
         }
     }
 

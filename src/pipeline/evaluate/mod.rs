@@ -260,6 +260,7 @@ pub fn evaluate_embeddings(
         group: probe_rows.iter().map(|&i| meta.rows[i].group).collect(),
         mate,
         int8: None,
+        cluster_sums: true,
     };
     let plan = plan(meta.groups.clone(), meta.groups.clone(), o);
     let thresholds = plan.kernel_thresholds();
