@@ -6,8 +6,8 @@
 //! probe's pair, broadcast, adds two products into each row's sum, so each lane holds a
 //! whole row's dot product and no horizontal reduction is needed. On AVX2, six probes times
 //! the two 8-row halves of a block keep 12 accumulators in registers; on AVX-512, twelve
-//! probes times a panel of two blocks keep 24. Each gallery vector loaded serves six or
-//! twelve probes.
+//! probes times a panel of two blocks keep 24 (with VNNI, one `vpdpwssd` does the
+//! multiply-add and the sum). Each gallery vector loaded serves six or twelve probes.
 //!
 //! The integers are those of [`super::dot`]: every product pair fits in i32 (2 x 32767^2 <
 //! 2^31) and the sums wrap exactly as the other paths' do, so the results do not depend on
@@ -149,9 +149,14 @@ pub fn score_block(
     assert!(out.len() >= (PROBE_BLOCK - 1) * stride + blocks.len() * BLOCK_ROWS);
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY (both): the CPU has the features the function is compiled for; the
+        // SAFETY (all three): the CPU has the features the function is compiled for; the
         // asserts above are the bounds its loads and stores rely on.
         if kernel == Kernel::Avx512 && super::avx512() {
+            if super::int8::vnni_available() {
+                return unsafe {
+                    x86::score_block_vnni(gallery, blocks, probes, first_probe, out, stride)
+                };
+            }
             return unsafe {
                 x86::score_block_avx512(gallery, blocks, probes, first_probe, out, stride)
             };
@@ -246,51 +251,85 @@ mod x86 {
         }
     }
 
-    /// Per panel: 12 probes x 32 rows in 24 accumulators; each step loads one vector of
-    /// gallery pairs from each of the panel's two blocks and broadcasts one pair of each
-    /// probe. (With VNNI, `vpdpwssd` would fuse the multiply and the add, but the compiler's
-    /// tuning for generic x86-64 splits it back into the same two instructions, so there is
-    /// one path.)
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn score_block_avx512(
-        gallery: &Packed16,
-        blocks: std::ops::Range<usize>,
-        probes: &Probes16,
-        first_probe: usize,
-        out: &mut [i32],
-        stride: usize,
-    ) {
-        let (pairs, width) = (gallery.pairs, probes.width);
-        let first_block = blocks.start;
-        let pr = probes.data[first_probe * width..].as_ptr();
-        for b in blocks.step_by(PANEL_BLOCKS) {
-            let g0 = gallery.data[b * pairs * 2 * BLOCK_ROWS..].as_ptr();
-            let mut acc = [[_mm512_setzero_si512(); PANEL_BLOCKS]; PROBE_BLOCK];
-            for k in 0..pairs {
-                // SAFETY: blocks b and b + 1 hold `pairs` vectors of 32 values each (b + 2 <=
-                // blocks), and each probe row of the block holds `width = 2 pairs` values.
-                unsafe {
-                    let x0 = _mm512_loadu_si512(g0.add(k * 32) as *const __m512i);
-                    let x1 = _mm512_loadu_si512(g0.add((pairs + k) * 32) as *const __m512i);
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let s = _mm512_set1_epi32(
-                            (pr.add(i * width + 2 * k) as *const i32).read_unaligned(),
-                        );
-                        a[0] = _mm512_add_epi32(a[0], _mm512_madd_epi16(x0, s));
-                        a[1] = _mm512_add_epi32(a[1], _mm512_madd_epi16(x1, s));
+    /// The AVX-512 kernels, one body: per panel, 12 probes x 32 rows in 24 accumulators;
+    /// each step loads one vector of gallery pairs from each of the panel's two blocks and
+    /// broadcasts one pair of each probe; `$step(acc, x, s)` adds the pair products. (A macro,
+    /// not a generic function: inline assembly on zmm registers needs the target features on
+    /// the function that holds it.)
+    macro_rules! zmm_kernel {
+        ($(#[$doc:meta])* $name:ident, $features:literal, $step:expr) => {
+            $(#[$doc])*
+            #[target_feature(enable = $features)]
+            pub(super) fn $name(
+                gallery: &Packed16,
+                blocks: std::ops::Range<usize>,
+                probes: &Probes16,
+                first_probe: usize,
+                out: &mut [i32],
+                stride: usize,
+            ) {
+                let (pairs, width) = (gallery.pairs, probes.width);
+                let first_block = blocks.start;
+                let pr = probes.data[first_probe * width..].as_ptr();
+                for b in blocks.step_by(PANEL_BLOCKS) {
+                    let g0 = gallery.data[b * pairs * 2 * BLOCK_ROWS..].as_ptr();
+                    let mut acc = [[_mm512_setzero_si512(); PANEL_BLOCKS]; PROBE_BLOCK];
+                    for k in 0..pairs {
+                        // SAFETY: blocks b and b + 1 hold `pairs` vectors of 32 values each
+                        // (b + 2 <= blocks), and each probe row of the block holds `width =
+                        // 2 pairs` values.
+                        unsafe {
+                            let x0 = _mm512_loadu_si512(g0.add(k * 32) as *const __m512i);
+                            let x1 =
+                                _mm512_loadu_si512(g0.add((pairs + k) * 32) as *const __m512i);
+                            for (i, a) in acc.iter_mut().enumerate() {
+                                let s = _mm512_set1_epi32(
+                                    (pr.add(i * width + 2 * k) as *const i32).read_unaligned(),
+                                );
+                                a[0] = $step(a[0], x0, s);
+                                a[1] = $step(a[1], x1, s);
+                            }
+                        }
+                    }
+                    for (i, a) in acc.iter().enumerate() {
+                        for (h, &v) in a.iter().enumerate() {
+                            let at = i * stride + (b + h - first_block) * BLOCK_ROWS;
+                            let dst = &mut out[at..at + BLOCK_ROWS];
+                            // SAFETY: `dst` is 16 elements, one 512-bit store.
+                            unsafe { _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, v) };
+                        }
                     }
                 }
             }
-            for (i, a) in acc.iter().enumerate() {
-                for (h, &v) in a.iter().enumerate() {
-                    let at = i * stride + (b + h - first_block) * BLOCK_ROWS;
-                    let dst = &mut out[at..at + BLOCK_ROWS];
-                    // SAFETY: `dst` is 16 elements, one 512-bit store.
-                    unsafe { _mm512_storeu_si512(dst.as_mut_ptr() as *mut __m512i, v) };
-                }
-            }
-        }
+        };
     }
+
+    zmm_kernel!(
+        /// On AVX-512 without VNNI: `vpmaddwd` then `vpaddd`.
+        score_block_avx512,
+        "avx512f,avx512bw",
+        |a, x, s| _mm512_add_epi32(a, _mm512_madd_epi16(x, s))
+    );
+
+    zmm_kernel!(
+        /// With VNNI: one `vpdpwssd` (the same wrapping integers), written as inline assembly
+        /// because the compiler, tuning for generic x86-64, splits the intrinsic back into
+        /// `vpmaddwd` + `vpaddd`, two instructions on the same ports, half the rate.
+        score_block_vnni,
+        "avx512f,avx512bw,avx512vnni",
+        |mut a: __m512i, x: __m512i, s: __m512i| {
+            // (Inside the body's unsafe block: the function's features include VNNI, and the
+            // instruction touches registers only.)
+            std::arch::asm!(
+                "vpdpwssd {a}, {x}, {s}",
+                a = inout(zmm_reg) a,
+                x = in(zmm_reg) x,
+                s = in(zmm_reg) s,
+                options(pure, nomem, nostack),
+            );
+            a
+        }
+    );
 }
 
 #[cfg(test)]
@@ -333,6 +372,33 @@ mod tests {
                 |i, r| super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim]),
                 &format!("d {dim}"),
             );
+            // The AVX-512 kernel without VNNI, which `score_block` passes over on a VNNI CPU.
+            #[cfg(target_arch = "x86_64")]
+            if crate::search::avx512() {
+                crate::search::check_blocked_kernel(
+                    n_rows,
+                    n_probes,
+                    packed.blocks() * BLOCK_ROWS,
+                    |_, first, out, stride| {
+                        // SAFETY: the CPU has AVX-512 F and BW; whole panels, whole probe
+                        // blocks and an output of PROBE_BLOCK strides, as `score_block` checks.
+                        unsafe {
+                            x86::score_block_avx512(
+                                &packed,
+                                0..packed.blocks(),
+                                &probes,
+                                first,
+                                out,
+                                stride,
+                            )
+                        }
+                    },
+                    |i, r| {
+                        super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim])
+                    },
+                    &format!("d {dim}, AVX-512 without VNNI"),
+                );
+            }
         }
     }
 }
