@@ -120,15 +120,8 @@ const CHUNK_BYTES_INT16: usize = 256 * 1024;
 /// writing probe `i`'s scores at `out[i * stride..]`.
 type BlockScorer<'a> = dyn Fn(std::ops::Range<usize>, usize, &mut [i32], usize) + 'a;
 
-/// Searches every probe against one tile and adds the counts to `tally`.
-pub fn search_tile(
-    tile: &Tile,
-    probes: &ProbeSet,
-    thresholds: &Thresholds,
-    tally: &mut Tally,
-    scores: &mut Vec<i32>,
-) {
-    let n_groups = tally.entries_per_group.len();
+/// Adds a tile's entries and identities per group to the tally's sizes.
+fn add_tile_sizes(tile: &Tile, tally: &mut Tally) {
     match &tile.sparse {
         Some(sparse) => {
             for (a, b) in tally
@@ -152,6 +145,18 @@ pub fn search_tile(
     {
         *a += b;
     }
+}
+
+/// Searches every probe against one tile and adds the counts to `tally`.
+pub fn search_tile(
+    tile: &Tile,
+    probes: &ProbeSet,
+    thresholds: &Thresholds,
+    tally: &mut Tally,
+    scores: &mut Vec<i32>,
+) {
+    let n_groups = tally.entries_per_group.len();
+    add_tile_sizes(tile, tally);
     let k = tally.k;
     let kernel = Kernel::detect();
     let rows = tile
