@@ -10,7 +10,9 @@ use falsematch::population::{GalleryLayout, Population, Screen, draw_probes};
 use falsematch::quantize::Precision;
 use falsematch::scenario::Scenario;
 use falsematch::search::int8::{BLOCK_ROWS, PROBE_BLOCK, Packed8, Probes8, score_block};
-use falsematch::search::{Kernel, ProbeSet, Thresholds, blocked16, search_tile};
+use falsematch::search::{
+    BLOCKED_CHUNK_BYTES, Kernel, ProbeSet, Thresholds, blocked16, search_tile,
+};
 use falsematch::tally::Tally;
 use std::hint::black_box;
 
@@ -114,7 +116,7 @@ fn search(c: &mut Criterion) {
 
 fn block_kernels(c: &mut Criterion) {
     // The blocked kernels alone, in the search's loop order: 96 probes (8 probe blocks)
-    // against a tile, one chunk of packed rows at a time (256 KB in both formats, as
+    // against a tile, one chunk of packed rows at a time (`BLOCKED_CHUNK_BYTES`, as
     // the search). Compare with `peak`.
     let mut group = c.benchmark_group("score_block");
     let (dim, m) = (512usize, 96u32);
@@ -137,7 +139,7 @@ fn block_kernels(c: &mut Criterion) {
             "int8",
             packed8.blocks(),
             BLOCK_ROWS,
-            packed8.chunk_blocks(256 * 1024),
+            packed8.chunk_blocks(BLOCKED_CHUNK_BYTES),
             Box::new(|k, b, first, out: &mut [i32], stride| {
                 score_block(k, &packed8, b, &probes8, first, out, stride)
             }),
@@ -146,7 +148,7 @@ fn block_kernels(c: &mut Criterion) {
             "int16",
             packed16.blocks(),
             blocked16::BLOCK_ROWS,
-            packed16.chunk_blocks(256 * 1024),
+            packed16.chunk_blocks(BLOCKED_CHUNK_BYTES),
             Box::new(|k, b, first, out: &mut [i32], stride| {
                 blocked16::score_block(k, &packed16, b, &probes16, first, out, stride)
             }),

@@ -354,6 +354,9 @@ mod tests {
             p[..2].fill(-32767);
             let probes = Probes16::of(&Array2::from_shape_vec((n_probes, dim), p.clone()).unwrap());
             let packed = Packed16::pack(&g, dim);
+            let expected = |i: usize, r: usize| {
+                super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim])
+            };
             crate::search::check_blocked_kernel(
                 n_rows,
                 n_probes,
@@ -369,7 +372,7 @@ mod tests {
                         stride,
                     )
                 },
-                |i, r| super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim]),
+                expected,
                 &format!("d {dim}"),
             );
             // The AVX-512 kernel without VNNI, which `score_block` passes over on a VNNI CPU.
@@ -393,9 +396,7 @@ mod tests {
                             )
                         }
                     },
-                    |i, r| {
-                        super::super::dot(&g[r * dim..(r + 1) * dim], &p[i * dim..(i + 1) * dim])
-                    },
+                    expected,
                     &format!("d {dim}, AVX-512 without VNNI"),
                 );
             }

@@ -29,6 +29,8 @@ pub(super) struct IdentityCounts {
     searches: Vec<u32>,
     /// Per probe, the current identity's detections by highest passed threshold: `[p * T + b]`.
     buckets: Vec<u32>,
+    /// [`ProbeSet::cluster_sums`]: when false, no slots, no cells, and nothing is summed.
+    enabled: bool,
 }
 
 impl IdentityCounts {
@@ -40,7 +42,7 @@ impl IdentityCounts {
             .iter()
             .zip(&probes.mate)
             .map(|(&g, m)| {
-                if m.is_some() {
+                if m.is_some() || !probes.cluster_sums {
                     return None;
                 }
                 let g = usize::from(g);
@@ -72,6 +74,7 @@ impl IdentityCounts {
             detections: vec![0; cells],
             searches: vec![0; cells],
             buckets: vec![0; probes.group.len() * n_t],
+            enabled: probes.cluster_sums,
         }
     }
 
@@ -85,6 +88,9 @@ impl IdentityCounts {
 
     /// Adds the sums of every identity of the tile to `sums`.
     pub(super) fn finish(&self, tile: &Tile, sums: &mut ClusterSums) {
+        if !self.enabled {
+            return;
+        }
         let n_g = sums.size_sq.len();
         let slots = self.slot_group.len();
         let mut all = vec![(0u64, 0u64); self.n_t];
@@ -170,8 +176,6 @@ pub(super) struct Context<'a> {
     pub(super) t_min: i32,
     pub(super) n_groups: usize,
     pub(super) k: usize,
-    /// [`ProbeSet::cluster_sums`].
-    pub(super) cluster_sums: bool,
 }
 
 impl Context<'_> {
@@ -198,7 +202,7 @@ impl Context<'_> {
         let n_t = counts.n_t;
         let at = counts.at(p, identity);
         let buckets = &mut counts.buckets[p * n_t..(p + 1) * n_t];
-        if !self.cluster_sums {
+        if !counts.enabled {
             buckets[..=b].fill(0);
             return;
         }
@@ -408,7 +412,7 @@ impl Context<'_> {
                 }
                 if chunk_max >= self.t_min {
                     self.count_singles(first, scores, t, scratch);
-                    if self.cluster_sums {
+                    if counts.enabled {
                         self.count_singles_clusters(p, first, t, counts, scratch);
                     }
                 }

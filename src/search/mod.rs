@@ -107,14 +107,11 @@ impl Tile {
 /// row is read from memory once per tile, not once per probe).
 const CHUNK_BYTES: usize = 32 * 1024;
 
-/// The int8 path's chunk of packed rows (fits in L2 with the probes; each kernel panel of 32
-/// rows is reused from L1 by a whole block of probes). Larger chunks mean fewer, longer
-/// passes of the score consumption per probe, whose fixed cost per pass dominated at 32 and
-/// 64 KB (benches/README.md, 2026-12-07).
-const CHUNK_BYTES_INT8: usize = 256 * 1024;
-
-/// The blocked int16 path's chunk of packed rows (as [`CHUNK_BYTES_INT8`]).
-const CHUNK_BYTES_INT16: usize = 256 * 1024;
+/// The blocked kernels' chunk of packed rows, int8 and int16 alike (fits in L2 with the
+/// probes; each kernel panel of 32 rows is reused from L1 by a whole block of probes).
+/// Larger chunks mean fewer, longer passes of the score consumption per probe, whose fixed
+/// cost per pass dominated at 32 and 64 KB (benches/README.md, 2026-12-07).
+pub const BLOCKED_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Scores a block of probes (from the first given) against a range of packed row blocks,
 /// writing probe `i`'s scores at `out[i * stride..]`.
@@ -170,7 +167,6 @@ pub fn search_tile(
         t_min: thresholds.q.first().copied().unwrap_or(i32::MAX),
         n_groups,
         k,
-        cluster_sums: probes.cluster_sums,
     };
     let mut current: Vec<Current> = vec![None; tally.probes.len()];
     let mut counts = IdentityCounts::new(tile, probes, thresholds.q.len(), n_groups);
@@ -226,7 +222,7 @@ pub fn search_tile(
         blocked(
             packed.blocks(),
             int8::BLOCK_ROWS,
-            packed.chunk_blocks(CHUNK_BYTES_INT8),
+            packed.chunk_blocks(BLOCKED_CHUNK_BYTES),
             probes8.len,
             &|b, first, out, stride| {
                 int8::score_block(kernel, &packed, b, probes8, first, out, stride);
@@ -238,7 +234,7 @@ pub fn search_tile(
         blocked(
             packed.blocks(),
             blocked16::BLOCK_ROWS,
-            packed.chunk_blocks(CHUNK_BYTES_INT16),
+            packed.chunk_blocks(BLOCKED_CHUNK_BYTES),
             probes16.len,
             &|b, first, out, stride| {
                 blocked16::score_block(kernel, &packed, b, &probes16, first, out, stride);
@@ -274,9 +270,7 @@ pub fn search_tile(
     for (p, (c, t)) in current.into_iter().zip(&mut tally.probes).enumerate() {
         ctx.flush(p, c, t, &mut counts);
     }
-    if probes.cluster_sums {
-        counts.finish(tile, &mut tally.clusters);
-    }
+    counts.finish(tile, &mut tally.clusters);
 }
 
 /// True when the CPU has AVX-512 F, BW and VL (detected once).
