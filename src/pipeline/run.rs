@@ -555,6 +555,58 @@ pub(crate) fn search_tiles<U: Sync>(
         .reduce(&empty, Tally::merge)
 }
 
+/// One tally and one score buffer per worker of the current pool, kept across tiles and
+/// across calls of [`Workers::search`] (`search` on imported files calls it once per block
+/// read), so each worker's top-K lists fill once: a fresh tally takes its first K entries
+/// and about K ln(m / K) more of the next m, and [`search_tiles`]' fold starts one per piece
+/// it splits off. Merged by [`Workers::into_tally`]; integer merges, so the result does not
+/// depend on which worker searched which tile, nor on their number. (Runs keep the fold:
+/// their batches end in a checkpoint of the merged tally anyway, and there the per-worker
+/// tallies measured 0.4 CPU-s less but 0.15 s more wall time on `throughput-1m`.)
+pub(crate) struct Workers {
+    slots: Vec<std::sync::Mutex<(Tally, Vec<i32>)>>,
+}
+
+impl Workers {
+    /// Empty tallies for every worker of the current pool.
+    pub(crate) fn new(empty: impl Fn() -> Tally) -> Self {
+        let slots = (0..rayon::current_num_threads())
+            .map(|_| std::sync::Mutex::new((empty(), Vec::new())))
+            .collect();
+        Self { slots }
+    }
+
+    /// Searches every work unit's tile on the current pool, each into its worker's tally.
+    pub(crate) fn search<U: Sync>(
+        &self,
+        units: &[U],
+        tile_of: impl Fn(&U) -> Tile + Sync,
+        probes: &ProbeSet,
+        thresholds: &Thresholds,
+        bar: &dyn Progress,
+    ) {
+        units.par_iter().for_each(|unit| {
+            let tile = tile_of(unit);
+            // A worker only ever takes its own slot (slot 0 off the pool), and nothing below
+            // runs rayon work, so the lock never waits on itself.
+            let i = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
+            let mut slot = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
+            let (acc, scores) = &mut *slot;
+            search_tile(&tile, probes, thresholds, acc, scores);
+            drop(slot);
+            bar.advance(1);
+        });
+    }
+
+    /// The merged tally of every worker.
+    pub(crate) fn into_tally(self, empty: impl Fn() -> Tally) -> Tally {
+        self.slots
+            .into_iter()
+            .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()).0)
+            .fold(empty(), Tally::merge)
+    }
+}
+
 /// The tile of gallery `rows`, the first of them entry `first_entry`, with each row's identity
 /// (never decreasing) and group.
 pub(crate) fn tile_from(

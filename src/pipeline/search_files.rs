@@ -6,7 +6,7 @@
 use crate::import::npy::{
     EmbeddingError, npy_shape, read_groups, read_npy_blocks, read_npy_hashed,
 };
-use crate::pipeline::run::{RunError, RunOptions, search_tiles, thread_pool, tile_from};
+use crate::pipeline::run::{RunError, RunOptions, Workers, thread_pool, tile_from};
 use crate::progress::report;
 use crate::quantize::{Precision, score_value, threshold_q};
 use crate::search::{ProbeSet, Thresholds};
@@ -193,8 +193,8 @@ pub fn search_files(
     let (n_groups, k) = (names.len(), request.k);
     let mate_counts = probe_set.mate_counts();
     let empty = || Tally::new(k, thresholds.q.len(), n_groups, &mate_counts);
-    let mut tally = empty();
     let mut search_secs = 0.0;
+    let workers = pool.install(|| Workers::new(empty));
     let gallery_sha = pool.install(|| {
         read_npy_blocks(
             request.gallery,
@@ -215,14 +215,14 @@ pub fn search_files(
                         n_groups,
                     )
                 };
-                let part = search_tiles(&ranges, tile_of, &probe_set, &thresholds, empty, bar);
-                tally = std::mem::replace(&mut tally, empty()).merge(part);
+                workers.search(&ranges, tile_of, &probe_set, &thresholds, bar);
                 search_secs += searching.elapsed().as_secs_f64();
                 Ok(())
             },
         )
     })?;
     bar.finish();
+    let tally = workers.into_tally(empty);
     // Time not spent searching: reading the probes, and the part of reading, hashing and
     // quantizing the gallery that did not overlap with the search.
     let read_secs = started.elapsed().as_secs_f64() - search_secs;

@@ -147,12 +147,20 @@ fn identity_sizes(tile: &Tile) -> Box<dyn Iterator<Item = (u64, u16, u64)> + '_>
     }))
 }
 
+/// Scores per piece of the two-groups-at-once counts of `count_singles_generic`: each half
+/// of a `u32` sum counts at most this many.
+const PAIR_PIECE: usize = 65_535;
+
+/// Scores per block that [`Context::offer_all`] skips at once when none reaches the K-th.
+const OFFER_BLOCK: usize = 32;
+
 /// Working memory of the branch-free counts, reused across chunks.
 #[derive(Default)]
 pub(super) struct Scratch {
     bucket: Vec<u32>,
     row: Vec<u32>,
-    hist: Vec<u32>,
+    above: Vec<u32>,
+    weights: Vec<u32>,
 }
 
 /// True when every row of `range` is its own identity in the tile.
@@ -217,9 +225,21 @@ impl Context<'_> {
         }
     }
 
-    /// Offers every entry reaching the K-th score to the top-K list (no mate among them).
+    /// Offers every entry reaching the K-th score to the top-K list (no mate among them),
+    /// skipping blocks of [`OFFER_BLOCK`] scores whose maximum (vectorized) is below it.
     #[inline]
     fn offer_all(&self, first: usize, scores: &[i32], kth: &mut i32, t: &mut ProbeTally) {
+        for (block, scores) in scores.chunks(OFFER_BLOCK).enumerate() {
+            if scores.iter().copied().max().unwrap_or(i32::MIN) < *kth {
+                continue;
+            }
+            self.offer_block(first + block * OFFER_BLOCK, scores, kth, t);
+        }
+    }
+
+    /// [`Context::offer_all`] for one block, entry by entry.
+    #[inline]
+    fn offer_block(&self, first: usize, scores: &[i32], kth: &mut i32, t: &mut ProbeTally) {
         for (offset, &score) in scores.iter().enumerate() {
             if score >= *kth {
                 let j = first + offset;
@@ -241,9 +261,8 @@ impl Context<'_> {
     }
 
     /// Adds entries and people by (highest passed threshold, group), for rows that are each
-    /// their own identity and no mate: thresholds passed counted as a vector over the chunk,
-    /// the entries passing any compacted without branches, then a histogram of those in four
-    /// interleaved copies (no chain through one memory slot). Compiled for AVX-512 or AVX2
+    /// their own identity and no mate; `listed` keeps the passing entries in `scratch` for
+    /// [`Context::count_singles_clusters`] (see `count_singles_generic`). Compiled for AVX-512 or AVX2
     /// where the CPU has it (integer operations only, so the counts are the same).
     fn count_singles(
         &self,
@@ -251,18 +270,19 @@ impl Context<'_> {
         scores: &[i32],
         t: &mut ProbeTally,
         scratch: &mut Scratch,
+        listed: bool,
     ) {
         #[cfg(target_arch = "x86_64")]
         if avx512() {
             // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { self.count_singles_avx512(first, scores, t, scratch) };
+            return unsafe { self.count_singles_avx512(first, scores, t, scratch, listed) };
         }
         #[cfg(target_arch = "x86_64")]
         if avx2() {
             // SAFETY: as above.
-            return unsafe { self.count_singles_avx2(first, scores, t, scratch) };
+            return unsafe { self.count_singles_avx2(first, scores, t, scratch, listed) };
         }
-        self.count_singles_generic(first, scores, t, scratch);
+        self.count_singles_generic(first, scores, t, scratch, listed);
     }
 
     /// The cluster sums of the entries `count_singles` passed (each its own identity, so
@@ -300,8 +320,9 @@ impl Context<'_> {
         scores: &[i32],
         t: &mut ProbeTally,
         scratch: &mut Scratch,
+        listed: bool,
     ) {
-        self.count_singles_generic(first, scores, t, scratch);
+        self.count_singles_generic(first, scores, t, scratch, listed);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -312,10 +333,16 @@ impl Context<'_> {
         scores: &[i32],
         t: &mut ProbeTally,
         scratch: &mut Scratch,
+        listed: bool,
     ) {
-        self.count_singles_generic(first, scores, t, scratch);
+        self.count_singles_generic(first, scores, t, scratch, listed);
     }
 
+    /// The counts of [`Context::count_singles`]. With `listed` (the cluster sums need each
+    /// passing entry) the entries past the lowest threshold are compacted into `scratch`
+    /// and counted from there; without, each threshold and pair of groups takes one
+    /// branch-free sum over the chunk, `C[t][h] = #{j : s_j >= q_t, group_j = h}` for both
+    /// groups of the pair, and the buckets are the differences `C[t] - C[t + 1]`.
     #[inline(always)]
     fn count_singles_generic(
         &self,
@@ -323,9 +350,70 @@ impl Context<'_> {
         scores: &[i32],
         t: &mut ProbeTally,
         scratch: &mut Scratch,
+        listed: bool,
     ) {
         let g = self.n_groups;
-        let nt = self.thresholds.q.len();
+        let q = &self.thresholds.q;
+        let above = &mut scratch.above;
+        above.clear();
+        above.resize((q.len() + 1) * g, 0);
+        if listed {
+            self.passing_singles(first, scores, scratch);
+            // `b * g + h` with b >= 1 thresholds passed: cumulate into C[0..b] of group h.
+            let mut hist = std::mem::take(&mut scratch.above);
+            for &key in &scratch.bucket {
+                hist[key as usize - g] += 1;
+            }
+            for b in (0..q.len().saturating_sub(1)).rev() {
+                for h in 0..g {
+                    hist[b * g + h] += hist[(b + 1) * g + h];
+                }
+            }
+            scratch.above = hist;
+        } else {
+            // Two groups per pass: weight 1 for the first, 1 << 16 for the second, 0 for the
+            // rest, so one masked sum counts both in its halves (pieces of at most 65,535
+            // scores: neither half can carry into the other).
+            let groups = &self.tile.group[first..first + scores.len()];
+            let weights = &mut scratch.weights;
+            for (c, pair) in (0..g).step_by(2).zip((0u16..).step_by(2)) {
+                for (scores, groups) in scores.chunks(PAIR_PIECE).zip(groups.chunks(PAIR_PIECE)) {
+                    weights.clear();
+                    weights.extend(
+                        groups
+                            .iter()
+                            .map(|&gr| u32::from(gr == pair) | (u32::from(gr == pair + 1) << 16)),
+                    );
+                    for (b, &q) in q.iter().enumerate() {
+                        let both: u32 = scores
+                            .iter()
+                            .zip(weights.iter())
+                            .map(|(&s, &w)| if s >= q { w } else { 0 })
+                            .sum();
+                        above[b * g + c] += both & 0xffff;
+                        if c + 1 < g {
+                            above[b * g + c + 1] += both >> 16;
+                        }
+                    }
+                }
+            }
+        }
+        let above = &scratch.above;
+        for b in 0..q.len() {
+            for h in 0..g {
+                let c = u64::from(above[b * g + h] - above[(b + 1) * g + h]);
+                t.det[b * g + h] += c;
+                t.ppl[b * g + h] += c;
+            }
+        }
+    }
+
+    /// The entries of a chunk of singles past the lowest threshold, compacted without
+    /// branches into `scratch`: `bucket` holds `b * groups + group` (b >= 1 thresholds
+    /// passed), `row` the entry's offset in the chunk.
+    #[inline(always)]
+    fn passing_singles(&self, first: usize, scores: &[i32], scratch: &mut Scratch) {
+        let g = self.n_groups;
         let n = scores.len();
         let groups = &self.tile.group[first..first + n];
         let key = &mut scratch.bucket;
@@ -336,8 +424,6 @@ impl Context<'_> {
                 *b += u32::from(s >= q);
             }
         }
-        // Compact (bucket, group) keys of the entries past the lowest threshold, with their
-        // rows.
         let row = &mut scratch.row;
         row.clear();
         row.resize(n, 0);
@@ -349,20 +435,6 @@ impl Context<'_> {
             passing += usize::from(b != 0);
         }
         row.truncate(passing);
-        let slots = (nt + 1) * g;
-        let hist = &mut scratch.hist;
-        hist.clear();
-        hist.resize(4 * slots, 0);
-        for (j, &k) in key[..passing].iter().enumerate() {
-            hist[(j & 3) * slots + k as usize] += 1;
-        }
-        for b in 1..=nt {
-            for h in 0..g {
-                let c: u32 = (0..4).map(|w| hist[w * slots + b * g + h]).sum();
-                t.det[(b - 1) * g + h] += u64::from(c);
-                t.ppl[(b - 1) * g + h] += u64::from(c);
-            }
-        }
         key.truncate(passing);
     }
 
@@ -404,14 +476,14 @@ impl Context<'_> {
             }
             if singles && chunk_max < mate_min {
                 // One entry per identity, none of them beating a mate: each entry is a person,
-                // so both counts take the same branch-free histogram.
+                // so both counts take the same branch-free counts.
                 self.flush(p, current.take(), t, counts);
                 t.max_nonmate = t.max_nonmate.max(chunk_max);
                 if chunk_max >= kth {
                     self.offer_all(first, scores, &mut kth, t);
                 }
                 if chunk_max >= self.t_min {
-                    self.count_singles(first, scores, t, scratch);
+                    self.count_singles(first, scores, t, scratch, counts.enabled);
                     if counts.enabled {
                         self.count_singles_clusters(p, first, t, counts, scratch);
                     }
@@ -469,6 +541,67 @@ impl Context<'_> {
                     if score >= mate_score {
                         *beaten += 1;
                     }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of counting a chunk of singles (the compacted list the cluster sums need,
+    /// and the per-threshold counts without it) give each entry's (highest passed threshold,
+    /// group) as a lookup entry by entry does, on every kernel's target features, with tied
+    /// thresholds and scores right at them.
+    #[test]
+    fn both_counts_of_singles_are_the_bucket_of_each_entry() {
+        let thresholds = Thresholds {
+            q: vec![-5, 0, 0, 7, 40],
+        };
+        let n_groups = 3;
+        let n = 517;
+        let scores: Vec<i32> = (0..n as i64)
+            .map(|j| ((j * 7919 + 13) % 97 - 40) as i32)
+            .collect();
+        let tile = Tile {
+            first_entry: 0,
+            embeddings: ndarray::Array2::zeros((n, 1)),
+            identity: (0..n as u64).collect(),
+            group: (0..n).map(|j| ((j * 31) % 7 % n_groups) as u16).collect(),
+            identities_per_group: vec![0; n_groups],
+            sparse: None,
+        };
+        let context = Context {
+            tile: &tile,
+            thresholds: &thresholds,
+            t_min: -5,
+            n_groups,
+            k: 3,
+        };
+        let n_t = thresholds.q.len();
+        for listed in [false, true] {
+            for first in [0, 5] {
+                let chunk = &scores[first..];
+                let mut want = vec![0u64; n_t * n_groups];
+                for (j, &s) in chunk.iter().enumerate() {
+                    if let Some(b) = thresholds.bucket(s) {
+                        want[b * n_groups + usize::from(tile.group[first + j])] += 1;
+                    }
+                }
+                let mut t = ProbeTally::new(n_t, n_groups, 0);
+                let mut scratch = Scratch::default();
+                context.count_singles(first, chunk, &mut t, &mut scratch, listed);
+                assert_eq!(t.det, want, "listed {listed}, first {first}");
+                assert_eq!(t.ppl, want, "listed {listed}, first {first}");
+                // The generic code, whatever the dispatch above chose.
+                let mut g = ProbeTally::new(n_t, n_groups, 0);
+                context.count_singles_generic(first, chunk, &mut g, &mut scratch, listed);
+                assert_eq!(g.det, want);
+                if listed {
+                    let passing = chunk.iter().filter(|&&s| s >= -5).count();
+                    assert_eq!(scratch.row.len(), passing);
                 }
             }
         }

@@ -97,6 +97,11 @@ pub struct Probes8 {
     data: Vec<i8>,
     /// The same values widened to 16 bits (the AVX2 kernel's multiplier).
     wide: Vec<i16>,
+    /// The same values by panel, for the VNNI kernel: for each block of [`PROBE_BLOCK`]
+    /// probes and each group of four components, the block's four bytes side by side
+    /// (`[block][quad][probe of the block][4]`), so one pointer and constant offsets reach
+    /// every broadcast of a step.
+    panels: Vec<i8>,
     /// Factor of each row.
     factor: Vec<f32>,
     /// `128 sum(Q)` of each row: what the unsigned gallery bytes add.
@@ -118,11 +123,21 @@ impl Probes8 {
             correction[p] = OFFSET * out.iter().map(|&x| i32::from(x)).sum::<i32>();
         }
         let wide = data.iter().map(|&x| i16::from(x)).collect();
+        let quads = width / 4;
+        let mut panels = vec![0i8; rows * width];
+        for (p, row) in data.chunks_exact(width).enumerate() {
+            let (block, i) = (p / PROBE_BLOCK, p % PROBE_BLOCK);
+            for (k, quad) in row.chunks_exact(4).enumerate() {
+                let at = ((block * quads + k) * PROBE_BLOCK + i) * 4;
+                panels[at..at + 4].copy_from_slice(quad);
+            }
+        }
         Self {
             len,
             width,
             data,
             wide,
+            panels,
             factor,
             correction,
         }
@@ -253,7 +268,9 @@ pub fn score_block(
         "gallery and probes differ in width"
     );
     assert!(blocks.end <= gallery.blocks && blocks.len().is_multiple_of(PANEL_BLOCKS));
-    assert!(first_probe + PROBE_BLOCK <= probes.factor.len());
+    assert!(
+        first_probe.is_multiple_of(PROBE_BLOCK) && first_probe + PROBE_BLOCK <= probes.factor.len()
+    );
     assert!(out.len() >= (PROBE_BLOCK - 1) * stride + blocks.len() * BLOCK_ROWS);
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Avx512 && vnni_available() {
@@ -404,7 +421,9 @@ mod x86 {
     }
 
     /// The fast kernel: per panel, 12 probes x 32 rows in 24 accumulators; each step loads
-    /// two vectors of gallery bytes and broadcasts four bytes of each probe.
+    /// two vectors of gallery bytes and broadcasts four bytes of each probe, all twelve from
+    /// one pointer into the probes' panels (constant offsets: no address arithmetic per
+    /// probe).
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn score_block_vnni(
         gallery: &Packed8,
@@ -417,20 +436,19 @@ mod x86 {
         let quads = gallery.quads;
         let width = probes.width;
         let first_block = blocks.start;
-        let pr = probes.data[first_probe * width..].as_ptr();
+        let pr = probes.panels[first_probe * width..].as_ptr();
         for b in blocks.step_by(PANEL_BLOCKS) {
             let g0 = gallery.data[b * quads * 64..].as_ptr();
             let mut acc = [[_mm512_setzero_si512(); PANEL_BLOCKS]; PROBE_BLOCK];
             for k in 0..quads {
                 // SAFETY: blocks b and b + 1 hold `quads` vectors each (b + 2 <= blocks), and
-                // each probe row of the block holds `width = 4 quads` bytes.
+                // the probe block's panel holds `quads` steps of PROBE_BLOCK x 4 bytes.
                 unsafe {
                     let x0 = _mm512_loadu_si512(g0.add(k * 64) as *const __m512i);
                     let x1 = _mm512_loadu_si512(g0.add((quads + k) * 64) as *const __m512i);
+                    let step = pr.add(k * PROBE_BLOCK * 4);
                     for (i, a) in acc.iter_mut().enumerate() {
-                        let s = _mm512_set1_epi32(
-                            (pr.add(i * width + 4 * k) as *const i32).read_unaligned(),
-                        );
+                        let s = _mm512_set1_epi32((step.add(i * 4) as *const i32).read_unaligned());
                         a[0] = _mm512_dpbusd_epi32(a[0], x0, s);
                         a[1] = _mm512_dpbusd_epi32(a[1], x1, s);
                     }
