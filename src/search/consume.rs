@@ -554,16 +554,25 @@ mod tests {
     /// Both ways of counting a chunk of singles (the compacted list the cluster sums need,
     /// and the per-threshold counts without it) give each entry's (highest passed threshold,
     /// group) as a lookup entry by entry does, on every kernel's target features, with tied
-    /// thresholds and scores right at them.
+    /// thresholds and scores right at them; and in a chunk long enough (140,000 scores, most
+    /// of them high) that one group's count would overflow its half of a `u32` sum without
+    /// the pieces.
     #[test]
     fn both_counts_of_singles_are_the_bucket_of_each_entry() {
+        for (n, n_groups, high) in [(517, 3, false), (140_000, 2, true)] {
+            check_counts_of_singles(n, n_groups, high);
+        }
+    }
+
+    fn check_counts_of_singles(n: usize, n_groups: usize, high: bool) {
         let thresholds = Thresholds {
             q: vec![-5, 0, 0, 7, 40],
         };
-        let n_groups = 3;
-        let n = 517;
         let scores: Vec<i32> = (0..n as i64)
-            .map(|j| ((j * 7919 + 13) % 97 - 40) as i32)
+            .map(|j| match high {
+                true if j % 10 != 0 => 50,
+                _ => ((j * 7919 + 13) % 97 - 40) as i32,
+            })
             .collect();
         let tile = Tile {
             first_entry: 0,
