@@ -338,11 +338,12 @@ impl Context<'_> {
         self.count_singles_generic(first, scores, t, scratch, listed);
     }
 
-    /// The counts of [`Context::count_singles`]. With `listed` (the cluster sums need each
-    /// passing entry) the entries past the lowest threshold are compacted into `scratch`
-    /// and counted from there; without, each threshold and pair of groups takes one
-    /// branch-free sum over the chunk, `C[t][h] = #{j : s_j >= q_t, group_j = h}` for both
-    /// groups of the pair, and the buckets are the differences `C[t] - C[t + 1]`.
+    /// The counts of [`Context::count_singles`], by bucket in `scratch.above`, then added. With
+    /// `listed` (the cluster sums need each passing entry) the entries past the lowest
+    /// threshold are compacted into `scratch` and counted from there; without, each
+    /// threshold and pair of groups takes one branch-free sum over the chunk,
+    /// `C[t][h] = #{j : s_j >= q_t, group_j = h}` for both groups of the pair, and the
+    /// buckets are the differences `C[t] - C[t + 1]`.
     #[inline(always)]
     fn count_singles_generic(
         &self,
@@ -354,26 +355,19 @@ impl Context<'_> {
     ) {
         let g = self.n_groups;
         let q = &self.thresholds.q;
-        let above = &mut scratch.above;
-        above.clear();
-        above.resize((q.len() + 1) * g, 0);
+        scratch.above.clear();
+        scratch.above.resize((q.len() + 1) * g, 0);
         if listed {
             self.passing_singles(first, scores, scratch);
-            // `b * g + h` with b >= 1 thresholds passed: cumulate into C[0..b] of group h.
-            let mut hist = std::mem::take(&mut scratch.above);
+            // Keys are `b * g + h` with b >= 1 thresholds passed: bucket b - 1 of group h.
             for &key in &scratch.bucket {
-                hist[key as usize - g] += 1;
+                scratch.above[key as usize - g] += 1;
             }
-            for b in (0..q.len().saturating_sub(1)).rev() {
-                for h in 0..g {
-                    hist[b * g + h] += hist[(b + 1) * g + h];
-                }
-            }
-            scratch.above = hist;
         } else {
             // Two groups per pass: weight 1 for the first, 1 << 16 for the second, 0 for the
             // rest, so one masked sum counts both in its halves (pieces of at most 65,535
             // scores: neither half can carry into the other).
+            let above = &mut scratch.above;
             let groups = &self.tile.group[first..first + scores.len()];
             let weights = &mut scratch.weights;
             for (c, pair) in (0..g).step_by(2).zip((0u16..).step_by(2)) {
@@ -397,14 +391,15 @@ impl Context<'_> {
                     }
                 }
             }
-        }
-        let above = &scratch.above;
-        for b in 0..q.len() {
-            for h in 0..g {
-                let c = u64::from(above[b * g + h] - above[(b + 1) * g + h]);
-                t.det[b * g + h] += c;
-                t.ppl[b * g + h] += c;
+            // Counts at or above each threshold to counts by bucket: C[t] - C[t + 1] (C[t + 1]
+            // is still a count at or above when it is subtracted).
+            for i in 0..q.len() * g {
+                above[i] -= above[i + g];
             }
+        }
+        for (i, &c) in scratch.above[..q.len() * g].iter().enumerate() {
+            t.det[i] += u64::from(c);
+            t.ppl[i] += u64::from(c);
         }
     }
 
