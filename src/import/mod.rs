@@ -1,5 +1,6 @@
 //! Imported data: score files and embeddings with their metadata.
 pub mod metadata;
+mod normalize;
 pub mod npy;
 pub mod scores;
 pub mod spill;
