@@ -91,6 +91,7 @@
 
 pub mod atomic;
 pub mod closed_form;
+mod cpu;
 pub mod error;
 pub mod estimate;
 pub mod format;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// listed earlier in the same layer, and any module of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &[
-        "special", "rng", "format", "tally", "progress", "quantize", "atomic",
+        "cpu", "special", "rng", "format", "tally", "progress", "quantize", "atomic",
     ],
     &["scenario", "search"],
     &["population", "closed_form"],

@@ -29,12 +29,12 @@ pub(super) fn quantize_rows(
     scratch: &mut Vec<f64>,
 ) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
-    if crate::search::avx512() {
+    if crate::cpu::avx512() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { quantize_rows_avx512(raw, width, cols, target, scratch) };
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::search::avx2() {
+    if crate::cpu::avx2() {
         // SAFETY: as above.
         return unsafe { quantize_rows_avx2(raw, width, cols, target, scratch) };
     }

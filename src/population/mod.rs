@@ -29,7 +29,7 @@ mod screened;
 pub use probes::{NoEnrolledIdentity, draw_probes};
 pub use screened::{Screen, ScreenShortfall};
 
-use crate::quantize::quantize;
+use crate::quantize::{quantize, quantize_scaled_into};
 use crate::rng::{Domain, Stream, StreamKey};
 use crate::scenario::{CountDistribution, Scenario};
 use crate::search::Tile;
@@ -174,7 +174,7 @@ impl<'a> Population<'a> {
         } else {
             (&self.probe_capture, &s.captures()[s.probe_capture()])
         };
-        let mut rng = key.stream(index);
+        let mut rng = key.bulk(index);
         let level =
             condition.noise_min + (condition.noise_max - condition.noise_min) * rng.uniform();
         if level > 0.0 && s.noise_dim() > 0 {
@@ -190,9 +190,7 @@ impl<'a> Population<'a> {
         let (head, noise_block) = out.split_at_mut(s.demographic_dim() + s.effective_dim());
         self.fill_head(template, level, head);
         if level > 0.0 && !noise_block.is_empty() {
-            for (o, e) in noise_block.iter_mut().zip(noise.iter()) {
-                *o = quantize(level * e);
-            }
+            quantize_scaled_into(noise, level, noise_block);
         } else {
             noise_block.fill(0);
         }

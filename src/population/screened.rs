@@ -573,7 +573,7 @@ fn head_scores(head: &[i16], probes: &[i32], a: &mut [i32]) {
     }
     // The search's kernel choice (FALSEMATCH_KERNEL=portable forces the portable code here too).
     #[cfg(target_arch = "x86_64")]
-    if Kernel::detect() != Kernel::Portable && crate::search::avx2() {
+    if Kernel::detect() != Kernel::Portable && crate::cpu::avx2() {
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2(head, probes, a) };
     }

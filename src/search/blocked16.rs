@@ -151,7 +151,7 @@ pub fn score_block(
     {
         // SAFETY (all three): the CPU has the features the function is compiled for; the
         // asserts above are the bounds its loads and stores rely on.
-        if kernel == Kernel::Avx512 && super::avx512() {
+        if kernel == Kernel::Avx512 && crate::cpu::avx512() {
             if super::int8::vnni_available() {
                 return unsafe {
                     x86::score_block_vnni(gallery, blocks, probes, first_probe, out, stride)
@@ -161,7 +161,7 @@ pub fn score_block(
                 x86::score_block_avx512(gallery, blocks, probes, first_probe, out, stride)
             };
         }
-        if kernel != Kernel::Portable && super::avx2() {
+        if kernel != Kernel::Portable && crate::cpu::avx2() {
             return unsafe {
                 x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride)
             };
@@ -377,7 +377,7 @@ mod tests {
             );
             // The AVX-512 kernel without VNNI, which `score_block` passes over on a VNNI CPU.
             #[cfg(target_arch = "x86_64")]
-            if crate::search::avx512() {
+            if crate::cpu::avx512() {
                 crate::search::check_blocked_kernel(
                     n_rows,
                     n_probes,

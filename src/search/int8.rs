@@ -181,12 +181,12 @@ impl Packed8 {
     /// (integer and exact conversions only, so the bytes are the same).
     pub fn pack(rows: &[i16], dim: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::avx512() {
+        if crate::cpu::avx512() {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { Self::pack_avx512(rows, dim) };
         }
         #[cfg(target_arch = "x86_64")]
-        if super::avx2() {
+        if crate::cpu::avx2() {
             // SAFETY: as above.
             return unsafe { Self::pack_avx2(rows, dim) };
         }
@@ -279,7 +279,7 @@ pub fn score_block(
         return unsafe { x86::score_block_vnni(gallery, blocks, probes, first_probe, out, stride) };
     }
     #[cfg(target_arch = "x86_64")]
-    if matches!(kernel, Kernel::Avx2 | Kernel::Avx512) && super::avx2() {
+    if matches!(kernel, Kernel::Avx2 | Kernel::Avx512) && crate::cpu::avx2() {
         // SAFETY: as above.
         return unsafe { x86::score_block_avx2(gallery, blocks, probes, first_probe, out, stride) };
     }

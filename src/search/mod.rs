@@ -14,6 +14,8 @@
 //! Invariants: the kernel never allocates per comparison; mate detections are excluded from
 //! every non-mate count; ties count against the mate (pessimistic rank).
 
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::{avx2, avx512};
 use crate::quantize::{Precision, threshold_q};
 use crate::tally::Tally;
 use ndarray::Array2;
@@ -271,24 +273,6 @@ pub fn search_tile(
         ctx.flush(p, c, t, &mut counts);
     }
     counts.finish(tile, &mut tally.clusters);
-}
-
-/// True when the CPU has AVX-512 F, BW and VL (detected once).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vl")
-    })
-}
-
-/// True when the CPU has AVX2 (detected once).
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn avx2() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| std::is_x86_feature_detected!("avx2"))
 }
 
 /// For the blocked kernels' tests: scores every probe block of `n_probes` against all
