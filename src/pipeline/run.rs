@@ -136,8 +136,12 @@ pub struct WorkEstimate {
 /// Reference speeds per thread at d = 512, measured with `cargo bench --bench kernel` on the
 /// 2-core machine of benches/README.md; both scale about as 1/d. The generation figure is the
 /// 2026-11-22 one (generation has since become 1.49x faster in that bench), kept because the
-/// whole-run estimate it gives agrees with what runs measure: moscow-citywide's bar, one minute
-/// into the search, said 01:38:09 against this estimate's 01:39:01 (README, `run`).
+/// whole-run estimate it gave agreed with what runs measured: moscow-citywide's bar, one minute
+/// into the search, said 01:38:09 against this estimate's 01:39:01 (2026-12-04). Faster
+/// kernels and generation have since halved that run (the bar said 00:51:23 on 2026-12-07),
+/// so search-heavy estimates are about twice too long; they are left so because the parts
+/// added below (closed forms, bootstrap) are under-counted on small runs, which a faster
+/// search would turn into estimates that are too short (README, `run`).
 const REFERENCE_COMPARISONS_PER_SEC_D512: f64 = 8.0e7;
 const REFERENCE_ENTRIES_PER_SEC_D512: f64 = 2.3e5;
 /// Gallery detections laid out (every identity's detection count drawn) per second and
