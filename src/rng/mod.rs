@@ -240,13 +240,13 @@ impl Stream {
     /// Uniform on [0, 1), in steps of 2^-53.
     #[inline]
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * TWO_POW_M53
+        Bits::uniform(self)
     }
 
     /// Uniform on (0, 1): never 0, so its logarithm is finite.
     #[inline]
     pub fn uniform_open(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) * TWO_POW_M53
+        Bits::uniform_open(self)
     }
 
     /// Uniform integer in [0, n), without bias (Lemire's multiply-and-reject). `n` must be > 0.
@@ -306,7 +306,7 @@ impl Stream {
 
     /// Fills `out` with standard normal deviates, in index order (the draws of one pass of
     /// [`Stream::unit_vector`]).
-    pub fn normals(&mut self, out: &mut [f64]) {
+    fn normals(&mut self, out: &mut [f64]) {
         let z = ziggurat();
         for v in out.iter_mut() {
             *v = self.normal_in(z);
@@ -317,7 +317,7 @@ impl Stream {
     /// (`norm2` its sum of squares in index order) and returns true, or returns false when
     /// `norm2` is 0 and the pass must be drawn again.
     #[inline]
-    pub fn scale_to_unit(out: &mut [f64], norm2: f64) -> bool {
+    fn scale_to_unit(out: &mut [f64], norm2: f64) -> bool {
         if norm2 > 0.0 {
             let inv = 1.0 / norm2.sqrt();
             out.iter_mut().for_each(|v| *v *= inv);
