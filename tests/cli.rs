@@ -395,10 +395,10 @@ fn work_that_would_take_too_long_is_refused_before_it_starts() {
         threads: Some(2),
         ..Default::default()
     };
-    let with = falsematch::pipeline::run::work_estimate(&scenario, &opts).seconds;
+    let with = falsematch::pipeline::work::work_estimate(&scenario, &opts).seconds;
     let mut config = scenario.config().clone();
     config.analysis.bootstrap_draws = 0;
-    let without = falsematch::pipeline::run::work_estimate(
+    let without = falsematch::pipeline::work::work_estimate(
         &falsematch::scenario::Scenario::from_config(config, "t").unwrap(),
         &opts,
     )

@@ -28,7 +28,8 @@ use runs::{export, merge, run, verify};
 
 use clap::{Parser, Subcommand};
 use falsematch::format::count;
-use falsematch::pipeline::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate, work_estimate};
+use falsematch::pipeline::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate};
+use falsematch::pipeline::work::work_estimate;
 use falsematch::report::{self, Verdict};
 use falsematch::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
 use std::io::Write;

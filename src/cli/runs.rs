@@ -269,7 +269,7 @@ fn check_size(
     scenario: &Scenario,
     options: &RunOptions,
     shard: falsematch::pipeline::shard::Shard,
-) -> anyhow::Result<falsematch::pipeline::run::WorkEstimate> {
+) -> anyhow::Result<falsematch::pipeline::work::WorkEstimate> {
     let work = work_estimate(scenario, options);
     let mib = |bytes: f64| count((bytes / (1u64 << 20) as f64).ceil() as u64);
     let advice = "lower probes.mated + probes.non_mated, the number of thresholds or groups, --threads, or --tile-size";

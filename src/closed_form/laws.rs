@@ -115,37 +115,22 @@ impl Expected {
         Self::at_scores(scenario, &scores)
     }
 
+    /// The work of [`at_scores`](Self::at_scores) at `scores` threshold scores, in the units of
+    /// [`PairLaw::cost`](super::search::PairLaw::cost).
+    pub fn cost(scenario: &Scenario, scores: usize) -> (f64, f64) {
+        let n_g = scenario.n_groups();
+        let sizes = size_law(scenario).len();
+        (0..n_g)
+            .filter(|&g| scenario.groups()[g].probe_share > 0.0)
+            .flat_map(|g| (0..n_g).map(move |h| pair_law(scenario, g, h).cost(sizes)))
+            .fold((0.0, 0.0), |a, b| {
+                (a.0 + b.0 * scores as f64, a.1 + b.1 * scores as f64)
+            })
+    }
+
     /// The closed forms of every probe group with probes, at the given threshold scores.
     pub fn at_scores(scenario: &Scenario, scores: &[f64]) -> Self {
-        let mut law: Vec<(u64, f64)> = Vec::new();
-        for (share, class) in class_shares(scenario) {
-            match class.distribution {
-                crate::scenario::CountDistribution::Fixed => {
-                    law.push((class.mean_detections as u64, share))
-                }
-                crate::scenario::CountDistribution::Geometric if class.mean_detections <= 1.0 => {
-                    law.push((1, share))
-                }
-                crate::scenario::CountDistribution::Geometric => {
-                    let q = 1.0 - 1.0 / class.mean_detections;
-                    let mut p = 1.0 - q;
-                    let mut m = 1u64;
-                    while p > 1e-12 {
-                        law.push((m, share * p));
-                        p *= q;
-                        m += 1;
-                    }
-                }
-            }
-        }
-        law.sort_by_key(|x| x.0);
-        let mut sizes: Vec<(u64, f64)> = Vec::new();
-        for (m, p) in law {
-            match sizes.last_mut() {
-                Some(last) if last.0 == m => last.1 += p,
-                _ => sizes.push((m, p)),
-            }
-        }
+        let sizes = size_law(scenario);
         let mean_size = sizes.iter().map(|&(m, p)| m as f64 * p).sum::<f64>()
             / sizes.iter().map(|x| x.1).sum::<f64>();
         let n_g = scenario.n_groups();
@@ -290,4 +275,39 @@ pub fn size_moments(scenario: &Scenario) -> (f64, f64) {
         m2 += share * e2;
     }
     (m1, m2)
+}
+
+/// The law of an identity's detection count (size, probability), sizes ascending; geometric
+/// classes are cut where a size's probability falls under 1e-12.
+fn size_law(scenario: &Scenario) -> Vec<(u64, f64)> {
+    let mut law: Vec<(u64, f64)> = Vec::new();
+    for (share, class) in class_shares(scenario) {
+        match class.distribution {
+            crate::scenario::CountDistribution::Fixed => {
+                law.push((class.mean_detections as u64, share))
+            }
+            crate::scenario::CountDistribution::Geometric if class.mean_detections <= 1.0 => {
+                law.push((1, share))
+            }
+            crate::scenario::CountDistribution::Geometric => {
+                let q = 1.0 - 1.0 / class.mean_detections;
+                let mut p = 1.0 - q;
+                let mut m = 1u64;
+                while p > 1e-12 {
+                    law.push((m, share * p));
+                    p *= q;
+                    m += 1;
+                }
+            }
+        }
+    }
+    law.sort_by_key(|x| x.0);
+    let mut sizes: Vec<(u64, f64)> = Vec::new();
+    for (m, p) in law {
+        match sizes.last_mut() {
+            Some(last) if last.0 == m => last.1 += p,
+            _ => sizes.push((m, p)),
+        }
+    }
+    sizes
 }

@@ -167,21 +167,21 @@ impl PairLaw {
             .collect()
     }
 
-    /// FMR and identity hit probabilities (for each size in `sizes`) at `threshold`, per probe
-    /// quadrature node.
-    pub fn per_probe(&self, threshold: f64, sizes: &[u64]) -> Vec<ProbeNode> {
-        let entry_rhos = rho_nodes(self.entry.rho, self.quadrature);
-        let entry_noises = noise_nodes(&self.entry);
-        // Fewer points per integral when many are nested.
-        let (coarse, fine) = match (self.quadrature, self.is_fixed()) {
+    /// Points of the coarse and the fine grid of each cosine integral: fewer when many
+    /// integrals are nested.
+    fn points(&self) -> (usize, usize) {
+        match (self.quadrature, self.is_fixed()) {
             (Quadrature::Fine, true) => (2000, 4000),
             (Quadrature::Fine, false) => (200, 400),
             (Quadrature::Coarse, _) => (120, 160),
-        };
-        // Probe states: without look-alikes every identity's template cosine c has the sphere
-        // law; a probe with look-alikes shares its centre with each identity with probability
-        // lambda / K, and then c = kappa + (1 - kappa) c' (c' in d_eff - 1 dims).
-        let states: Vec<(f64, Vec<(CosineLaw, f64)>)> = match self.tail {
+        }
+    }
+
+    /// Probe states: without look-alikes every identity's template cosine c has the sphere
+    /// law; a probe with look-alikes shares its centre with each identity with probability
+    /// lambda / K, and then c = kappa + (1 - kappa) c' (c' in d_eff - 1 dims).
+    fn states(&self) -> Vec<(f64, Vec<(CosineLaw, f64)>)> {
+        match self.tail {
             Some(t) if t.share > 0.0 => {
                 let same = t.share / t.groups as f64;
                 vec![
@@ -196,7 +196,38 @@ impl PairLaw {
                 ]
             }
             _ => vec![(1.0, vec![(CosineLaw::Sphere, 1.0)])],
-        };
+        }
+    }
+
+    /// The work of one [`per_probe`](Self::per_probe) call with `sizes` identity sizes, the
+    /// units of the start-up estimate's closed-form part: (evaluations of a capture-noise tail,
+    /// an incomplete beta function; hit-probability updates, one per node and size). Per probe
+    /// node, cosine law and entry rho node, one evaluation per entry noise level at every point
+    /// of the integral's two grids (one per level without noise), and one update per size at
+    /// every point of the fine grid.
+    pub fn cost(&self, sizes: usize) -> (f64, f64) {
+        let (coarse, fine) = self.points();
+        let noise_free =
+            self.noise_dim == 0 || self.probe.noise_max <= 0.0 || self.entry.noise_max <= 0.0;
+        let points = if noise_free { 1 } else { coarse + fine + 2 };
+        let laws: usize = self.states().iter().map(|s| s.1.len()).sum();
+        let integrals = (self.probe_nodes().len()
+            * laws
+            * rho_nodes(self.entry.rho, self.quadrature).len()) as f64;
+        let nodes = if noise_free { points } else { fine + 1 };
+        (
+            integrals * (noise_nodes(&self.entry).len() * points) as f64,
+            integrals * (nodes * sizes) as f64,
+        )
+    }
+
+    /// FMR and identity hit probabilities (for each size in `sizes`) at `threshold`, per probe
+    /// quadrature node.
+    pub fn per_probe(&self, threshold: f64, sizes: &[u64]) -> Vec<ProbeNode> {
+        let entry_rhos = rho_nodes(self.entry.rho, self.quadrature);
+        let entry_noises = noise_nodes(&self.entry);
+        let (coarse, fine) = self.points();
+        let states = self.states();
         let mut out = Vec::new();
         for (rho_p, s_p, weight) in self.probe_nodes() {
             for (state_weight, laws) in &states {

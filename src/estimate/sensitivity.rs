@@ -242,6 +242,42 @@ fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
     out
 }
 
+/// `scenario` under one setting of an assumption (None where that variant is not valid).
+fn setting_variant(scenario: &Scenario, assumption: &str, setting: &Setting) -> Option<Scenario> {
+    let mut config = scenario.config().clone();
+    (setting.1)(&mut config);
+    Scenario::from_config(config, assumption).ok()
+}
+
+/// The closed-form work of a run's estimates and report, in the units of
+/// [`PairLaw::cost`](crate::closed_form::search::PairLaw::cost): the closed-form check at every
+/// threshold, the sensitivity table (the conclusions at the headline threshold under each
+/// assumption's two settings) and the tail table (every threshold under each alternative).
+pub fn closed_form_cost(scenario: &Scenario) -> (f64, f64) {
+    let n_t = scenario.thresholds().len();
+    // (scenario, threshold scores) of every closed-form family computed: the check at every
+    // threshold and the sensitivity table's base conclusions, then its variants.
+    let mut families: Vec<(Scenario, usize)> = vec![(scenario.clone(), n_t + 1)];
+    for (assumption, _, low, high) in assumptions(scenario) {
+        for setting in [&low, &high] {
+            families.extend(setting_variant(scenario, &assumption, setting).map(|v| (v, 1)));
+        }
+    }
+    let alts = &scenario.config().report.tails;
+    if !alts.is_empty() {
+        families.push((scenario.clone(), n_t + 1));
+        families.extend(
+            alts.iter()
+                .filter_map(|a| variant(scenario, a).ok())
+                .map(|v| (v, n_t + 1)),
+        );
+    }
+    families
+        .iter()
+        .map(|(s, scores)| Expected::cost(s, *scores))
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
 /// The sensitivity of `scenario`'s conclusions at its headline threshold.
 pub fn sensitivity(scenario: &Scenario) -> Sensitivity {
     let headline = &scenario.thresholds()[scenario.headline()];
@@ -251,11 +287,7 @@ pub fn sensitivity(scenario: &Scenario) -> Sensitivity {
         .into_iter()
         .map(|(assumption, base_value, low, high)| {
             let run = |setting: &Setting| {
-                let mut config = scenario.config().clone();
-                (setting.1)(&mut config);
-                Scenario::from_config(config, &assumption)
-                    .ok()
-                    .map(|s| conclusions(&s, score))
+                setting_variant(scenario, &assumption, setting).map(|s| conclusions(&s, score))
             };
             let (low_result, high_result) = (run(&low), run(&high));
             SensitivityRow {

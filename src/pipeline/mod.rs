@@ -23,3 +23,4 @@ pub mod run;
 pub mod search_files;
 pub mod shard;
 pub mod sweep;
+pub mod work;

@@ -65,7 +65,7 @@ pub enum EvaluateError {
 /// Refuses an evaluation whose bootstrap would exceed `o.run.max_seconds`.
 fn check_time(o: &EvaluateOptions, searches: u64, groups: usize) -> Result<(), EvaluateError> {
     let threads = o.run.threads.unwrap_or_else(rayon::current_num_threads);
-    let seconds = crate::pipeline::run::bootstrap_seconds(
+    let seconds = crate::pipeline::work::bootstrap_seconds(
         o.bootstrap_draws,
         searches,
         o.thresholds.len(),
