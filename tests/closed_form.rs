@@ -89,6 +89,13 @@ fn two_groups_with_concentration_and_noise_agree_with_the_closed_form() {
     assert_eq!(check.rows.len(), 4 * 2 * (2 + 3));
     assert!(check.verdict.rows_tested >= 30, "{:?}", check.verdict);
     assert!(check.verdict.agrees, "{}", check.verdict.text);
+    // The comparisons behind the FMR rows: each non-mated search against the whole gallery,
+    // once (not once per threshold, as the rows are).
+    let c = scenario.config();
+    assert_eq!(
+        check.verdict.comparisons,
+        u64::from(c.probes.non_mated) * c.gallery.detections * u64::from(c.replicates)
+    );
     for row in &check.rows {
         assert!(row.z.abs() < Z_TOL, "{row:?}");
         assert!((0.0..=1.0).contains(&row.p_value), "{row:?}");

@@ -305,7 +305,10 @@ fn fmr_rows(ctx: &Context<'_>, at: &At<'_>, rows: &mut Vec<ClosedFormRow>, compa
         if trials == 0 {
             continue;
         }
-        *comparisons += trials;
+        // The same comparisons stand behind every threshold's row: counted once.
+        if t == 0 {
+            *comparisons += trials;
+        }
         let p0 = fmr0[h];
         // The variance the model implies (exact, whatever the events), or the data's
         // two-way cluster variance around the closed-form rates if larger.
