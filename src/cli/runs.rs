@@ -60,7 +60,20 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
     say_how_to_resume_when_interrupted(checkpoint.clone());
     let hooks = AbortHooks::from_env();
     let mut written = 0u64;
+    // Given --checkpoint-every, every batch is saved; by default at most one every
+    // MIN_CHECKPOINT_SPACING (the first at once), so city-scale runs do not spend their time
+    // rewriting checkpoints.
+    let spacing = if args.checkpoint_every.is_some() {
+        std::time::Duration::ZERO
+    } else {
+        MIN_CHECKPOINT_SPACING
+    };
+    let mut last_saved: Option<std::time::Instant> = None;
     let mut save = |p: &falsematch::pipeline::shard::PartialRun| -> Result<(), falsematch::pipeline::run::RunError> {
+        if last_saved.is_some_and(|t| t.elapsed() < spacing) {
+            return Ok(());
+        }
+        last_saved = Some(std::time::Instant::now());
         written += 1;
         let bytes = p.to_json();
         if hooks.in_write == Some(written) {
@@ -80,7 +93,7 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
         &scenario,
         &options,
         part,
-        args.checkpoint_every as usize,
+        args.checkpoint_every.unwrap_or(DEFAULT_CHECKPOINT_TILES) as usize,
         &mut save,
     );
     let part = match outcome {
