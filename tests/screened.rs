@@ -6,7 +6,7 @@ use crate::support::{
     assert_agrees_with_closed_forms, check_against, results_json, run,
     same_results_across_threads_and_tiles,
 };
-use falsematch::pipeline::run::{RunError, RunOptions, finish, simulate, simulate_part};
+use falsematch::pipeline::run::{Batches, RunError, RunOptions, finish, simulate, simulate_part};
 use falsematch::pipeline::shard::{PartialRun, Shard};
 use falsematch::population::{GalleryLayout, Population, Screen, draw_probes};
 use falsematch::scenario::{BUNDLED, Scenario};
@@ -140,7 +140,7 @@ fn screened_results_do_not_depend_on_threads_tiles_order_or_shards() {
     let parts: Vec<PartialRun> = (0..3)
         .map(|index| {
             let part = PartialRun::new(&scenario, "", Shard { index, count: 3 });
-            simulate_part(&scenario, &options, part, usize::MAX, &mut |_| Ok(())).unwrap()
+            simulate_part(&scenario, &options, part, Batches::WHOLE, &mut |_| Ok(())).unwrap()
         })
         .collect();
     let merged = finish(&scenario, &parts).unwrap();

@@ -2,7 +2,7 @@
 //! and resumed gives the uninterrupted run's bundle; bad merges and memory limits are refused.
 
 use assert_cmd::Command;
-use falsematch::pipeline::run::{RunOptions, finish, simulate, simulate_part};
+use falsematch::pipeline::run::{Batches, RunOptions, finish, simulate, simulate_part};
 use falsematch::pipeline::shard::{PartialRun, Shard};
 use falsematch::scenario::Scenario;
 use std::path::Path;
@@ -189,7 +189,7 @@ fn any_split_into_shards_gives_the_whole_runs_output() {
                         ..RunOptions::default()
                     },
                     PartialRun::new(&scenario, &text, Shard { index, count }),
-                    3,
+                    Batches::every(3),
                     &mut |_| Ok(()),
                 )
                 .unwrap()
@@ -276,7 +276,7 @@ fn a_run_killed_at_any_point_resumes_to_the_uninterrupted_bundle() {
             ..RunOptions::default()
         },
         PartialRun::new(&scenario, "", Shard::WHOLE),
-        1,
+        Batches::every(1),
         &mut |_| {
             checkpoints += 1;
             Ok(())

@@ -179,8 +179,9 @@ pub struct RunArgs {
     /// Continue from the checkpoint an interrupted run left (OUT.checkpoint.json), if any.
     #[arg(long)]
     pub resume: bool,
-    /// Tiles searched between checkpoints [default: 64, with at most one checkpoint every
-    /// 30 s after the first]. Given, every that many tiles. Results do not depend on it.
+    /// Tiles searched between checkpoints [default: 64 tiles first, then twice as many each
+    /// time up to 4,096, with at most one checkpoint every 30 s after the first]. Given, every
+    /// that many tiles. Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub checkpoint_every: Option<u64>,
     /// Refuse to start when the run needs more memory than this (e.g. 512M, 8G)

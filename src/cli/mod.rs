@@ -35,8 +35,14 @@ use falsematch::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Tiles searched between two checkpoints of a run, unless `--checkpoint-every` says otherwise.
-const DEFAULT_CHECKPOINT_TILES: u64 = 64;
+/// A run's batches unless `--checkpoint-every` says otherwise: 64 tiles first (an early
+/// checkpoint), then twice as many each time up to 4,096. Every batch starts fresh tallies,
+/// merges them and waits for its slowest tile: batches of 64 tiles throughout cost about 5 %
+/// (benches/README.md).
+const DEFAULT_BATCHES: falsematch::pipeline::run::Batches = falsematch::pipeline::run::Batches {
+    first: 64,
+    largest: 4096,
+};
 /// Without `--checkpoint-every`, a checkpoint is skipped when the last one is younger than
 /// this: at city scale 64 tiles take 0.4 s, and a checkpoint every 64 tiles made a 52-minute
 /// run write 3.8 GB (benches/README.md).

@@ -1,6 +1,7 @@
 //! `run` (whole, sharded, resumed from a checkpoint), `merge`, `verify` and `export`.
 
 use super::*;
+use falsematch::pipeline::run::Batches;
 
 pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
     if args.shard_from_env {
@@ -93,7 +94,8 @@ pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
         &scenario,
         &options,
         part,
-        args.checkpoint_every.unwrap_or(DEFAULT_CHECKPOINT_TILES) as usize,
+        args.checkpoint_every
+            .map_or(DEFAULT_BATCHES, |n| Batches::every(n as usize)),
         &mut save,
     );
     let part = match outcome {

@@ -120,6 +120,47 @@ pub struct RunOutput {
     pub estimates: Estimates,
 }
 
+/// How a run's tiles are cut into batches, each ended by a call to `on_batch` (a checkpoint).
+/// Never changes results: the tallies of any cut merge to the same integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batches {
+    /// Tiles in each replicate's first batch.
+    pub first: usize,
+    /// Each later batch has twice the tiles of the one before, up to this many.
+    pub largest: usize,
+}
+
+impl Batches {
+    /// The whole shard in one batch (no checkpoint before the end).
+    pub const WHOLE: Self = Self {
+        first: usize::MAX,
+        largest: usize::MAX,
+    };
+
+    /// `tiles` tiles in every batch.
+    pub fn every(tiles: usize) -> Self {
+        Self {
+            first: tiles,
+            largest: tiles,
+        }
+    }
+
+    /// `tiles` cut into batches.
+    fn cut<T>(self, mut tiles: &[T]) -> Vec<&[T]> {
+        let mut size = self.first.max(1);
+        let mut out = Vec::new();
+        while !tiles.is_empty() {
+            let (batch, rest) = tiles.split_at(size.min(tiles.len()));
+            out.push(batch);
+            tiles = rest;
+            size = size
+                .saturating_mul(2)
+                .min(self.largest.max(self.first).max(1));
+        }
+        out
+    }
+}
+
 /// Runs the scenario.
 ///
 /// # Errors
@@ -129,15 +170,15 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions) -> Result<RunOutput, 
         scenario,
         options,
         PartialRun::new(scenario, "", Shard::WHOLE),
-        usize::MAX,
+        Batches::WHOLE,
         &mut |_| Ok(()),
     )?;
     thread_pool(options)?.install(|| finish(scenario, &[part]))
 }
 
-/// Searches the blocks of `part`'s shard that `part` has not finished yet, `batch_tiles` tiles
-/// at a time, calling `on_batch` with the part after each batch (a checkpoint). Returns the
-/// finished part.
+/// Searches the blocks of `part`'s shard that `part` has not finished yet in `batches`,
+/// calling `on_batch` with the part after each batch (a checkpoint). Returns the finished
+/// part.
 ///
 /// # Errors
 /// [`RunError`] when the worker pool cannot start, a mated probe has no enrolled identity, or
@@ -146,7 +187,7 @@ pub fn simulate_part(
     scenario: &Scenario,
     options: &RunOptions,
     mut part: PartialRun,
-    batch_tiles: usize,
+    batches: Batches,
     on_batch: &mut dyn FnMut(&PartialRun) -> Result<(), RunError>,
 ) -> Result<PartialRun, RunError> {
     let pool = thread_pool(options)?;
@@ -222,7 +263,7 @@ pub fn simulate_part(
         if part.replicates[at].blocks.is_empty() {
             part.replicates[at].tally = empty();
         }
-        for batch in tiles.chunks(batch_tiles.max(1)) {
+        for batch in batches.cut(&tiles) {
             let tally = pool.install(|| {
                 search_tiles(
                     batch,
@@ -518,4 +559,26 @@ pub fn search_gallery(
     let tally = pool.install(|| search_tiles(&ranges, tile_of, probes, thresholds, empty, bar));
     bar.finish();
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Batches;
+
+    #[test]
+    fn batches_grow_to_their_largest_and_cover_every_tile_once() {
+        let tiles: Vec<u32> = (0..1000).collect();
+        let cut = |b: Batches| b.cut(&tiles);
+        let sizes = |b: Batches| cut(b).iter().map(|x| x.len()).collect::<Vec<_>>();
+        let growing = Batches {
+            first: 64,
+            largest: 256,
+        };
+        assert_eq!(sizes(growing), [64, 128, 256, 256, 256, 40]);
+        assert_eq!(cut(growing).concat(), tiles);
+        assert_eq!(sizes(Batches::every(300)), [300, 300, 300, 100]);
+        assert_eq!(sizes(Batches::every(0)), vec![1; 1000]);
+        assert_eq!(sizes(Batches::WHOLE), [1000]);
+        assert!(Batches::WHOLE.cut::<u32>(&[]).is_empty());
+    }
 }
