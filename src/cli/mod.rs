@@ -28,7 +28,7 @@ use runs::{export, merge, run, verify};
 
 use clap::{Parser, Subcommand};
 use falsematch::format::count;
-use falsematch::pipeline::run::{DEFAULT_TILE_ENTRIES, RunOptions, simulate};
+use falsematch::pipeline::run::{Batches, DEFAULT_TILE_ENTRIES, RunOptions, simulate};
 use falsematch::pipeline::work::work_estimate;
 use falsematch::report::{self, Verdict};
 use falsematch::scenario::{BUNDLED, DEFAULT_SCENARIO, Scenario};
@@ -39,7 +39,7 @@ use std::path::PathBuf;
 /// checkpoint), then twice as many each time up to 4,096. Every batch starts fresh tallies,
 /// merges them and waits for its slowest tile: batches of 64 tiles throughout cost about 5 %
 /// (benches/README.md).
-const DEFAULT_BATCHES: falsematch::pipeline::run::Batches = falsematch::pipeline::run::Batches {
+const DEFAULT_BATCHES: Batches = Batches {
     first: 64,
     largest: 4096,
 };

@@ -1,7 +1,6 @@
 //! `run` (whole, sharded, resumed from a checkpoint), `merge`, `verify` and `export`.
 
 use super::*;
-use falsematch::pipeline::run::Batches;
 
 pub(super) fn run(mut args: RunArgs) -> anyhow::Result<()> {
     if args.shard_from_env {

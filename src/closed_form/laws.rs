@@ -120,12 +120,11 @@ impl Expected {
     pub fn cost(scenario: &Scenario, scores: usize) -> (f64, f64) {
         let n_g = scenario.n_groups();
         let sizes = size_law(scenario).len();
-        (0..n_g)
+        let (evaluations, updates) = (0..n_g)
             .filter(|&g| scenario.groups()[g].probe_share > 0.0)
             .flat_map(|g| (0..n_g).map(move |h| pair_law(scenario, g, h).cost(sizes)))
-            .fold((0.0, 0.0), |a, b| {
-                (a.0 + b.0 * scores as f64, a.1 + b.1 * scores as f64)
-            })
+            .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        (evaluations * scores as f64, updates * scores as f64)
     }
 
     /// The closed forms of every probe group with probes, at the given threshold scores.

@@ -209,12 +209,16 @@ impl PairLaw {
         let (coarse, fine) = self.points();
         let noise_free =
             self.noise_dim == 0 || self.probe.noise_max <= 0.0 || self.entry.noise_max <= 0.0;
-        let points = if noise_free { 1 } else { coarse + fine + 2 };
+        // (points where the tail is evaluated, nodes that update the hits) per integral.
+        let (points, nodes) = if noise_free {
+            (1, 1)
+        } else {
+            (coarse + fine + 2, fine + 1)
+        };
         let laws: usize = self.states().iter().map(|s| s.1.len()).sum();
         let integrals = (self.probe_nodes().len()
             * laws
             * rho_nodes(self.entry.rho, self.quadrature).len()) as f64;
-        let nodes = if noise_free { points } else { fine + 1 };
         (
             integrals * (noise_nodes(&self.entry).len() * points) as f64,
             integrals * (nodes * sizes) as f64,

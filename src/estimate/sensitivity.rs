@@ -244,9 +244,7 @@ fn assumptions(scenario: &Scenario) -> Vec<(String, String, Setting, Setting)> {
 
 /// `scenario` under one setting of an assumption (None where that variant is not valid).
 fn setting_variant(scenario: &Scenario, assumption: &str, setting: &Setting) -> Option<Scenario> {
-    let mut config = scenario.config().clone();
-    (setting.1)(&mut config);
-    Scenario::from_config(config, assumption).ok()
+    scenario.changed(assumption, |c| (setting.1)(c)).ok()
 }
 
 /// The closed-form work of a run's estimates and report, in the units of
@@ -255,27 +253,28 @@ fn setting_variant(scenario: &Scenario, assumption: &str, setting: &Setting) -> 
 /// assumption's two settings) and the tail table (every threshold under each alternative).
 pub fn closed_form_cost(scenario: &Scenario) -> (f64, f64) {
     let n_t = scenario.thresholds().len();
-    // (scenario, threshold scores) of every closed-form family computed: the check at every
-    // threshold and the sensitivity table's base conclusions, then its variants.
-    let mut families: Vec<(Scenario, usize)> = vec![(scenario.clone(), n_t + 1)];
+    let mut total = (0.0, 0.0);
+    let mut add = |s: &Scenario, scores: usize| {
+        let (evaluations, updates) = Expected::cost(s, scores);
+        total = (total.0 + evaluations, total.1 + updates);
+    };
+    // The check at every threshold and the sensitivity table's base conclusions.
+    add(scenario, n_t + 1);
     for (assumption, _, low, high) in assumptions(scenario) {
         for setting in [&low, &high] {
-            families.extend(setting_variant(scenario, &assumption, setting).map(|v| (v, 1)));
+            if let Some(v) = setting_variant(scenario, &assumption, setting) {
+                add(&v, 1);
+            }
         }
     }
     let alts = &scenario.config().report.tails;
     if !alts.is_empty() {
-        families.push((scenario.clone(), n_t + 1));
-        families.extend(
-            alts.iter()
-                .filter_map(|a| variant(scenario, a).ok())
-                .map(|v| (v, n_t + 1)),
-        );
+        add(scenario, n_t + 1);
+        for v in alts.iter().filter_map(|a| variant(scenario, a).ok()) {
+            add(&v, n_t + 1);
+        }
     }
-    families
-        .iter()
-        .map(|(s, scores)| Expected::cost(s, *scores))
-        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+    total
 }
 
 /// The sensitivity of `scenario`'s conclusions at its headline threshold.

@@ -148,14 +148,13 @@ impl Batches {
     /// `tiles` cut into batches.
     fn cut<T>(self, mut tiles: &[T]) -> Vec<&[T]> {
         let mut size = self.first.max(1);
+        let largest = self.largest.max(size);
         let mut out = Vec::new();
         while !tiles.is_empty() {
             let (batch, rest) = tiles.split_at(size.min(tiles.len()));
             out.push(batch);
             tiles = rest;
-            size = size
-                .saturating_mul(2)
-                .min(self.largest.max(self.first).max(1));
+            size = size.saturating_mul(2).min(largest);
         }
         out
     }

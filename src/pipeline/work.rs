@@ -155,8 +155,8 @@ pub fn work_estimate(scenario: &Scenario, options: &RunOptions) -> WorkEstimate 
             + n * replicates * scale.powf(0.85) / REFERENCE_ENTRIES_PER_SEC_D512)
         + identity_seconds
         + n * replicates / REFERENCE_LAYOUT_DETECTIONS_PER_SEC;
-    // The estimates: the bootstrap over all searches and each probe group, and the closed
-    // forms (the check, the published comparisons and the sensitivity table).
+    // The estimates: the bootstrap over all searches and each probe group; then the closed
+    // forms of the estimates and the report (`closed_form_cost`).
     let groups_with_probes = scenario
         .groups()
         .iter()
@@ -204,9 +204,7 @@ mod tests {
         scenario: &Scenario,
         change: impl FnOnce(&mut crate::scenario::ScenarioConfig),
     ) -> Scenario {
-        let mut config = scenario.config().clone();
-        change(&mut config);
-        Scenario::from_config(config, "changed").unwrap()
+        scenario.changed("changed", change).unwrap()
     }
 
     #[test]

@@ -295,9 +295,24 @@ impl Scenario {
     /// # Errors
     /// [`ScenarioError::Invalid`] when the size is out of range.
     pub fn with_detections(&self, detections: u64) -> Result<Self, ScenarioError> {
+        self.changed(&format!("{} at N = {detections}", self.config.name), |c| {
+            c.gallery.detections = detections
+        })
+    }
+
+    /// The same scenario with its configuration changed by `change`, validated again (`what`
+    /// names the change in errors).
+    ///
+    /// # Errors
+    /// [`ScenarioError`] when the changed configuration is not valid.
+    pub fn changed(
+        &self,
+        what: &str,
+        change: impl FnOnce(&mut ScenarioConfig),
+    ) -> Result<Self, ScenarioError> {
         let mut config = self.config.clone();
-        config.gallery.detections = detections;
-        Self::from_config(config, &format!("{} at N = {detections}", self.config.name))
+        change(&mut config);
+        Self::from_config(config, what)
     }
 
     /// The same scenario drawn by another generator (`[search] generator`), validated again.
@@ -305,11 +320,9 @@ impl Scenario {
     /// # Errors
     /// [`ScenarioError`] when the scenario cannot use that generator.
     pub fn with_generator(&self, generator: u32) -> Result<Self, ScenarioError> {
-        let mut config = self.config.clone();
-        config.search.generator = generator;
-        Self::from_config(
-            config,
+        self.changed(
             &format!("{} with generator {generator}", self.config.name),
+            |c| c.search.generator = generator,
         )
     }
 }
